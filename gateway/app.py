@@ -1,0 +1,65 @@
+"""The running gateway: configuration, upstream pool, pipeline, and the live downstream sessions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from weakref import WeakSet
+
+import anyio
+from anyio.abc import TaskGroup
+
+from gateway.config import Config
+from gateway.models import Principal
+from gateway.pipeline import Pipeline, default_stages
+from gateway.upstream.pool import UpstreamPool
+from gateway.upstream.relay import DownstreamRelay
+
+logger = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+
+
+class Gateway:
+    """Everything a request handler needs, built once per process."""
+
+    version = VERSION
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.relays: WeakSet[DownstreamRelay] = WeakSet()
+        self.stdio_principal = Principal(config.auth.stdio_principal, frozenset(config.auth.stdio_roles))
+        self._task_group: TaskGroup | None = None
+        self._pool: UpstreamPool | None = None
+        self._pipeline: Pipeline | None = None
+
+    @property
+    def pool(self) -> UpstreamPool:
+        assert self._pool is not None, "the gateway is not running"
+        return self._pool
+
+    @property
+    def pipeline(self) -> Pipeline:
+        assert self._pipeline is not None, "the gateway is not running"
+        return self._pipeline
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Gateway]:
+        """Connect the upstreams and build the catalogue; a name collision fails start-up here."""
+        async with anyio.create_task_group() as tg:
+            self._task_group = tg
+            self._pool = UpstreamPool(self.config.upstreams, self.config.namespace, tg)
+            try:
+                await self._pool.start()
+                self._pool.on_catalog_changed(self._broadcast)
+                self._pipeline = Pipeline(default_stages(lambda: self.pool.catalog))
+                yield self
+            finally:
+                await self._pool.aclose()
+                tg.cancel_scope.cancel()
+
+    def _broadcast(self, method: str) -> None:
+        assert self._task_group is not None
+        for relay in list(self.relays):
+            self._task_group.start_soon(relay.broadcast, method)

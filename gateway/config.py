@@ -1,0 +1,194 @@
+"""One configuration tree, loaded from `rollgate.toml` and `ROLLGATE_*` environment variables.
+
+Every validation error names the offending key (`upstreams[0].url: ...`), so a platform engineer
+can fix the file without reading a traceback. Relative paths are resolved against the directory
+that holds the configuration file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from gateway.errors import ConfigError
+
+_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Section):
+    """The downstream streamable HTTP listener."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8765
+    path: str = "/mcp"
+    allowed_hosts: list[str] | None = None
+    """Host header values accepted (DNS-rebinding protection); default: the loopback names."""
+    allowed_origins: list[str] | None = None
+    """Origin header values accepted; default: loopback origins. Requests without Origin pass."""
+    max_request_bytes: Annotated[int, Field(gt=0)] = 4 * 1024 * 1024
+    keep_alive_seconds: Annotated[float, Field(gt=0)] = 75.0
+    """Longer than any client's own idle expiry, so the client always closes an idle connection first."""
+    session_idle_timeout_seconds: Annotated[float, Field(gt=0)] = 30 * 60
+    event_history: Annotated[int, Field(ge=0)] = 1000
+    """SSE events kept per session for resumption (Last-Event-ID); 0 turns resumption off."""
+
+    @field_validator("path")
+    @classmethod
+    def _path_is_absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+
+class UpstreamConfig(_Section):
+    """One tool server behind the gateway: a command (stdio) or a URL (streamable HTTP or SSE)."""
+
+    name: Annotated[str, Field(pattern=_NAME_PATTERN)]
+    command: str | None = None
+    args: list[str] = []
+    env: dict[str, str] = {}
+    cwd: str | None = None
+    url: str | None = None
+    transport: Literal["stdio", "streamable_http", "sse"] | None = None
+    headers: dict[str, str] = {}
+    timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
+    """Per-call timeout: a call still unanswered after this long fails with a clear error."""
+    connect_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    restart_backoff_seconds: Annotated[float, Field(gt=0)] = 0.5
+    restart_backoff_max_seconds: Annotated[float, Field(gt=0)] = 30.0
+    http_keepalive_seconds: Annotated[float, Field(gt=0)] = 2.0
+    """Idle expiry of pooled HTTP connections to the upstream. It must stay below the upstream
+    server's own keep-alive (5 s for uvicorn), or a reused connection the server has just closed
+    ends the whole MCP session."""
+
+    @model_validator(mode="after")
+    def _one_endpoint(self) -> Self:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give exactly one of 'command' (stdio) or 'url' (HTTP)")
+        kind = self.transport or ("stdio" if self.command else "streamable_http")
+        if (kind == "stdio") != (self.command is not None):
+            raise ValueError(f"transport {kind!r} does not fit {'command' if self.command else 'url'}")
+        return self
+
+    @property
+    def kind(self) -> Literal["stdio", "streamable_http", "sse"]:
+        return self.transport or ("stdio" if self.command else "streamable_http")
+
+
+class NamespaceConfig(_Section):
+    """How upstream names are exposed: `prefix` gives `<upstream><separator><name>`."""
+
+    mode: Literal["prefix", "none"] = "prefix"
+    separator: Annotated[str, Field(min_length=1, max_length=4)] = "__"
+
+
+class AgentConfig(_Section):
+    """An agent principal, authenticated by a bearer token stored only as its SHA-256."""
+
+    id: Annotated[str, Field(min_length=1)]
+    roles: list[str] = []
+    token_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class AuthConfig(_Section):
+    allow_anonymous: bool = False
+    """Serve HTTP requests without a token as principal `anonymous`. Off by default: fail closed."""
+    anonymous_roles: list[str] = []
+    stdio_principal: str = "local"
+    """The principal of the single client of `rollgate stdio`, which has no token."""
+    stdio_roles: list[str] = ["agent"]
+
+
+class PathsConfig(_Section):
+    policies: Path = Path("policies")
+    manifests: Path = Path("tool_manifests")
+    state_dir: Path = Path(".rollgate")
+
+
+class Config(BaseSettings):
+    """The whole configuration. Environment variables override the file: ROLLGATE_SERVER__PORT=9000."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ROLLGATE_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    server: ServerConfig = ServerConfig()
+    auth: AuthConfig = AuthConfig()
+    namespace: NamespaceConfig = NamespaceConfig()
+    paths: PathsConfig = PathsConfig()
+    upstreams: list[UpstreamConfig] = []
+    agents: list[AgentConfig] = []
+    base_dir: Path = Path(".")
+    """Directory that relative paths are resolved against (the config file's directory)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _names_are_unique(self) -> Self:
+        seen: set[str] = set()
+        for index, upstream in enumerate(self.upstreams):
+            if upstream.name in seen:
+                raise ValueError(f"upstreams[{index}].name: {upstream.name!r} is used twice")
+            seen.add(upstream.name)
+        hashes = [agent.token_sha256 for agent in self.agents]
+        if len(hashes) != len(set(hashes)):
+            raise ValueError("agents: two agents share one token")
+        return self
+
+    def resolve(self, path: Path) -> Path:
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    @property
+    def state_dir(self) -> Path:
+        return self.resolve(self.paths.state_dir)
+
+
+def hash_token(token: str) -> str:
+    """The form in which bearer tokens are stored in configuration."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def load_config(path: Path | None, **overrides: Any) -> Config:
+    """Load and validate the configuration; every error names its key."""
+    data: dict[str, Any] = {}
+    where = "configuration"
+    if path is not None:
+        where = str(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such configuration file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        data.setdefault("base_dir", str(path.resolve().parent))
+    data.update(overrides)
+    try:
+        return Config(**data)
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: " + "; ".join(_describe(err) for err in exc.errors())) from None
+
+
+def _describe(error: Any) -> str:
+    key = ""
+    for part in error["loc"]:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{key}: {message}" if key else message

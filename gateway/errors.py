@@ -1,0 +1,54 @@
+"""Rollgate's named exceptions, each mapped once at the edge to an MCP error or an HTTP status.
+
+    RollgateError
+    ├── ConfigError              bad rollgate.toml: names the key and says what is wrong  (start-up)
+    ├── CatalogError             two upstreams expose the same aggregated name            (start-up)
+    ├── AuthenticationError      missing or unknown bearer token                          (HTTP 401)
+    └── CallError                a call the gateway refuses or cannot complete            (MCP error)
+        ├── UnknownToolError     no upstream offers that name                             (-32602)
+        ├── InvalidArgumentsError arguments do not validate against the inputSchema       (-32602)
+        └── UpstreamError        the upstream crashed, hung, timed out or is restarting   (-32603)
+"""
+
+from __future__ import annotations
+
+from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
+
+
+class RollgateError(Exception):
+    """Base of every error Rollgate raises on purpose."""
+
+
+class ConfigError(RollgateError):
+    """The configuration file or environment is invalid."""
+
+
+class CatalogError(RollgateError):
+    """The aggregated catalogue of upstream names is inconsistent (for example a collision)."""
+
+
+class AuthenticationError(RollgateError):
+    """An HTTP request carried no valid bearer token."""
+
+
+class CallError(RollgateError):
+    """A downstream request the gateway answers with an MCP error instead of forwarding."""
+
+    code: int = INTERNAL_ERROR
+
+    def __init__(self, message: str, *, data: object | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+
+
+class UnknownToolError(CallError):
+    code = INVALID_PARAMS
+
+
+class InvalidArgumentsError(CallError):
+    code = INVALID_PARAMS
+
+
+class UpstreamError(CallError):
+    code = INTERNAL_ERROR

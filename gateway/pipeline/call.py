@@ -1,0 +1,36 @@
+"""The state of one `tools/call` as it moves through the pipeline stages."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import mcp_types as types
+
+from gateway.models import CallContext, ProgressSink, ToolRef
+from gateway.upstream.link import UpstreamLink
+
+LinkSource = Callable[[str], Awaitable[UpstreamLink]]
+"""Gives the link to an upstream for this call's downstream session."""
+
+Result = dict[str, Any]
+"""A `CallToolResult` in its wire form, passed through without re-building models."""
+
+
+@dataclass(slots=True)
+class Call:
+    context: CallContext
+    links: LinkSource
+    progress: ProgressSink | None = None
+    tool: ToolRef | None = None
+    definition: types.Tool | None = None
+
+
+Proceed = Callable[[Call], Awaitable[Result]]
+
+
+class Stage(Protocol):
+    """One step of the pipeline: do its part, then `proceed` to the rest (or answer itself)."""
+
+    async def __call__(self, call: Call, proceed: Proceed) -> Result: ...

@@ -1,0 +1,234 @@
+"""The downstream MCP server: Rollgate's face towards agents.
+
+Built on the SDK's low-level `Server`, one handler per MCP method. `tools/call` goes through the
+pipeline; listings come from the aggregated catalogue; prompts, resources and completions are
+routed by name or URI to their upstream and forwarded as raw JSON-RPC payloads. Each downstream
+session owns its upstream links (see `gateway.upstream.pool`), created on first use and closed
+with the session.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+import warnings
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import mcp_types as types
+from mcp.server.connection import Connection
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel.server import NotificationOptions, Server
+from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from gateway.errors import CallError, UpstreamError
+from gateway.models import META_STEP, META_WORKFLOW, CallContext, Principal
+from gateway.pipeline import Call
+from gateway.upstream.pool import LinkSet
+from gateway.upstream.relay import DownstreamRelay
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
+
+logger = logging.getLogger(__name__)
+
+PRINCIPAL_SCOPE_KEY = "rollgate.principal"
+_LINKS_KEY = "rollgate.links"
+_PRINCIPAL_KEY = "rollgate.principal"
+_WORKFLOW_KEY = "rollgate.workflow"
+
+Ctx = ServerRequestContext[Any, Any]
+
+
+class _GatewayServer(Server[Any]):
+    """Advertises list_changed for tools, prompts and resources: upstream changes are relayed."""
+
+    def create_initialization_options(
+        self, notification_options: NotificationOptions | None = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        options = notification_options or NotificationOptions(
+            prompts_changed=True, resources_changed=True, tools_changed=True
+        )
+        return super().create_initialization_options(options, *args, **kwargs)
+
+
+def build_server(gateway: Gateway) -> Server[Any]:
+    handlers = _Handlers(gateway)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # logging/setLevel is deprecated at 2026-07-28, not before
+        server: Server[Any] = _GatewayServer(
+            "rollgate",
+            version=gateway.version,
+            instructions="Rollgate policy gateway: tools of several MCP servers behind one policy.",
+            on_list_tools=handlers.list_tools,
+            on_call_tool=handlers.call_tool,
+            on_list_prompts=handlers.list_prompts,
+            on_get_prompt=handlers.get_prompt,
+            on_list_resources=handlers.list_resources,
+            on_list_resource_templates=handlers.list_resource_templates,
+            on_read_resource=handlers.read_resource,
+            on_subscribe_resource=handlers.subscribe,
+            on_unsubscribe_resource=handlers.unsubscribe,
+            on_completion=handlers.complete,
+            on_set_logging_level=handlers.set_logging_level,
+        )
+    return server
+
+
+def _connection(ctx: Ctx) -> Connection:
+    # The SDK keeps the per-client Connection (its `state` dict and `exit_stack`) on the session;
+    # it is the one place to hang per-session upstream links and tear them down with the session.
+    return ctx.session._connection  # pyright: ignore[reportPrivateUsage]
+
+
+class _Handlers:
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    async def _links(self, ctx: Ctx) -> LinkSet:
+        connection = _connection(ctx)
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            # The 2026-07-28 envelope has no session: such requests share the control links.
+            return self.gateway.pool.shared
+        links: LinkSet | None = connection.state.get(_LINKS_KEY)
+        if links is None:
+            relay = DownstreamRelay()
+            links = LinkSet(self.gateway.pool, relay)
+            connection.state[_LINKS_KEY] = links
+            self.gateway.relays.add(relay)
+            connection.exit_stack.push_async_callback(self._close_links, links, relay)
+        assert isinstance(links.relay, DownstreamRelay)
+        links.relay.attach(ctx.session)
+        return links
+
+    async def _close_links(self, links: LinkSet, relay: DownstreamRelay) -> None:
+        self.gateway.relays.discard(relay)
+        await links.aclose()
+
+    def _principal(self, ctx: Ctx) -> Principal:
+        connection = _connection(ctx)
+        request = ctx.request
+        principal: Principal | None = None
+        if request is not None and hasattr(request, "scope"):
+            principal = request.scope.get(PRINCIPAL_SCOPE_KEY)
+        if principal is None:
+            principal = self.gateway.stdio_principal
+        bound: Principal | None = connection.state.setdefault(_PRINCIPAL_KEY, principal)
+        if bound is not None and bound.id != principal.id:
+            raise MCPError(code=types.INVALID_REQUEST, message="this session belongs to another principal")
+        return principal
+
+    def _workflow(self, ctx: Ctx, meta: Mapping[str, Any]) -> str:
+        explicit = meta.get(META_WORKFLOW)
+        if isinstance(explicit, str) and explicit:
+            return explicit
+        connection = _connection(ctx)
+        if connection.session_id:
+            return connection.session_id
+        return connection.state.setdefault(_WORKFLOW_KEY, f"wf_{uuid.uuid4().hex[:16]}")
+
+    # -- tools -----------------------------------------------------------------------------
+
+    async def list_tools(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        await self._links(ctx)
+        return types.ListToolsResult(tools=self.gateway.pool.catalog.tools())
+
+    async def call_tool(self, ctx: Ctx, params: types.CallToolRequestParams) -> dict[str, Any]:
+        meta: dict[str, Any] = dict(params.meta) if params.meta else {}
+        meta.pop("progressToken", None)
+        principal = self._principal(ctx)
+        links = await self._links(ctx)
+        step = meta.get(META_STEP)
+        context = CallContext(
+            principal=principal,
+            requested_name=params.name,
+            arguments=params.arguments or {},
+            workflow_id=self._workflow(ctx, meta),
+            step=str(step) if step is not None else None,
+            correlation_id=f"call_{uuid.uuid4().hex}",
+            meta=meta,
+            session_key=_connection(ctx).session_id,
+        )
+        call = Call(context=context, links=links.get, progress=ctx.session.report_progress)
+        relay = links.relay
+        try:
+            if isinstance(relay, DownstreamRelay):
+                with relay.in_call(ctx.session, ctx.request_id):
+                    return await self.gateway.pipeline.call(call)
+            return await self.gateway.pipeline.call(call)
+        except CallError as exc:
+            raise MCPError(code=exc.code, message=exc.message, data=exc.data) from None
+
+    # -- prompts, resources, completions: routed by name or URI -----------------------------
+
+    async def _forward(self, ctx: Ctx, upstream: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        links = await self._links(ctx)
+        try:
+            link = await links.get(upstream)
+            return await link.request(method, params)
+        except CallError as exc:
+            raise MCPError(code=exc.code, message=exc.message) from None
+
+    def _dump(self, params: Any) -> dict[str, Any]:
+        return params.model_dump(by_alias=True, mode="json", exclude_none=True) if params is not None else {}
+
+    async def list_prompts(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
+        return types.ListPromptsResult(prompts=self.gateway.pool.catalog.prompts())
+
+    async def get_prompt(self, ctx: Ctx, params: types.GetPromptRequestParams) -> dict[str, Any]:
+        ref = self.gateway.pool.catalog.resolve_prompt(params.name)
+        if ref is None:
+            raise MCPError(code=types.INVALID_PARAMS, message=f"unknown prompt {params.name!r}")
+        return await self._forward(ctx, ref.upstream, "prompts/get", {**self._dump(params), "name": ref.name})
+
+    async def list_resources(
+        self, ctx: Ctx, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        return types.ListResourcesResult(resources=self.gateway.pool.catalog.resources())
+
+    async def list_resource_templates(
+        self, ctx: Ctx, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        return types.ListResourceTemplatesResult(resource_templates=self.gateway.pool.catalog.templates())
+
+    def _owner(self, uri: str) -> str:
+        owner = self.gateway.pool.catalog.resolve_uri(uri) or self.gateway.pool.catalog.only_upstream()
+        if owner is None:
+            raise MCPError(code=types.RESOURCE_NOT_FOUND, message=f"no upstream serves resource {uri!r}")
+        return owner
+
+    async def read_resource(self, ctx: Ctx, params: types.ReadResourceRequestParams) -> dict[str, Any]:
+        return await self._forward(ctx, self._owner(str(params.uri)), "resources/read", self._dump(params))
+
+    async def subscribe(self, ctx: Ctx, params: types.SubscribeRequestParams) -> dict[str, Any]:
+        return await self._forward(ctx, self._owner(str(params.uri)), "resources/subscribe", self._dump(params))
+
+    async def unsubscribe(self, ctx: Ctx, params: types.UnsubscribeRequestParams) -> dict[str, Any]:
+        return await self._forward(ctx, self._owner(str(params.uri)), "resources/unsubscribe", self._dump(params))
+
+    async def complete(self, ctx: Ctx, params: types.CompleteRequestParams) -> dict[str, Any]:
+        dumped = self._dump(params)
+        ref = params.ref
+        if isinstance(ref, types.PromptReference):
+            target = self.gateway.pool.catalog.resolve_prompt(ref.name)
+            if target is None:
+                raise MCPError(code=types.INVALID_PARAMS, message=f"unknown prompt {ref.name!r}")
+            dumped["ref"] = {**dumped["ref"], "name": target.name}
+            return await self._forward(ctx, target.upstream, "completion/complete", dumped)
+        return await self._forward(ctx, self._owner(ref.uri), "completion/complete", dumped)
+
+    async def set_logging_level(self, ctx: Ctx, params: types.SetLevelRequestParams) -> types.EmptyResult:
+        links = await self._links(ctx)
+        for upstream in self.gateway.pool.control:
+            caps = self.gateway.pool.control[upstream].capabilities
+            if caps is None or caps.logging is None:
+                continue
+            try:
+                link = await links.get(upstream)
+                await link.request("logging/setLevel", self._dump(params))
+            except (UpstreamError, MCPError) as exc:
+                logger.warning("logging/setLevel not applied on %r: %s", upstream, exc)
+        return types.EmptyResult()

@@ -1,0 +1,93 @@
+"""The streamable HTTP listener: Host/Origin checks, bearer auth, SSE resumption, keep-alive.
+
+The keep-alive of the listener is longer than any client's own idle expiry (httpx: 5 s), so an
+idle connection is always closed by the client first and a session idle for a long time still
+works on its next call.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from gateway.app import Gateway
+from gateway.config import Config, ServerConfig
+from gateway.server.auth import BearerAuth, TokenTable
+from gateway.server.events import MemoryEventStore
+from gateway.server.handlers import build_server
+
+_LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+_LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+
+
+def security_settings(server: ServerConfig) -> TransportSecuritySettings:
+    """DNS-rebinding protection is always on: only the configured (default: loopback) Host and Origin."""
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=server.allowed_hosts if server.allowed_hosts is not None else _LOOPBACK_HOSTS,
+        allowed_origins=server.allowed_origins if server.allowed_origins is not None else _LOOPBACK_ORIGINS,
+    )
+
+
+def build_app(gateway: Gateway) -> Starlette:
+    config = gateway.config
+    manager = StreamableHTTPSessionManager(
+        app=build_server(gateway),
+        event_store=MemoryEventStore(config.server.event_history) if config.server.event_history else None,
+        security_settings=security_settings(config.server),
+        session_idle_timeout=config.server.session_idle_timeout_seconds,
+        max_request_body_size=config.server.max_request_bytes,
+    )
+    mcp_endpoint = BearerAuth(StreamableHTTPASGIApp(manager), TokenTable(config), config.auth)
+
+    async def health(request: Request) -> JSONResponse:
+        upstreams = {
+            name: {"up": link.last_error is None, "error": link.last_error, "restarts": link.restarts}
+            for name, link in gateway.pool.control.items()
+        }
+        return JSONResponse({"status": "ok", "upstreams": upstreams})
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with manager.run():
+            yield
+
+    return Starlette(
+        routes=[Route(config.server.path, endpoint=mcp_endpoint), Route("/healthz", endpoint=health)],
+        lifespan=lifespan,
+    )
+
+
+async def serve_http(config: Config, *, announce: Any = None) -> None:
+    """Serve until interrupted. `announce(url)` is called once the socket is listening."""
+    gateway = Gateway(config)
+    sock = socket.socket(socket.AF_INET6 if ":" in config.server.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((config.server.host, config.server.port))
+    host, port = sock.getsockname()[:2]
+    async with gateway.running():
+        uv_config = uvicorn.Config(
+            build_app(gateway),
+            timeout_keep_alive=int(config.server.keep_alive_seconds),
+            log_level="warning",
+            lifespan="on",
+        )
+        server = uvicorn.Server(uv_config)
+        url = f"http://{host}:{port}{config.server.path}"
+        (announce or _print_url)(url)
+        await server.serve(sockets=[sock])
+
+
+def _print_url(url: str) -> None:
+    print(f"Rollgate is listening: point MCP clients at {url}", file=sys.stderr, flush=True)

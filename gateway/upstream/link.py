@@ -1,0 +1,296 @@
+"""One long-lived MCP client session to one upstream server, restarted with backoff when it dies.
+
+A link is opened once (per downstream session, or once for the whole gateway) and reused by every
+call: nothing on the per-call path builds a client, an SSL context or a session. When the upstream
+crashes, calls in flight fail with a clear `UpstreamError`, and a stdio upstream is started again
+with exponential backoff while the other upstreams keep serving.
+
+Server-to-client traffic from the upstream (sampling, elicitation, roots, logging) is handed to a
+`Relay`, which delivers it to the downstream client session that owns the link.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Any, Protocol
+
+import anyio
+import httpx2
+import mcp_types as types
+from mcp.client.session import ClientRequestContext, ClientSession, IncomingMessage
+from mcp.client.sse import sse_client
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
+from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
+
+from gateway.config import UpstreamConfig
+from gateway.errors import UpstreamError
+from gateway.models import ProgressSink
+from gateway.upstream.catalog import UpstreamListing
+
+logger = logging.getLogger(__name__)
+
+CLIENT_INFO = types.Implementation(name="rollgate", version="0.1.0")
+
+
+class Relay(Protocol):
+    """The downstream side of a link: where the upstream's own requests and notices go."""
+
+    async def request(self, method: str, params: Mapping[str, Any] | None) -> dict[str, Any]: ...
+
+    async def notify(self, method: str, params: Mapping[str, Any] | None) -> None: ...
+
+
+class _WatchedDispatcher(JSONRPCDispatcher[Any]):
+    """A dispatcher that tells the link when its connection is gone (EOF, crash, reset)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ended = anyio.Event()
+
+    async def run(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            await super().run(*args, **kwargs)
+        finally:
+            self.ended.set()
+
+
+ListChanged = Callable[[str, str], None]
+"""Called with (upstream name, notification method) when an upstream's listing changes."""
+
+
+class UpstreamLink:
+    """A supervised client session to one upstream."""
+
+    def __init__(self, config: UpstreamConfig, relay: Relay, on_list_changed: ListChanged | None = None) -> None:
+        self.config = config
+        self._relay = relay
+        self._on_list_changed = on_list_changed
+        self._session: ClientSession | None = None
+        self._dispatcher: _WatchedDispatcher | None = None
+        self._headers: dict[str, str] = {}
+        self._ready = anyio.Event()
+        self._stop = anyio.Event()
+        self._stopped = anyio.Event()
+        self.listing = UpstreamListing()
+        self.last_error: str | None = None
+        self.restarts = 0
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def capabilities(self) -> types.ServerCapabilities | None:
+        return self._session.server_capabilities if self._session is not None else None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Keep the session up until `stop()`; reports started once the first attempt ends."""
+        backoff = self.config.restart_backoff_seconds
+        started = False
+        try:
+            while not self._stop.is_set():
+                connected = await self._serve_once(lambda: None if started else task_status.started())
+                if not started:
+                    started = True
+                    if not connected:
+                        task_status.started()
+                if self._stop.is_set():
+                    break
+                backoff = self.config.restart_backoff_seconds if connected else backoff
+                logger.warning("upstream %r is down (%s); restarting in %.1fs", self.name, self.last_error, backoff)
+                with anyio.move_on_after(backoff):
+                    await self._stop.wait()
+                backoff = min(backoff * 2, self.config.restart_backoff_max_seconds)
+                self.restarts += 1
+        finally:
+            self._stopped.set()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await self._stopped.wait()
+
+    async def _serve_once(self, on_ready: Callable[[], None]) -> bool:
+        connected = False
+        try:
+            async with AsyncExitStack() as stack:
+                read, write = await stack.enter_async_context(self._transport())
+                dispatcher = _WatchedDispatcher(read, write)
+                session = ClientSession(
+                    dispatcher=dispatcher,
+                    sampling_callback=self._on_sampling,
+                    elicitation_callback=self._on_elicitation,
+                    list_roots_callback=self._on_roots,
+                    message_handler=self._on_message,
+                    client_info=CLIENT_INFO,
+                )
+                await stack.enter_async_context(session)
+                with anyio.fail_after(self.config.connect_timeout_seconds):
+                    result = await session.initialize()
+                    self.listing = await fetch_listing(session)
+                self._headers = {MCP_PROTOCOL_VERSION_HEADER: result.protocol_version}
+                self._session, self._dispatcher = session, dispatcher
+                connected = True
+                self.last_error = None
+                self._ready.set()
+                on_ready()
+                if self.restarts and self._on_list_changed is not None:
+                    self._on_list_changed(self.name, "notifications/tools/list_changed")
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_set_when, self._stop, dispatcher.ended)
+                    await dispatcher.ended.wait()
+                    tg.cancel_scope.cancel()
+                self.last_error = "connection closed" if not self._stop.is_set() else None
+        except (OSError, MCPError, TimeoutError, httpx2.HTTPError) as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # top of the supervisor task: log, stay down, retry later
+            logger.exception("upstream %r failed", self.name)
+            self.last_error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self._session = self._dispatcher = None
+            self._ready = anyio.Event()
+        return connected
+
+    def _transport(self) -> AbstractAsyncContextManager[Any]:
+        cfg = self.config
+        if cfg.kind == "stdio":
+            assert cfg.command is not None
+            params = StdioServerParameters(command=cfg.command, args=cfg.args, env=cfg.env or None, cwd=cfg.cwd)
+            return stdio_client(params, errlog=sys.stderr)
+        assert cfg.url is not None
+        if cfg.kind == "sse":
+            return sse_client(cfg.url, headers=cfg.headers or None)
+        return _http_transport(cfg)
+
+    # -- calls -------------------------------------------------------------------------------
+
+    async def _ready_session(self) -> tuple[ClientSession, _WatchedDispatcher]:
+        if self._session is None or self._dispatcher is None:
+            with anyio.move_on_after(self.config.connect_timeout_seconds):
+                await self._ready.wait()
+        if self._session is None or self._dispatcher is None:
+            detail = f": {self.last_error}" if self.last_error else ""
+            raise UpstreamError(f"upstream {self.name!r} is unavailable{detail}")
+        return self._session, self._dispatcher
+
+    async def request(
+        self, method: str, params: Mapping[str, Any] | None, progress: ProgressSink | None = None
+    ) -> dict[str, Any]:
+        """Forward one request as raw JSON-RPC params and return the raw result.
+
+        The params were validated at the downstream edge already; going straight to the
+        dispatcher skips re-building and re-validating pydantic models on the hot path.
+        """
+        _, dispatcher = await self._ready_session()
+        opts: dict[str, Any] = {"headers": dict(self._headers)}
+        if progress is not None:
+            opts["on_progress"] = progress
+        try:
+            with anyio.fail_after(self.config.timeout_seconds):
+                return await dispatcher.send_raw_request(method, params, opts)  # type: ignore[arg-type]
+        except TimeoutError:
+            raise UpstreamError(
+                f"upstream {self.name!r} did not answer {method} within {self.config.timeout_seconds:g}s"
+            ) from None
+        except MCPError as exc:
+            if exc.error.code == types.CONNECTION_CLOSED:
+                raise UpstreamError(f"upstream {self.name!r} closed the connection during {method}") from None
+            raise
+
+    async def notify(self, method: str, params: Mapping[str, Any] | None) -> None:
+        if self._dispatcher is not None:
+            await self._dispatcher.notify(method, params, {"headers": dict(self._headers)})  # type: ignore[arg-type]
+
+    # -- server-to-client traffic ---------------------------------------------------------
+
+    async def _on_sampling(
+        self, context: ClientRequestContext, params: types.CreateMessageRequestParams
+    ) -> types.CreateMessageResult | types.CreateMessageResultWithTools | types.ErrorData:
+        raw = await self._relay_request("sampling/createMessage", params)
+        if isinstance(raw, types.ErrorData):
+            return raw
+        if "toolUse" in str(raw.get("content")) or isinstance(raw.get("content"), list):
+            return types.CreateMessageResultWithTools.model_validate(raw)
+        return types.CreateMessageResult.model_validate(raw)
+
+    async def _on_elicitation(
+        self, context: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ElicitResult | types.ErrorData:
+        raw = await self._relay_request("elicitation/create", params)
+        return raw if isinstance(raw, types.ErrorData) else types.ElicitResult.model_validate(raw)
+
+    async def _on_roots(self, context: ClientRequestContext) -> types.ListRootsResult | types.ErrorData:
+        raw = await self._relay_request("roots/list", None)
+        return raw if isinstance(raw, types.ErrorData) else types.ListRootsResult.model_validate(raw)
+
+    async def _relay_request(self, method: str, params: Any) -> dict[str, Any] | types.ErrorData:
+        dumped = params.model_dump(by_alias=True, mode="json", exclude_none=True) if params is not None else None
+        try:
+            return await self._relay.request(method, dumped)
+        except MCPError as exc:
+            return exc.error
+
+    async def _on_message(self, message: IncomingMessage) -> None:
+        if isinstance(message, Exception):
+            logger.debug("upstream %r transport error: %s", self.name, message)
+            return
+        method = message.method
+        if method.endswith("/list_changed"):
+            if self._session is not None:
+                self.listing = await fetch_listing(self._session)
+            if self._on_list_changed is not None:
+                self._on_list_changed(self.name, method)
+            return
+        params = message.params.model_dump(by_alias=True, mode="json", exclude_none=True) if message.params else None
+        await self._relay.notify(method, params)
+
+
+async def _set_when(target: anyio.Event, source: anyio.Event) -> None:
+    """Wakes the serve loop (waiting on `source`) when the link is asked to stop (`target`)."""
+    await target.wait()
+    source.set()
+
+
+@asynccontextmanager
+async def _http_transport(cfg: UpstreamConfig) -> AsyncIterator[Any]:
+    # A short keep-alive expiry on our side: an idle pooled connection is dropped before the
+    # upstream's server closes it, so a reused connection is never one the server just closed.
+    limits = httpx2.Limits(keepalive_expiry=cfg.http_keepalive_seconds)
+    timeout = httpx2.Timeout(cfg.connect_timeout_seconds, read=max(cfg.timeout_seconds, 300.0))
+    async with httpx2.AsyncClient(headers=cfg.headers, limits=limits, timeout=timeout) as client:
+        assert cfg.url is not None
+        async with streamable_http_client(cfg.url, http_client=client) as streams:
+            yield streams
+
+
+async def fetch_listing(session: ClientSession) -> UpstreamListing:
+    """Everything an upstream offers, following pagination, for the capabilities it declares."""
+    caps = session.server_capabilities or types.ServerCapabilities()
+    listing = UpstreamListing()
+    if caps.tools is not None:
+        listing.tools = await _all_pages(session.list_tools, "tools")
+    if caps.prompts is not None:
+        listing.prompts = await _all_pages(session.list_prompts, "prompts")
+    if caps.resources is not None:
+        listing.resources = await _all_pages(session.list_resources, "resources")
+        listing.templates = await _all_pages(session.list_resource_templates, "resource_templates")
+    return listing
+
+
+async def _all_pages(method: Callable[..., Any], attribute: str) -> list[Any]:
+    items: list[Any] = []
+    cursor: str | None = None
+    for _ in range(1000):
+        page = await method(params=types.PaginatedRequestParams(cursor=cursor) if cursor else None)
+        items.extend(getattr(page, attribute))
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return items

@@ -1,0 +1,104 @@
+"""All upstream links: one control link per upstream, and one link set per downstream session.
+
+The control links are opened at start-up: they build the aggregated catalogue (so a name
+collision is a start-up error), watch for `list_changed`, and serve clients that have no session
+of their own (the stateless 2026-07-28 envelope). Each stateful downstream session gets links of
+its own, opened on its first call to an upstream and closed with the session, so that one
+client's server-to-client traffic can never reach another client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import anyio
+from anyio.abc import TaskGroup
+
+from gateway.config import NamespaceConfig, UpstreamConfig
+from gateway.errors import CatalogError, UpstreamError
+from gateway.upstream.catalog import Catalog
+from gateway.upstream.link import Relay, UpstreamLink
+from gateway.upstream.relay import NullRelay
+
+logger = logging.getLogger(__name__)
+
+CatalogChanged = Callable[[str], None]
+"""Called with the list_changed notification method after the catalogue was rebuilt."""
+
+
+class LinkSet:
+    """The links of one downstream session, opened lazily, closed together."""
+
+    def __init__(self, pool: UpstreamPool, relay: Relay) -> None:
+        self._pool = pool
+        self.relay = relay
+        self._links: dict[str, UpstreamLink] = {}
+        self._lock = anyio.Lock()
+
+    async def get(self, upstream: str) -> UpstreamLink:
+        link = self._links.get(upstream)
+        if link is not None:
+            return link
+        async with self._lock:
+            if (link := self._links.get(upstream)) is None:
+                link = UpstreamLink(self._pool.config_of(upstream), self.relay)
+                await self._pool.task_group.start(link.run)
+                self._links[upstream] = link
+        return link
+
+    def open_links(self) -> list[UpstreamLink]:
+        return list(self._links.values())
+
+    async def aclose(self) -> None:
+        links, self._links = list(self._links.values()), {}
+        with anyio.CancelScope(shield=True):
+            for link in links:
+                await link.stop()
+
+
+class UpstreamPool:
+    def __init__(
+        self, configs: Sequence[UpstreamConfig], namespace: NamespaceConfig, task_group: TaskGroup
+    ) -> None:
+        self._configs = {config.name: config for config in configs}
+        self._namespace = namespace
+        self.task_group = task_group
+        self.control: dict[str, UpstreamLink] = {}
+        self.catalog = Catalog(namespace, {})
+        self._listeners: list[CatalogChanged] = []
+        self.shared = LinkSet(self, NullRelay())
+
+    def config_of(self, upstream: str) -> UpstreamConfig:
+        try:
+            return self._configs[upstream]
+        except KeyError:
+            raise UpstreamError(f"no upstream named {upstream!r}") from None
+
+    def on_catalog_changed(self, listener: CatalogChanged) -> None:
+        self._listeners.append(listener)
+
+    async def start(self) -> None:
+        """Open every control link and build the catalogue; a name collision raises CatalogError."""
+        for config in self._configs.values():
+            link = UpstreamLink(config, NullRelay(), self._list_changed)
+            self.control[config.name] = link
+            await self.task_group.start(link.run)
+            if link.last_error:
+                logger.warning("upstream %r is not available yet: %s", config.name, link.last_error)
+        self.catalog = Catalog(self._namespace, {name: link.listing for name, link in self.control.items()})
+        self.shared._links = dict(self.control)  # stateless clients share the control links
+
+    async def aclose(self) -> None:
+        with anyio.CancelScope(shield=True):
+            for link in self.control.values():
+                await link.stop()
+
+    def _list_changed(self, upstream: str, method: str) -> None:
+        try:
+            self.catalog = self.catalog.with_listing(upstream, self.control[upstream].listing)
+        except CatalogError as exc:
+            logger.error("ignored a listing change of %r: %s", upstream, exc)
+            return
+        for listener in self._listeners:
+            listener(method)

@@ -1,0 +1,92 @@
+"""Delivers an upstream's server-to-client traffic to the downstream session that owns the link.
+
+Each downstream client session has its own upstream links, so progress, logging, sampling,
+elicitation and roots requests of one client never reach another. Within a session, a request
+that arrives while calls are in flight rides the newest call's response stream (where streamable
+HTTP clients expect it); otherwise it goes out on the session's standalone channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import mcp_types as types
+from mcp.server.session import ServerSession
+from mcp.shared.exceptions import MCPError, NoBackChannelError
+from mcp.shared.message import ServerMessageMetadata
+from pydantic import TypeAdapter
+
+_REQUESTS: TypeAdapter[types.ServerRequest] = TypeAdapter(types.ServerRequest)
+_NOTIFICATIONS: TypeAdapter[types.ServerNotification] = TypeAdapter(types.ServerNotification)
+
+
+class DownstreamRelay:
+    """The downstream end of one client session's upstream links."""
+
+    def __init__(self) -> None:
+        self._calls: list[tuple[ServerSession, types.RequestId | None]] = []
+        self._standalone: ServerSession | None = None
+
+    def attach(self, session: ServerSession) -> None:
+        """Remember a session handle for traffic that belongs to no call (list_changed, logs)."""
+        self._standalone = session
+
+    @contextmanager
+    def in_call(self, session: ServerSession, request_id: types.RequestId | None) -> Iterator[None]:
+        entry = (session, request_id)
+        self._calls.append(entry)
+        self._standalone = session
+        try:
+            yield
+        finally:
+            self._calls.remove(entry)
+
+    async def request(self, method: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        if self._calls:
+            session, request_id = self._calls[-1]
+            metadata = ServerMessageMetadata(related_request_id=request_id)
+        elif self._standalone is not None:
+            session, metadata = self._standalone, None
+        else:
+            raise MCPError(code=types.INVALID_REQUEST, message=f"no client session to send {method} to")
+        request = _REQUESTS.validate_python({"method": method, "params": params})
+        try:
+            result = await session.send_request(request, _RawResult, metadata=metadata)
+        except NoBackChannelError:
+            raise MCPError(
+                code=types.INVALID_REQUEST, message=f"the client's transport cannot receive {method} requests"
+            ) from None
+        return result.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+    async def notify(self, method: str, params: Mapping[str, Any] | None) -> None:
+        target = self._calls[-1] if self._calls else (self._standalone, None)
+        session, request_id = target
+        if session is None:
+            return
+        notification = _NOTIFICATIONS.validate_python({"method": method, "params": params})
+        await session.send_notification(notification, related_request_id=request_id)
+
+
+    async def broadcast(self, method: str) -> None:
+        """A session-wide notice (list_changed) on the standalone channel, never on a call's stream."""
+        if self._standalone is not None:
+            notification = _NOTIFICATIONS.validate_python({"method": method})
+            await self._standalone.send_notification(notification)
+
+
+class _RawResult(types.Result):
+    """Accepts any result object: the upstream validates its own request's answer."""
+
+    model_config = {"extra": "allow"}
+
+
+class NullRelay:
+    """The relay of the gateway's own control links, which serve no client."""
+
+    async def request(self, method: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        raise MCPError(code=types.INVALID_REQUEST, message=f"{method} is not available outside a client session")
+
+    async def notify(self, method: str, params: Mapping[str, Any] | None) -> None:
+        return None

@@ -60,8 +60,8 @@ class _WatchedDispatcher(JSONRPCDispatcher[Any]):
             self.ended.set()
 
 
-ListChanged = Callable[[str, str], None]
-"""Called with (upstream name, notification method) when an upstream's listing changes."""
+ListChanged = Callable[["UpstreamLink", str], None]
+"""Called with (the link, notification method) when an upstream's listing changes."""
 
 
 class UpstreamLink:
@@ -142,7 +142,7 @@ class UpstreamLink:
                 self._ready.set()
                 on_ready()
                 if self.restarts and self._on_list_changed is not None:
-                    self._on_list_changed(self.name, "notifications/tools/list_changed")
+                    self._on_list_changed(self, "notifications/tools/list_changed")
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(_set_when, self._stop, dispatcher.ended)
                     await dispatcher.ended.wait()
@@ -246,7 +246,7 @@ class UpstreamLink:
             if self._session is not None:
                 self.listing = await fetch_listing(self._session)
             if self._on_list_changed is not None:
-                self._on_list_changed(self.name, method)
+                self._on_list_changed(self, method)
             return
         params = message.params.model_dump(by_alias=True, mode="json", exclude_none=True) if message.params else None
         await self._relay.notify(method, params)

@@ -42,7 +42,7 @@ class LinkSet:
             return link
         async with self._lock:
             if (link := self._links.get(upstream)) is None:
-                link = UpstreamLink(self._pool.config_of(upstream), self.relay)
+                link = UpstreamLink(self._pool.config_of(upstream), self.relay, self._pool.listing_changed)
                 await self._pool.task_group.start(link.run)
                 self._links[upstream] = link
         return link
@@ -81,7 +81,7 @@ class UpstreamPool:
     async def start(self) -> None:
         """Open every control link and build the catalogue; a name collision raises CatalogError."""
         for config in self._configs.values():
-            link = UpstreamLink(config, NullRelay(), self._list_changed)
+            link = UpstreamLink(config, NullRelay(), self.listing_changed)
             self.control[config.name] = link
             await self.task_group.start(link.run)
             if link.last_error:
@@ -94,11 +94,12 @@ class UpstreamPool:
             for link in self.control.values():
                 await link.stop()
 
-    def _list_changed(self, upstream: str, method: str) -> None:
+    def listing_changed(self, link: UpstreamLink, method: str) -> None:
+        """An upstream said its listing changed (on any link): rebuild the catalogue, tell every client."""
         try:
-            self.catalog = self.catalog.with_listing(upstream, self.control[upstream].listing)
+            self.catalog = self.catalog.with_listing(link.name, link.listing)
         except CatalogError as exc:
-            logger.error("ignored a listing change of %r: %s", upstream, exc)
+            logger.error("ignored a listing change of %r: %s", link.name, exc)
             return
         for listener in self._listeners:
             listener(method)

@@ -42,12 +42,25 @@ def main(argv: list[str] | None = None) -> int:
             from gateway.server.stdio import serve_stdio
 
             anyio.run(serve_stdio, config)
-    except (ConfigError, CatalogError) as exc:
-        print(f"rollgate: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 0
+    except BaseException as exc:  # start-up errors surface wrapped in the task groups' exception groups
+        refusal = _start_up_error(exc)
+        if refusal is None:
+            raise
+        print(f"rollgate: {refusal}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _start_up_error(exc: BaseException) -> ConfigError | CatalogError | None:
+    if isinstance(exc, ConfigError | CatalogError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            if (found := _start_up_error(inner)) is not None:
+                return found
+    return None
 
 
 def _load(path: Path | None) -> Config:

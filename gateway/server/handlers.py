@@ -82,6 +82,30 @@ def _connection(ctx: Ctx) -> Connection:
     return ctx.session._connection  # pyright: ignore[reportPrivateUsage]
 
 
+_HOP_BY_HOP_META = frozenset(
+    {
+        "progressToken",  # the upstream link issues its own token and relays progress back
+        types.PROTOCOL_VERSION_META_KEY,  # the 2026-07-28 envelope describes the downstream hop only
+        types.CLIENT_INFO_META_KEY,
+        types.CLIENT_CAPABILITIES_META_KEY,
+        types.LOG_LEVEL_META_KEY,
+    }
+)
+
+
+def _forwardable_meta(meta: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The request `_meta` minus what belongs to the downstream hop alone."""
+    return {key: value for key, value in (meta or {}).items() if key not in _HOP_BY_HOP_META}
+
+
+def _for_downstream(ctx: Ctx, result: dict[str, Any]) -> dict[str, Any]:
+    """Adapt an upstream result to the downstream revision (the SDK sieves later-revision fields)."""
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS and "resultType" not in result:
+        # 2026-07-28 requires resultType; a handshake-era upstream's result is always complete.
+        return {**result, "resultType": "complete"}
+    return result
+
+
 class _Handlers:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
@@ -137,8 +161,7 @@ class _Handlers:
         return types.ListToolsResult(tools=self.gateway.pool.catalog.tools())
 
     async def call_tool(self, ctx: Ctx, params: types.CallToolRequestParams) -> dict[str, Any]:
-        meta: dict[str, Any] = dict(params.meta) if params.meta else {}
-        meta.pop("progressToken", None)
+        meta = _forwardable_meta(params.meta)
         principal = self._principal(ctx)
         links = await self._links(ctx)
         step = meta.get(META_STEP)
@@ -157,8 +180,8 @@ class _Handlers:
         try:
             if isinstance(relay, DownstreamRelay):
                 with relay.in_call(ctx.session, ctx.request_id):
-                    return await self.gateway.pipeline.call(call)
-            return await self.gateway.pipeline.call(call)
+                    return _for_downstream(ctx, await self.gateway.pipeline.call(call))
+            return _for_downstream(ctx, await self.gateway.pipeline.call(call))
         except CallError as exc:
             raise MCPError(code=exc.code, message=exc.message, data=exc.data) from None
 
@@ -168,12 +191,15 @@ class _Handlers:
         links = await self._links(ctx)
         try:
             link = await links.get(upstream)
-            return await link.request(method, params)
+            return _for_downstream(ctx, await link.request(method, params))
         except CallError as exc:
             raise MCPError(code=exc.code, message=exc.message) from None
 
     def _dump(self, params: Any) -> dict[str, Any]:
-        return params.model_dump(by_alias=True, mode="json", exclude_none=True) if params is not None else {}
+        dumped = params.model_dump(by_alias=True, mode="json", exclude_none=True) if params is not None else {}
+        if "_meta" in dumped:
+            dumped["_meta"] = _forwardable_meta(dumped["_meta"])
+        return dumped
 
     async def list_prompts(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
         return types.ListPromptsResult(prompts=self.gateway.pool.catalog.prompts())

@@ -243,8 +243,9 @@ class UpstreamLink:
             return
         method = message.method
         if method.endswith("/list_changed"):
-            if self._session is not None:
-                self.listing = await fetch_listing(self._session)
+            if self._session is None:
+                return  # still connecting: the listing is fetched once the handshake is done
+            self.listing = await fetch_listing(self._session)
             if self._on_list_changed is not None:
                 self._on_list_changed(self, method)
             return

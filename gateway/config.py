@@ -54,9 +54,11 @@ class UpstreamConfig(_Section):
 
     name: Annotated[str, Field(pattern=_NAME_PATTERN)]
     command: str | None = None
+    """Executable of a stdio upstream; "python" means the gateway's own interpreter."""
     args: list[str] = []
     env: dict[str, str] = {}
     cwd: str | None = None
+    """Working directory of a stdio upstream, relative to the configuration file."""
     url: str | None = None
     transport: Literal["stdio", "streamable_http", "sse"] | None = None
     headers: dict[str, str] = {}
@@ -155,6 +157,14 @@ class Config(BaseSettings):
 
     def resolve(self, path: Path) -> Path:
         return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    @model_validator(mode="after")
+    def _upstream_cwd_is_relative_to_the_file(self) -> Self:
+        for index, upstream in enumerate(self.upstreams):
+            if upstream.cwd is not None and not Path(upstream.cwd).is_absolute():
+                fixed = upstream.model_copy(update={"cwd": str((self.base_dir / upstream.cwd).resolve())})
+                self.upstreams[index] = fixed
+        return self
 
     @property
     def state_dir(self) -> Path:

@@ -162,7 +162,9 @@ class UpstreamLink:
         cfg = self.config
         if cfg.kind == "stdio":
             assert cfg.command is not None
-            params = StdioServerParameters(command=cfg.command, args=cfg.args, env=cfg.env or None, cwd=cfg.cwd)
+            # "python" means the gateway's own interpreter, so examples run inside its virtualenv.
+            command = sys.executable if cfg.command in ("python", "python3") else cfg.command
+            params = StdioServerParameters(command=command, args=cfg.args, env=cfg.env or None, cwd=cfg.cwd)
             return stdio_client(params, errlog=sys.stderr)
         assert cfg.url is not None
         if cfg.kind == "sse":

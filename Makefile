@@ -1,0 +1,55 @@
+# Rollgate: `make run` starts the gateway in front of the demo tool server; `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+NPM_SERVERS := .npm-servers/node_modules/.bin/mcp-server-everything
+
+.PHONY: install dev run test test-fast npm-servers conformance bench fmt lint typecheck clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+dev: $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+
+run: install
+	@mkdir -p examples/.rollgate
+	@echo "Demo agent bearer token: $$(cat examples/demo-agent.token)"
+	@echo "  (demo only: the token's SHA-256 is in examples/rollgate.toml; make your own with 'rollgate token NAME')"
+	$(BIN)/rollgate --config examples/rollgate.toml serve
+
+# The official reference servers, for the end-to-end tests; skipped when npm is absent.
+npm-servers:
+	@if command -v npm >/dev/null 2>&1; then \
+		[ -x $(NPM_SERVERS) ] || npm install --silent --no-audit --no-fund --prefix .npm-servers \
+			@modelcontextprotocol/server-memory@2026.8.31 @modelcontextprotocol/server-everything@2026.8.31; \
+	else echo "npm not found: the reference-server tests will be skipped"; fi
+
+test: dev npm-servers
+	$(BIN)/python -m pytest -q
+
+test-fast: dev
+	$(BIN)/python -m pytest -q tests/unit
+
+conformance: dev
+	$(BIN)/python tests/conformance/run.py
+
+bench: dev
+	$(BIN)/python bench/proxy_latency.py
+
+fmt: dev
+	$(BIN)/ruff format gateway tests bench examples
+	$(BIN)/ruff check --fix gateway tests bench examples
+
+lint: dev
+	$(BIN)/ruff check gateway tests bench examples
+
+typecheck: dev
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .npm-servers .pytest_cache .mypy_cache .ruff_cache *.egg-info

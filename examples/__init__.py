@@ -1,0 +1,1 @@
+"""Examples: the demo tool server and configurations."""

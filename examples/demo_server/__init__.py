@@ -1,0 +1,1 @@
+"""The demo tool server that Rollgate fronts in its demos and tests."""

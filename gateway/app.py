@@ -13,6 +13,7 @@ from anyio.abc import TaskGroup
 from gateway.config import Config
 from gateway.models import Principal
 from gateway.pipeline import Pipeline, default_stages
+from gateway.server.sessions import SessionTable
 from gateway.upstream.pool import UpstreamPool
 from gateway.upstream.relay import DownstreamRelay
 
@@ -29,6 +30,7 @@ class Gateway:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.relays: WeakSet[DownstreamRelay] = WeakSet()
+        self.sessions = SessionTable()
         self.stdio_principal = Principal(config.auth.stdio_principal, frozenset(config.auth.stdio_roles))
         self._task_group: TaskGroup | None = None
         self._pool: UpstreamPool | None = None

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import uuid
 import warnings
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
@@ -23,8 +22,9 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from gateway.errors import CallError, UpstreamError
-from gateway.models import META_STEP, META_WORKFLOW, CallContext, Principal
-from gateway.pipeline import Call
+from gateway.models import Principal
+from gateway.server.calls import build_call, forwardable_meta
+from gateway.server.sessions import KnownSession
 from gateway.upstream.pool import LinkSet
 from gateway.upstream.relay import DownstreamRelay
 
@@ -85,22 +85,6 @@ def _connection(ctx: Ctx) -> Connection:
     return ctx.session._connection  # pyright: ignore[reportPrivateUsage]
 
 
-_HOP_BY_HOP_META = frozenset(
-    {
-        "progressToken",  # the upstream link issues its own token and relays progress back
-        types.PROTOCOL_VERSION_META_KEY,  # the 2026-07-28 envelope describes the downstream hop only
-        types.CLIENT_INFO_META_KEY,
-        types.CLIENT_CAPABILITIES_META_KEY,
-        types.LOG_LEVEL_META_KEY,
-    }
-)
-
-
-def _forwardable_meta(meta: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The request `_meta` minus what belongs to the downstream hop alone."""
-    return {key: value for key, value in (meta or {}).items() if key not in _HOP_BY_HOP_META}
-
-
 def _for_downstream(ctx: Ctx, result: dict[str, Any]) -> dict[str, Any]:
     """Adapt an upstream result to the downstream revision (the SDK sieves later-revision fields)."""
     if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS and "resultType" not in result:
@@ -126,13 +110,18 @@ class _Handlers:
             links = LinkSet(self.gateway.pool, relay)
             connection.state[_LINKS_KEY] = links
             self.gateway.relays.add(relay)
-            connection.exit_stack.push_async_callback(self._close_links, links, relay)
+            session_id = connection.session_id
+            if session_id is not None:
+                self.gateway.sessions[session_id] = KnownSession(self._principal(ctx), links, relay)
+            connection.exit_stack.push_async_callback(self._close_links, links, relay, session_id)
         assert isinstance(links.relay, DownstreamRelay)
         links.relay.attach(ctx.session)
         return links
 
-    async def _close_links(self, links: LinkSet, relay: DownstreamRelay) -> None:
+    async def _close_links(self, links: LinkSet, relay: DownstreamRelay, session_id: str | None) -> None:
         self.gateway.relays.discard(relay)
+        if session_id is not None:
+            self.gateway.sessions.pop(session_id, None)
         await links.aclose()
 
     def _principal(self, ctx: Ctx) -> Principal:
@@ -148,10 +137,8 @@ class _Handlers:
             raise MCPError(code=types.INVALID_REQUEST, message="this session belongs to another principal")
         return principal
 
-    def _workflow(self, ctx: Ctx, meta: Mapping[str, Any]) -> str:
-        explicit = meta.get(META_WORKFLOW)
-        if isinstance(explicit, str) and explicit:
-            return explicit
+    def _session_key(self, ctx: Ctx) -> str:
+        """The MCP session id, or a stable id for a session that has none (stdio)."""
         connection = _connection(ctx)
         if connection.session_id:
             return connection.session_id
@@ -164,25 +151,12 @@ class _Handlers:
         return types.ListToolsResult(tools=self.gateway.pool.catalog.tools())
 
     async def call_tool(self, ctx: Ctx, params: types.CallToolRequestParams) -> dict[str, Any]:
-        meta = _forwardable_meta(params.meta)
         principal = self._principal(ctx)
         links = await self._links(ctx)
-        step = meta.get(META_STEP)
-        context = CallContext(
-            principal=principal,
-            requested_name=params.name,
-            arguments=params.arguments or {},
-            workflow_id=self._workflow(ctx, meta),
-            step=str(step) if step is not None else None,
-            correlation_id=f"call_{uuid.uuid4().hex}",
-            meta=meta,
-            session_key=_connection(ctx).session_id,
-        )
-        call = Call(context=context, links=links.get, progress=ctx.session.report_progress)
-        relay = links.relay
         try:
-            if isinstance(relay, DownstreamRelay):
-                with relay.in_call(ctx.session, ctx.request_id):
+            call = build_call(ctx.params, principal, links, ctx.session.report_progress, self._session_key(ctx))
+            if isinstance(links.relay, DownstreamRelay):
+                with links.relay.in_call(ctx.session, ctx.request_id):
                     return _for_downstream(ctx, await self.gateway.pipeline.call(call))
             return _for_downstream(ctx, await self.gateway.pipeline.call(call))
         except CallError as exc:
@@ -201,7 +175,7 @@ class _Handlers:
     def _dump(self, params: Any) -> dict[str, Any]:
         dumped = params.model_dump(by_alias=True, mode="json", exclude_none=True) if params is not None else {}
         if "_meta" in dumped:
-            dumped["_meta"] = _forwardable_meta(dumped["_meta"])
+            dumped["_meta"] = forwardable_meta(dumped["_meta"])
         return dumped
 
     async def list_prompts(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:

@@ -25,6 +25,7 @@ from gateway.app import Gateway
 from gateway.config import Config, ServerConfig
 from gateway.server.auth import BearerAuth, TokenTable
 from gateway.server.events import MemoryEventStore
+from gateway.server.fastpath import FastToolCalls
 from gateway.server.handlers import build_server
 
 _LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
@@ -49,7 +50,12 @@ def build_app(gateway: Gateway) -> Starlette:
         session_idle_timeout=config.server.session_idle_timeout_seconds,
         max_request_body_size=config.server.max_request_bytes,
     )
-    mcp_endpoint = BearerAuth(StreamableHTTPASGIApp(manager), TokenTable(config), config.auth)
+    security = security_settings(config.server)
+    fast = FastToolCalls(
+        StreamableHTTPASGIApp(manager), lambda: gateway.pipeline, gateway.sessions, security,
+        config.server.max_request_bytes,
+    )
+    mcp_endpoint = BearerAuth(fast, TokenTable(config), config.auth)
 
     async def health(request: Request) -> JSONResponse:
         upstreams = {
@@ -74,6 +80,7 @@ async def serve_http(config: Config, *, announce: Any = None) -> None:
     gateway = Gateway(config)
     sock = socket.socket(socket.AF_INET6 if ":" in config.server.host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((config.server.host, config.server.port))
     host, port = sock.getsockname()[:2]
     async with gateway.running():

@@ -9,8 +9,8 @@ HTTP clients expect it); otherwise it goes out on the session's standalone chann
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
 
 import mcp_types as types
 from mcp.server.session import ServerSession
@@ -22,38 +22,26 @@ _REQUESTS: TypeAdapter[types.ServerRequest] = TypeAdapter(types.ServerRequest)
 _NOTIFICATIONS: TypeAdapter[types.ServerNotification] = TypeAdapter(types.ServerNotification)
 
 
-class DownstreamRelay:
-    """The downstream end of one client session's upstream links."""
+class CallChannel(Protocol):
+    """Where traffic for one in-flight call goes: that call's response stream."""
 
-    def __init__(self) -> None:
-        self._calls: list[tuple[ServerSession, types.RequestId | None]] = []
-        self._standalone: ServerSession | None = None
+    async def request(self, method: str, params: Mapping[str, Any] | None) -> dict[str, Any]: ...
 
-    def attach(self, session: ServerSession) -> None:
-        """Remember a session handle for traffic that belongs to no call (list_changed, logs)."""
-        self._standalone = session
+    async def notify(self, method: str, params: Mapping[str, Any] | None) -> None: ...
 
-    @contextmanager
-    def in_call(self, session: ServerSession, request_id: types.RequestId | None) -> Iterator[None]:
-        entry = (session, request_id)
-        self._calls.append(entry)
-        self._standalone = session
-        try:
-            yield
-        finally:
-            self._calls.remove(entry)
+
+class SdkCallChannel:
+    """A call served by the SDK's server: its request-scoped back-channel."""
+
+    def __init__(self, session: ServerSession, request_id: types.RequestId | None) -> None:
+        self._session = session
+        self._metadata = ServerMessageMetadata(related_request_id=request_id) if request_id is not None else None
+        self._request_id = request_id
 
     async def request(self, method: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
-        if self._calls:
-            session, request_id = self._calls[-1]
-            metadata = ServerMessageMetadata(related_request_id=request_id)
-        elif self._standalone is not None:
-            session, metadata = self._standalone, None
-        else:
-            raise MCPError(code=types.INVALID_REQUEST, message=f"no client session to send {method} to")
         request = _REQUESTS.validate_python({"method": method, "params": params})
         try:
-            result = await session.send_request(request, _RawResult, metadata=metadata)
+            result = await self._session.send_request(request, _RawResult, metadata=self._metadata)
         except NoBackChannelError:
             raise MCPError(
                 code=types.INVALID_REQUEST, message=f"the client's transport cannot receive {method} requests"
@@ -61,13 +49,48 @@ class DownstreamRelay:
         return result.model_dump(by_alias=True, mode="json", exclude_none=True)
 
     async def notify(self, method: str, params: Mapping[str, Any] | None) -> None:
-        target = self._calls[-1] if self._calls else (self._standalone, None)
-        session, request_id = target
-        if session is None:
-            return
         notification = _NOTIFICATIONS.validate_python({"method": method, "params": params})
-        await session.send_notification(notification, related_request_id=request_id)
+        await self._session.send_notification(notification, related_request_id=self._request_id)
 
+
+class DownstreamRelay:
+    """The downstream end of one client session's upstream links."""
+
+    def __init__(self) -> None:
+        self._calls: list[CallChannel] = []
+        self._standalone: ServerSession | None = None
+
+    def attach(self, session: ServerSession) -> None:
+        """Remember a session handle for traffic that belongs to no call (list_changed, logs)."""
+        self._standalone = session
+
+    @contextmanager
+    def in_channel(self, channel: CallChannel) -> Iterator[None]:
+        self._calls.append(channel)
+        try:
+            yield
+        finally:
+            self._calls.remove(channel)
+
+    def in_call(self, session: ServerSession, request_id: types.RequestId | None) -> AbstractContextManager[None]:
+        self._standalone = session
+        return self.in_channel(SdkCallChannel(session, request_id))
+
+    def _target(self) -> CallChannel | None:
+        if self._calls:
+            return self._calls[-1]
+        return SdkCallChannel(self._standalone, None) if self._standalone is not None else None
+
+    async def request(self, method: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        target = self._target()
+        if target is None:
+            raise MCPError(code=types.INVALID_REQUEST, message=f"no client session to send {method} to")
+        return await target.request(method, params)
+
+    async def notify(self, method: str, params: Mapping[str, Any] | None) -> None:
+        target = self._target()
+        if target is not None:
+            await target.notify(method, params)
 
     async def broadcast(self, method: str) -> None:
         """A session-wide notice (list_changed) on the standalone channel, never on a call's stream."""

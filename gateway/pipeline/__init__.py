@@ -24,21 +24,25 @@ def default_stages(catalog: Callable[[], Catalog]) -> list[Stage]:
 
 
 class Pipeline:
+    """Runs a call through the stages in order; each stage may answer or proceed to the next."""
+
     def __init__(self, stages: Sequence[Stage]) -> None:
         self.stages = list(stages)
+        proceed: Proceed = _end
+        for stage in reversed(self.stages):
+            proceed = _link(stage, proceed)
+        self._first = proceed  # composed once: nothing is built per call
 
     async def call(self, call: Call) -> Result:
-        return await self._run(0, call)
+        return await self._first(call)
 
-    async def _run(self, index: int, call: Call) -> Result:
-        stage = self.stages[index]
-        if index + 1 == len(self.stages):
-            return await stage(call, _end)
-        return await stage(call, lambda c: self._run(index + 1, c))
+
+def _link(stage: Stage, proceed: Proceed) -> Proceed:
+    async def run(call: Call) -> Result:
+        return await stage(call, proceed)
+
+    return run
 
 
 async def _end(call: Call) -> Result:
     raise RuntimeError("the last pipeline stage must answer the call")
-
-
-_: Proceed = _end

@@ -37,8 +37,9 @@ class Validate:
     async def __call__(self, call: Call, proceed: Proceed) -> Result:
         assert call.definition is not None
         validator = self._validator(call.definition)
-        if validator is not None:
-            error = best_match(validator.iter_errors(dict(call.context.arguments)))
+        arguments = call.context.arguments
+        if validator is not None and not validator.is_valid(arguments):
+            error = best_match(validator.iter_errors(arguments))
             if error is not None:
                 field = "/".join(str(part) for part in error.absolute_path) or "(arguments)"
                 raise InvalidArgumentsError(

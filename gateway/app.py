@@ -11,11 +11,14 @@ import anyio
 from anyio.abc import TaskGroup
 
 from gateway.config import Config
+from gateway.manifests import ManifestRegistry
 from gateway.models import Principal
 from gateway.pipeline import Pipeline, default_stages
+from gateway.policy import OpaEngine, PolicyEngine, PolicyService, RegorusEngine
 from gateway.server.sessions import SessionTable
 from gateway.upstream.pool import UpstreamPool
 from gateway.upstream.relay import DownstreamRelay
+from gateway.workflows import WorkflowBook
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +38,9 @@ class Gateway:
         self._task_group: TaskGroup | None = None
         self._pool: UpstreamPool | None = None
         self._pipeline: Pipeline | None = None
+        self.workflows = WorkflowBook()
+        self.manifests = ManifestRegistry.load(config.resolve(config.paths.manifests))
+        self.policy = PolicyService(make_engine(config), config.resolve(config.paths.policies), config.policy.query)
 
     @property
     def pool(self) -> UpstreamPool:
@@ -55,7 +61,13 @@ class Gateway:
             try:
                 await self._pool.start()
                 self._pool.on_catalog_changed(self._broadcast)
-                self._pipeline = Pipeline(default_stages(lambda: self.pool.catalog))
+                for warning in self.manifests.warnings(self._pool.offered()):
+                    logger.warning("manifest: %s", warning)
+                await self.policy.load()
+                tg.start_soon(self.policy.watch, self.config.policy.reload_interval_seconds)
+                self._pipeline = Pipeline(
+                    default_stages(lambda: self.pool.catalog, lambda: self.manifests, lambda: self.policy, self.workflows)
+                )
                 yield self
             finally:
                 await self._pool.aclose()
@@ -65,3 +77,9 @@ class Gateway:
         assert self._task_group is not None
         for relay in list(self.relays):
             self._task_group.start_soon(relay.broadcast, method)
+
+
+def make_engine(config: Config) -> PolicyEngine:
+    if config.policy.engine == "opa":
+        return OpaEngine(config.policy.opa_url, config.policy.opa_timeout_seconds, config.policy.manage_opa_policies)
+    return RegorusEngine()

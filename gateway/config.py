@@ -110,6 +110,17 @@ class AuthConfig(_Section):
     stdio_roles: list[str] = ["agent"]
 
 
+class PolicyConfig(_Section):
+    engine: Literal["regorus", "opa"] = "regorus"
+    query: str = "data.rollgate.policy.decision"
+    """The rule whose value is the decision document."""
+    opa_url: str = "http://127.0.0.1:8181"
+    opa_timeout_seconds: Annotated[float, Field(gt=0)] = 1.0
+    manage_opa_policies: bool = True
+    """Push `policies/` to the OPA server on start and on change (both engines then decide alike)."""
+    reload_interval_seconds: Annotated[float, Field(gt=0)] = 1.0
+
+
 class PathsConfig(_Section):
     policies: Path = Path("policies")
     manifests: Path = Path("tool_manifests")
@@ -127,6 +138,7 @@ class Config(BaseSettings):
     auth: AuthConfig = AuthConfig()
     namespace: NamespaceConfig = NamespaceConfig()
     paths: PathsConfig = PathsConfig()
+    policy: PolicyConfig = PolicyConfig()
     upstreams: list[UpstreamConfig] = []
     agents: list[AgentConfig] = []
     base_dir: Path = Path(".")

@@ -3,11 +3,14 @@
     RollgateError
     ├── ConfigError              bad rollgate.toml: names the key and says what is wrong  (start-up)
     ├── CatalogError             two upstreams expose the same aggregated name            (start-up)
+    ├── ManifestError            a tool manifest file does not validate                   (start-up, reload)
+    ├── PolicyError              a policy does not compile, or its engine failed          (deny, logged)
     ├── AuthenticationError      missing or unknown bearer token                          (HTTP 401)
     └── CallError                a call the gateway refuses or cannot complete            (MCP error)
         ├── UnknownToolError     no upstream offers that name                             (-32602)
         ├── InvalidArgumentsError arguments do not validate against the inputSchema       (-32602)
-        └── UpstreamError        the upstream crashed, hung, timed out or is restarting   (-32603)
+        ├── UpstreamError        the upstream crashed, hung, timed out or is restarting   (-32603)
+        └── TemplateError        a manifest template names a path the call does not have  (-32602)
 """
 
 from __future__ import annotations
@@ -25,6 +28,14 @@ class ConfigError(RollgateError):
 
 class CatalogError(RollgateError):
     """The aggregated catalogue of upstream names is inconsistent (for example a collision)."""
+
+
+class ManifestError(RollgateError):
+    """A tool manifest file is invalid; the message names the file and the key."""
+
+
+class PolicyError(RollgateError):
+    """A policy failed to load or evaluate; calls fail closed (deny) while it lasts."""
 
 
 class AuthenticationError(RollgateError):
@@ -52,3 +63,7 @@ class InvalidArgumentsError(CallError):
 
 class UpstreamError(CallError):
     code = INTERNAL_ERROR
+
+
+class TemplateError(CallError):
+    code = INVALID_PARAMS

@@ -18,6 +18,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PROBE = str(ROOT / "tests" / "fixtures" / "probe_server.py")
+ALLOW_ALL = ROOT / "tests" / "fixtures" / "policies" / "allow_all"
+DEFAULT_POLICIES = ROOT / "policies"
+MANIFESTS = ROOT / "tool_manifests"
 TOKEN = "rg_test_token_for_agent_one"
 OTHER_TOKEN = "rg_test_token_for_agent_two"
 
@@ -83,10 +86,11 @@ def agents_toml() -> str:
 def start_gateway(tmp_path: Path) -> Iterator[object]:
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(body: str, *, server: str = "") -> RunningGateway:
+    def start(body: str, *, server: str = "", policies: Path = ALLOW_ALL, extra: str = "") -> RunningGateway:
         port = free_port()
         config = tmp_path / f"rollgate-{port}.toml"
-        config.write_text(f"[server]\nport = {port}\n{server}\n{agents_toml()}\n{body}")
+        paths = f'[paths]\npolicies = "{policies}"\nmanifests = "{MANIFESTS}"\nstate_dir = "{tmp_path / "state"}"\n'
+        config.write_text(f"[server]\nport = {port}\n{server}\n{paths}{extra}\n{agents_toml()}\n{body}")
         log = tmp_path / f"gateway-{port}.log"
         process = subprocess.Popen(
             [PYTHON, "-m", "gateway", "--config", str(config), "serve"],

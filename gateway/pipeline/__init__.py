@@ -1,8 +1,8 @@
 """The call pipeline: stages composed in one ordered list, read top to bottom.
 
-    resolve → validate → forward
+    resolve → validate → decide → forward
 
-Policy, ledger, approval and snapshot stages slot in between in later releases; a stage that a
+Ledger, approval and snapshot stages slot in between in later releases; a stage that a
 configuration turns off is simply absent from the list.
 """
 
@@ -10,17 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from gateway.manifests import ManifestRegistry
 from gateway.pipeline.call import Call, LinkSource, Proceed, Result, Stage
+from gateway.pipeline.decide import Decide
 from gateway.pipeline.forward import Forward
 from gateway.pipeline.resolve import Resolve
 from gateway.pipeline.validate import Validate
+from gateway.policy import PolicyService
 from gateway.upstream.catalog import Catalog
+from gateway.workflows import WorkflowBook
 
 __all__ = ["Call", "LinkSource", "Pipeline", "Result", "Stage", "default_stages"]
 
 
-def default_stages(catalog: Callable[[], Catalog]) -> list[Stage]:
-    return [Resolve(catalog), Validate(), Forward()]
+def default_stages(
+    catalog: Callable[[], Catalog],
+    manifests: Callable[[], ManifestRegistry],
+    policy: Callable[[], PolicyService],
+    workflows: WorkflowBook,
+) -> list[Stage]:
+    return [Resolve(catalog, manifests), Validate(), Decide(policy, workflows), Forward()]
 
 
 class Pipeline:

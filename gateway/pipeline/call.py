@@ -8,7 +8,9 @@ from typing import Any, Protocol
 
 import mcp_types as types
 
+from gateway.manifests import ResolvedManifest
 from gateway.models import CallContext, ProgressSink, ToolRef
+from gateway.policy import Decision
 from gateway.upstream.link import UpstreamLink
 
 LinkSource = Callable[[str], Awaitable[UpstreamLink]]
@@ -25,6 +27,8 @@ class Call:
     progress: ProgressSink | None = None
     tool: ToolRef | None = None
     definition: types.Tool | None = None
+    manifest: ResolvedManifest | None = None
+    decision: Decision | None = None
 
 
 Proceed = Callable[[Call], Awaitable[Result]]

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 import anyio
+import mcp_types as types
 from anyio.abc import TaskGroup
 
 from gateway.config import NamespaceConfig, UpstreamConfig
@@ -88,6 +89,9 @@ class UpstreamPool:
                 logger.warning("upstream %r is not available yet: %s", config.name, link.last_error)
         self.catalog = Catalog(self._namespace, {name: link.listing for name, link in self.control.items()})
         self.shared._links = dict(self.control)  # stateless clients share the control links
+
+    def offered(self) -> dict[str, list[types.Tool]]:
+        return {name: list(link.listing.tools) for name, link in self.control.items()}
 
     async def aclose(self) -> None:
         with anyio.CancelScope(shield=True):

@@ -9,7 +9,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
-from tests.conftest import PROBE, PYTHON, ROOT, TOKEN, free_port, probe_upstream, stop, wait_for_http
+from tests.conftest import ALLOW_ALL, PROBE, PYTHON, ROOT, TOKEN, free_port, probe_upstream, stop, wait_for_http
 from tests.e2e.helpers import http_client, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -70,7 +70,7 @@ async def test_an_idle_session_outlives_every_keep_alive_towards_clients_and_htt
 
 async def test_the_stdio_gateway_serves_a_client_that_launches_it(tmp_path) -> None:
     config = tmp_path / "rollgate.toml"
-    config.write_text(probe_upstream())
+    config.write_text(f'[paths]\npolicies = "{ALLOW_ALL}"\n' + probe_upstream())
     params = StdioServerParameters(command=PYTHON, args=["-m", "gateway", "--config", str(config), "stdio"], cwd=str(ROOT))
     with anyio.fail_after(30):
         async with Client(params, mode="legacy") as client:

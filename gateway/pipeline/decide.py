@@ -1,0 +1,61 @@
+"""Stage 4: ask the policy, and forward only on `allow`.
+
+A deny (or a decision that needs an approval the gateway cannot obtain yet) is answered here with
+a tool result that an agent's router can branch on: `isError: true` and structured content
+`{effect, reasons, approvers, decision_id}`. Nothing is forwarded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from gateway.manifests import Reversibility
+from gateway.pipeline.call import Call, Proceed, Result
+from gateway.policy import Decision, Effect, PolicyService, build_input
+from gateway.workflows import WorkflowBook
+
+
+class Decide:
+    def __init__(self, policy: Callable[[], PolicyService], workflows: WorkflowBook) -> None:
+        self._policy = policy
+        self._workflows = workflows
+
+    async def __call__(self, call: Call, proceed: Proceed) -> Result:
+        assert call.tool is not None and call.manifest is not None
+        context = call.context
+        annotations = (
+            call.definition.annotations.model_dump(by_alias=True, exclude_none=True)
+            if call.definition is not None and call.definition.annotations is not None
+            else {}
+        )
+        policy_input = build_input(
+            context, call.tool, call.manifest, self._workflows.view(context.workflow_id), annotations
+        )
+        evaluation = await self._policy().evaluate(policy_input)
+        call.decision = decision = evaluation.decision
+        if decision.effect is not Effect.ALLOW:
+            return refusal(decision)
+        result = await proceed(call)
+        mutation = call.manifest.manifest.reversibility is not Reversibility.READ_ONLY
+        self._workflows.record(context.workflow_id, mutation=mutation)
+        return result
+
+
+def refusal(decision: Decision) -> Result:
+    if decision.effect is Effect.REQUIRE_APPROVAL:
+        approvers = ", ".join(f"{a.count} of role {a.role!r}" for a in decision.approvers)
+        text = (
+            f"Held by policy: this call needs approval ({approvers}). "
+            "This release has no approval queue yet, so the call was not forwarded. "
+            f"Reasons: {'; '.join(decision.reasons)}"
+        )
+    else:
+        text = f"Denied by policy: {'; '.join(decision.reasons)}"
+    structured: dict[str, Any] = {
+        "effect": decision.effect.value,
+        "reasons": decision.reasons,
+        "approvers": [a.model_dump() for a in decision.approvers],
+        "decision_id": decision.decision_id,
+    }
+    return {"content": [{"type": "text", "text": text}], "structuredContent": structured, "isError": True}

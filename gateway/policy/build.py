@@ -1,0 +1,71 @@
+"""Step one of three: build the policy input from the call, its manifest and its workflow."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.manifests import ResolvedManifest, render
+from gateway.models import META_CONFIDENCE, META_IDEMPOTENCY_KEY, CallContext, ToolRef
+from gateway.policy.document import (
+    CallDoc,
+    PolicyInput,
+    PrincipalDoc,
+    TimeDoc,
+    ToolDoc,
+    WorkflowDoc,
+)
+
+
+def build_input(
+    context: CallContext,
+    tool: ToolRef,
+    resolved: ResolvedManifest,
+    workflow: WorkflowDoc,
+    annotations: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> PolicyInput:
+    now = now or datetime.now(UTC)
+    manifest = resolved.manifest.model_dump(mode="json", exclude_none=True)
+    manifest["server"], manifest["tool"] = tool.upstream, tool.name
+    return PolicyInput(
+        principal=PrincipalDoc(id=context.principal.id, roles=sorted(context.principal.roles)),
+        workflow=workflow,
+        tool=ToolDoc(
+            name=context.requested_name,
+            server=tool.upstream,
+            upstream_name=tool.name,
+            qualified=tool.qualified,
+            manifest=manifest,
+            manifest_source=resolved.source,
+            annotations=annotations or {},
+        ),
+        arguments=dict(context.arguments),
+        call=CallDoc(
+            correlation_id=context.correlation_id,
+            step=context.step,
+            meta=dict(context.meta),
+            confidence=_confidence(context.meta.get(META_CONFIDENCE)),
+            idempotency_key=_idempotency_key(context, resolved),
+        ),
+        compensation=context.compensation,
+        time=TimeDoc(now=now.isoformat(), unix=now.timestamp(), weekday=now.weekday(), hour=now.hour),
+    )
+
+
+def _confidence(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if 0.0 <= value <= 1.0 else None
+
+
+def _idempotency_key(context: CallContext, resolved: ResolvedManifest) -> str | None:
+    explicit = context.meta.get(META_IDEMPOTENCY_KEY)
+    if isinstance(explicit, str) and explicit:
+        return explicit
+    template = resolved.manifest.idempotency_key
+    if template is None:
+        return None
+    data = {"args": context.arguments, "principal": {"id": context.principal.id},
+            "workflow": {"id": context.workflow_id}}
+    return str(render(template, data))

@@ -1,0 +1,105 @@
+"""The policy input and decision documents (version `rollgate.policy/v1`).
+
+Input: what the policy sees about one call. Decision: what it must answer. Both are pydantic
+models, so their JSON Schemas are exported for policy authors (`rollgate policy schema`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+INPUT_VERSION = "rollgate.policy/v1"
+
+
+class Effect(StrEnum):
+    ALLOW = "allow"
+    DENY = "deny"
+    REQUIRE_APPROVAL = "require_approval"
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PrincipalDoc(_Doc):
+    id: str
+    roles: list[str]
+
+
+class WorkflowDoc(_Doc):
+    id: str
+    status: Literal["active", "quarantined", "rolled_back"] = "active"
+    steps: int = 0
+    """Calls of this workflow forwarded so far."""
+    mutations: int = 0
+    """Forwarded calls whose tool is not read_only."""
+    budget: dict[str, float] = {}
+    """Budget counters in use (for example `mutations`), compared with `data.rollgate.budgets`."""
+
+
+class ToolDoc(_Doc):
+    name: str
+    """The name the client used (the exposed, namespaced name)."""
+    server: str
+    upstream_name: str
+    qualified: str
+    """`server/upstream_name`: the tool that will actually run."""
+    manifest: dict[str, Any]
+    manifest_source: Literal["manifest", "annotations", "default"]
+    annotations: dict[str, Any] = {}
+
+
+class CallDoc(_Doc):
+    correlation_id: str
+    step: str | None = None
+    meta: dict[str, Any] = {}
+    confidence: float | None = None
+    """The agent's own confidence, from `_meta["rollgate/confidence"]` (0..1), when it sent one."""
+    idempotency_key: str | None = None
+
+
+class TimeDoc(_Doc):
+    now: str
+    unix: float
+    weekday: int
+    """0 = Monday."""
+    hour: int
+
+
+class PolicyInput(_Doc):
+    version: Literal["rollgate.policy/v1"] = INPUT_VERSION
+    principal: PrincipalDoc
+    workflow: WorkflowDoc
+    tool: ToolDoc
+    arguments: dict[str, Any]
+    call: CallDoc
+    compensation: bool = False
+    time: TimeDoc
+
+
+class ApproverRule(_Doc):
+    role: Annotated[str, Field(min_length=1)]
+    count: Annotated[int, Field(ge=1, le=20)] = 1
+
+
+class Obligations(_Doc):
+    mask: list[str] = []
+    """Data paths (`args.card_number`, `result.token`) stored only as salted digests in the ledger."""
+    snapshot_required: bool = False
+    max_approval_wait_seconds: Annotated[float, Field(gt=0)] | None = None
+    approval_mode: Literal["wait", "task", "pending"] | None = None
+    quarantine: bool = False
+    rollback: bool = False
+
+
+class Decision(_Doc):
+    effect: Effect
+    reasons: list[str] = []
+    approvers: list[ApproverRule] = []
+    obligations: Obligations = Obligations()
+    decision_id: str = ""
+    matched: list[str] = []
+    """Rules that produced the decision, when the policy reports them (for `policy eval`)."""

@@ -1,0 +1,37 @@
+"""What the gateway knows about each workflow while it runs: status, steps, mutations.
+
+Kept in memory for now; the ledger release makes it durable. Policies read it through the input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.policy.document import WorkflowDoc
+
+
+@dataclass(slots=True)
+class _Counters:
+    steps: int = 0
+    mutations: int = 0
+    status: str = "active"
+
+
+class WorkflowBook:
+    def __init__(self) -> None:
+        self._workflows: dict[str, _Counters] = {}
+
+    def view(self, workflow_id: str) -> WorkflowDoc:
+        counters = self._workflows.get(workflow_id) or _Counters()
+        return WorkflowDoc(
+            id=workflow_id, status=counters.status, steps=counters.steps, mutations=counters.mutations,  # type: ignore[arg-type]
+            budget={"mutations": float(counters.mutations)},
+        )
+
+    def record(self, workflow_id: str, *, mutation: bool) -> None:
+        counters = self._workflows.setdefault(workflow_id, _Counters())
+        counters.steps += 1
+        counters.mutations += int(mutation)
+
+    def set_status(self, workflow_id: str, status: str) -> None:
+        self._workflows.setdefault(workflow_id, _Counters()).status = status

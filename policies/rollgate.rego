@@ -1,0 +1,122 @@
+# Rollgate's default policy: the reversibility × impact matrix, with its cells in data.json.
+#
+# Input: the rollgate.policy/v1 document (README, "Policy input"). Output: data.rollgate.policy.decision,
+# {effect, reasons, approvers, obligations, matched}. Teams change thresholds and cells in data.json;
+# a rule here changes what the cells mean.
+package rollgate.policy
+
+import rego.v1
+
+manifest := input.tool.manifest
+
+settings := data.rollgate
+
+# -- hard denials, whatever the matrix says ------------------------------------------------------
+
+deny contains reason if {
+	input.workflow.status == "quarantined"
+	not input.compensation
+	reason := sprintf("workflow %s is quarantined: its calls are refused until an operator releases it", [input.workflow.id])
+}
+
+deny contains reason if {
+	manifest.reversibility != "read_only"
+	not input.compensation
+	input.workflow.mutations >= settings.budgets.max_mutations_per_workflow
+	reason := sprintf("workflow %s has used its budget of %d mutating calls", [input.workflow.id, settings.budgets.max_mutations_per_workflow])
+}
+
+deny contains reason if {
+	manifest.reversibility != "read_only"
+	not input.compensation
+	input.call.confidence != null
+	input.call.confidence < settings.thresholds.deny_below_confidence
+	reason := sprintf("the agent's confidence %.2f is below %.2f for a mutating call", [input.call.confidence, settings.thresholds.deny_below_confidence])
+}
+
+# -- the matrix -------------------------------------------------------------------------------------
+
+cell := settings.matrix[manifest.reversibility][manifest.impact]
+
+low_confidence if {
+	manifest.reversibility != "read_only"
+	input.call.confidence != null
+	input.call.confidence < settings.thresholds.approve_below_confidence
+}
+
+default effect := "deny"
+
+effect := "deny" if count(deny) > 0
+
+effect := "allow" if {
+	count(deny) == 0
+	manifest.reversibility == "read_only"
+}
+
+effect := "allow" if {
+	count(deny) == 0
+	input.compensation
+	manifest.reversibility != "read_only"
+}
+
+effect := cell_effect if {
+	count(deny) == 0
+	not input.compensation
+	manifest.reversibility != "read_only"
+}
+
+cell_effect := "require_approval" if {
+	cell.effect == "allow"
+	low_confidence
+} else := cell.effect
+
+reasons := sort(deny) if count(deny) > 0
+
+reasons := [sprintf("%s tool: read-only calls are allowed", [input.tool.qualified])] if {
+	count(deny) == 0
+	manifest.reversibility == "read_only"
+}
+
+reasons := [sprintf("compensation of a %s step: allowed so that rollback can proceed", [manifest.reversibility])] if {
+	count(deny) == 0
+	input.compensation
+	manifest.reversibility != "read_only"
+}
+
+reasons := array.concat(
+	[sprintf("%s tool with %s impact: %s (matrix cell %s/%s)", [manifest.reversibility, manifest.impact, cell_effect, manifest.reversibility, manifest.impact])],
+	confidence_reasons,
+) if {
+	count(deny) == 0
+	not input.compensation
+	manifest.reversibility != "read_only"
+}
+
+confidence_reasons := [sprintf("the agent's confidence %.2f is below %.2f", [input.call.confidence, settings.thresholds.approve_below_confidence])] if {
+	low_confidence
+	cell.effect == "allow"
+} else := []
+
+approvers := object.get(cell, "approvers", [{"role": "approver", "count": 1}]) if effect == "require_approval"
+
+approvers := [] if effect != "require_approval"
+
+obligations := object.union(
+	object.get(cell, "obligations", {}),
+	{
+		"snapshot_required": object.get(manifest, "snapshot", null) != null,
+		"mask": object.get(settings.masking, input.tool.qualified, settings.masking["*"]),
+	},
+)
+
+matched := [sprintf("deny: %s", [r]) | some r in deny] if count(deny) > 0
+
+matched := [sprintf("matrix[%s][%s]", [manifest.reversibility, manifest.impact])] if count(deny) == 0
+
+decision := {
+	"effect": effect,
+	"reasons": reasons,
+	"approvers": approvers,
+	"obligations": obligations,
+	"matched": matched,
+}

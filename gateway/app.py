@@ -13,8 +13,9 @@ from anyio.abc import TaskGroup
 from gateway.config import Config
 from gateway.manifests import ManifestRegistry
 from gateway.models import Principal
-from gateway.pipeline import Pipeline, default_stages
+from gateway.pipeline import Call, Pipeline, Planner, Result, Stages
 from gateway.policy import OpaEngine, PolicyEngine, PolicyService, RegorusEngine
+from gateway.server.metatools import META_TOOLS, call_meta_tool
 from gateway.server.sessions import SessionTable
 from gateway.upstream.pool import UpstreamPool
 from gateway.upstream.relay import DownstreamRelay
@@ -38,6 +39,7 @@ class Gateway:
         self._task_group: TaskGroup | None = None
         self._pool: UpstreamPool | None = None
         self._pipeline: Pipeline | None = None
+        self._planner: Planner | None = None
         self.workflows = WorkflowBook()
         self.manifests = ManifestRegistry.load(config.resolve(config.paths.manifests))
         self.policy = PolicyService(make_engine(config), config.resolve(config.paths.policies), config.policy.query)
@@ -52,6 +54,17 @@ class Gateway:
         assert self._pipeline is not None, "the gateway is not running"
         return self._pipeline
 
+    @property
+    def planner(self) -> Planner:
+        assert self._planner is not None, "the gateway is not running"
+        return self._planner
+
+    async def dispatch(self, call: Call) -> Result:
+        """One tools/call: a meta-tool of the gateway's own, or the pipeline towards an upstream."""
+        if call.context.requested_name in META_TOOLS:
+            return await call_meta_tool(call, self.planner)
+        return await self.pipeline.call(call)
+
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Gateway]:
         """Connect the upstreams and build the catalogue; a name collision fails start-up here."""
@@ -65,9 +78,8 @@ class Gateway:
                     logger.warning("manifest: %s", warning)
                 await self.policy.load()
                 tg.start_soon(self.policy.watch, self.config.policy.reload_interval_seconds)
-                self._pipeline = Pipeline(
-                    default_stages(lambda: self.pool.catalog, lambda: self.manifests, lambda: self.policy, self.workflows)
-                )
+                stages = Stages(lambda: self.pool.catalog, lambda: self.manifests, lambda: self.policy, self.workflows)
+                self._pipeline, self._planner = stages.pipeline(), stages.planner()
                 yield self
             finally:
                 await self._pool.aclose()

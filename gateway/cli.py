@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import secrets
@@ -27,6 +28,21 @@ def main(argv: list[str] | None = None) -> int:
     token = commands.add_parser("token", help="make a new bearer token and print its config entry")
     token.add_argument("agent_id")
     token.add_argument("--role", action="append", default=[])
+    policy = commands.add_parser("policy", help="tools for policy authors").add_subparsers(dest="policy_command", required=True)
+    evaluate = policy.add_parser("eval", help="explain the decision for one call (nothing is forwarded)")
+    evaluate.add_argument("tool", help="the tool name as a client would call it, e.g. demo__transfer")
+    evaluate.add_argument("--args", default="{}", help="the arguments as a JSON object")
+    evaluate.add_argument("--principal", default="cli")
+    evaluate.add_argument("--role", action="append", default=[])
+    evaluate.add_argument("--meta", default="{}", help="request _meta as a JSON object (workflow, confidence, ...)")
+    tests = policy.add_parser("test", help="run the Rego test_* rules in the policies directory")
+    tests.add_argument("directory", nargs="?", type=Path, default=None)
+    tests.add_argument("-v", "--verbose", action="store_true")
+    policy.add_parser("schema", help="write the manifest, policy input and decision JSON Schemas")
+    plan = commands.add_parser("plan", help="evaluate intended calls from a JSON file without running any")
+    plan.add_argument("file", type=Path)
+    plan.add_argument("--principal", default="cli")
+    plan.add_argument("--role", action="append", default=[])
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
@@ -34,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         return _token(args.agent_id, args.role)
     try:
         config = _load(args.config)
+        if args.command in ("policy", "plan"):
+            return _authoring(args, config)
         if args.command == "serve":
             from gateway.server.http import serve_http
 
@@ -61,6 +79,25 @@ def _start_up_error(exc: BaseException) -> ConfigError | CatalogError | None:
             if (found := _start_up_error(inner)) is not None:
                 return found
     return None
+
+
+def _authoring(args: argparse.Namespace, config: Config) -> int:
+    from gateway import tooling
+    from gateway.models import Principal
+
+    if args.command == "plan":
+        return tooling.plan_file(config, args.file, Principal(args.principal, frozenset(args.role)))
+    if args.policy_command == "test":
+        return tooling.policy_test(args.directory or config.resolve(config.paths.policies), args.verbose)
+    if args.policy_command == "schema":
+        return tooling.export_schemas(None)
+    try:
+        arguments, meta = json.loads(args.args), json.loads(args.meta)
+    except json.JSONDecodeError as exc:
+        print(f"rollgate: --args/--meta must be JSON objects: {exc}", file=sys.stderr)
+        return 2
+    principal = Principal(args.principal, frozenset(args.role))
+    return tooling.policy_eval(config, args.tool, arguments, principal, meta)
 
 
 def _load(path: Path | None) -> Config:

@@ -9,7 +9,14 @@ import rego.v1
 
 manifest := input.tool.manifest
 
-settings := data.rollgate
+# Settings from data.json (named one by one: data.rollgate also holds the policy's own rules).
+matrix := data.rollgate.matrix
+
+budgets := data.rollgate.budgets
+
+thresholds := data.rollgate.thresholds
+
+masking := data.rollgate.masking
 
 # -- hard denials, whatever the matrix says ------------------------------------------------------
 
@@ -22,26 +29,26 @@ deny contains reason if {
 deny contains reason if {
 	manifest.reversibility != "read_only"
 	not input.compensation
-	input.workflow.mutations >= settings.budgets.max_mutations_per_workflow
-	reason := sprintf("workflow %s has used its budget of %d mutating calls", [input.workflow.id, settings.budgets.max_mutations_per_workflow])
+	input.workflow.mutations >= budgets.max_mutations_per_workflow
+	reason := sprintf("workflow %s has used its budget of %d mutating calls", [input.workflow.id, budgets.max_mutations_per_workflow])
 }
 
 deny contains reason if {
 	manifest.reversibility != "read_only"
 	not input.compensation
 	input.call.confidence != null
-	input.call.confidence < settings.thresholds.deny_below_confidence
-	reason := sprintf("the agent's confidence %.2f is below %.2f for a mutating call", [input.call.confidence, settings.thresholds.deny_below_confidence])
+	input.call.confidence < thresholds.deny_below_confidence
+	reason := sprintf("the agent's confidence %.2f is below %.2f for a mutating call", [input.call.confidence, thresholds.deny_below_confidence])
 }
 
 # -- the matrix -------------------------------------------------------------------------------------
 
-cell := settings.matrix[manifest.reversibility][manifest.impact]
+cell := matrix[manifest.reversibility][manifest.impact]
 
 low_confidence if {
 	manifest.reversibility != "read_only"
 	input.call.confidence != null
-	input.call.confidence < settings.thresholds.approve_below_confidence
+	input.call.confidence < thresholds.approve_below_confidence
 }
 
 default effect := "deny"
@@ -92,7 +99,7 @@ reasons := array.concat(
 	manifest.reversibility != "read_only"
 }
 
-confidence_reasons := [sprintf("the agent's confidence %.2f is below %.2f", [input.call.confidence, settings.thresholds.approve_below_confidence])] if {
+confidence_reasons := [sprintf("the agent's confidence %.2f is below %.2f", [input.call.confidence, thresholds.approve_below_confidence])] if {
 	low_confidence
 	cell.effect == "allow"
 } else := []
@@ -105,7 +112,7 @@ obligations := object.union(
 	object.get(cell, "obligations", {}),
 	{
 		"snapshot_required": object.get(manifest, "snapshot", null) != null,
-		"mask": object.get(settings.masking, input.tool.qualified, settings.masking["*"]),
+		"mask": object.get(masking, input.tool.qualified, masking["*"]),
 	},
 )
 

@@ -8,50 +8,40 @@ configuration turns off is simply absent from the list.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from gateway.manifests import ManifestRegistry
-from gateway.pipeline.call import Call, LinkSource, Proceed, Result, Stage
+from gateway.pipeline.call import Call, LinkSource, Result, Stage
+from gateway.pipeline.chain import Pipeline
 from gateway.pipeline.decide import Decide
 from gateway.pipeline.forward import Forward
+from gateway.pipeline.plan import Planner
 from gateway.pipeline.resolve import Resolve
 from gateway.pipeline.validate import Validate
 from gateway.policy import PolicyService
 from gateway.upstream.catalog import Catalog
 from gateway.workflows import WorkflowBook
 
-__all__ = ["Call", "LinkSource", "Pipeline", "Result", "Stage", "default_stages"]
+__all__ = ["Call", "LinkSource", "Pipeline", "Planner", "Result", "Stage", "Stages"]
 
 
-def default_stages(
-    catalog: Callable[[], Catalog],
-    manifests: Callable[[], ManifestRegistry],
-    policy: Callable[[], PolicyService],
-    workflows: WorkflowBook,
-) -> list[Stage]:
-    return [Resolve(catalog, manifests), Validate(), Decide(policy, workflows), Forward()]
+class Stages:
+    """The stage objects, built once and shared by the call pipeline and the planner."""
 
+    def __init__(
+        self,
+        catalog: Callable[[], Catalog],
+        manifests: Callable[[], ManifestRegistry],
+        policy: Callable[[], PolicyService],
+        workflows: WorkflowBook,
+    ) -> None:
+        self.resolve = Resolve(catalog, manifests)
+        self.validate = Validate()
+        self.decide = Decide(policy, workflows)
+        self.forward = Forward()
 
-class Pipeline:
-    """Runs a call through the stages in order; each stage may answer or proceed to the next."""
+    def pipeline(self) -> Pipeline:
+        return Pipeline([self.resolve, self.validate, self.decide, self.forward])
 
-    def __init__(self, stages: Sequence[Stage]) -> None:
-        self.stages = list(stages)
-        proceed: Proceed = _end
-        for stage in reversed(self.stages):
-            proceed = _link(stage, proceed)
-        self._first = proceed  # composed once: nothing is built per call
-
-    async def call(self, call: Call) -> Result:
-        return await self._first(call)
-
-
-def _link(stage: Stage, proceed: Proceed) -> Proceed:
-    async def run(call: Call) -> Result:
-        return await stage(call, proceed)
-
-    return run
-
-
-async def _end(call: Call) -> Result:
-    raise RuntimeError("the last pipeline stage must answer the call")
+    def planner(self) -> Planner:
+        return Planner(self.resolve, self.validate, self.decide)

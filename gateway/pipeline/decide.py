@@ -12,7 +12,7 @@ from typing import Any
 
 from gateway.manifests import Reversibility
 from gateway.pipeline.call import Call, Proceed, Result
-from gateway.policy import Decision, Effect, PolicyService, build_input
+from gateway.policy import Decision, Effect, Evaluation, PolicyService, build_input
 from gateway.workflows import WorkflowBook
 
 
@@ -21,24 +21,30 @@ class Decide:
         self._policy = policy
         self._workflows = workflows
 
-    async def __call__(self, call: Call, proceed: Proceed) -> Result:
+    async def evaluate(self, call: Call) -> Evaluation:
+        """Input, evaluate, interpret: the decision for this call, without acting on it."""
         assert call.tool is not None and call.manifest is not None
         context = call.context
+        definition = call.definition
         annotations = (
-            call.definition.annotations.model_dump(by_alias=True, exclude_none=True)
-            if call.definition is not None and call.definition.annotations is not None
+            definition.annotations.model_dump(by_alias=True, exclude_none=True)
+            if definition is not None and definition.annotations is not None
             else {}
         )
-        policy_input = build_input(
-            context, call.tool, call.manifest, self._workflows.view(context.workflow_id), annotations
-        )
+        workflow = self._workflows.view(context.workflow_id)
+        policy_input = build_input(context, call.tool, call.manifest, workflow, annotations)
         evaluation = await self._policy().evaluate(policy_input)
-        call.decision = decision = evaluation.decision
+        call.decision = evaluation.decision
+        return evaluation
+
+    async def __call__(self, call: Call, proceed: Proceed) -> Result:
+        decision = (await self.evaluate(call)).decision
         if decision.effect is not Effect.ALLOW:
             return refusal(decision)
         result = await proceed(call)
+        assert call.manifest is not None
         mutation = call.manifest.manifest.reversibility is not Reversibility.READ_ONLY
-        self._workflows.record(context.workflow_id, mutation=mutation)
+        self._workflows.record(call.context.workflow_id, mutation=mutation)
         return result
 
 

@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import CallError
 from gateway.models import Principal
-from gateway.pipeline import Pipeline
+from gateway.pipeline import Call, Result
 from gateway.server.calls import build_call
 from gateway.server.handlers import PRINCIPAL_SCOPE_KEY
 from gateway.server.sessions import KnownSession, SessionTable
@@ -46,11 +46,11 @@ _ids = itertools.count(1)
 
 class FastToolCalls:
     def __init__(
-        self, app: ASGIApp, pipeline: Callable[[], Pipeline], sessions: SessionTable,
+        self, app: ASGIApp, dispatch: Callable[[Call], Awaitable[Result]], sessions: SessionTable,
         security: TransportSecuritySettings, max_body: int,
     ) -> None:
         self._app = app
-        self._pipeline = pipeline
+        self._dispatch = dispatch
         self._sessions = sessions
         self._security = TransportSecurityMiddleware(security)
         self._max_body = max_body
@@ -127,7 +127,7 @@ class FastToolCalls:
             call = build_call(params, principal, session.links, channel.progress, session_id)
             with anyio.CancelScope() as cancel, session.relay.in_channel(channel):
                 session.running[request_id] = cancel
-                result = await self._pipeline().call(call)
+                result = await self._dispatch(call)
                 response = {"jsonrpc": "2.0", "id": request_id, "result": result}
         except CallError as exc:
             response = _error(request_id, exc.code, exc.message, exc.data)

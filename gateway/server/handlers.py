@@ -24,6 +24,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from gateway.errors import CallError, UpstreamError
 from gateway.models import Principal
 from gateway.server.calls import build_call, forwardable_meta
+from gateway.server.metatools import META_TOOLS
 from gateway.server.sessions import KnownSession
 from gateway.upstream.pool import LinkSet
 from gateway.upstream.relay import DownstreamRelay
@@ -148,7 +149,7 @@ class _Handlers:
 
     async def list_tools(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         await self._links(ctx)
-        return types.ListToolsResult(tools=self.gateway.pool.catalog.tools())
+        return types.ListToolsResult(tools=[*self.gateway.pool.catalog.tools(), *META_TOOLS.values()])
 
     async def call_tool(self, ctx: Ctx, params: types.CallToolRequestParams) -> dict[str, Any]:
         principal = self._principal(ctx)
@@ -157,8 +158,8 @@ class _Handlers:
             call = build_call(ctx.params, principal, links, ctx.session.report_progress, self._session_key(ctx))
             if isinstance(links.relay, DownstreamRelay):
                 with links.relay.in_call(ctx.session, ctx.request_id):
-                    return _for_downstream(ctx, await self.gateway.pipeline.call(call))
-            return _for_downstream(ctx, await self.gateway.pipeline.call(call))
+                    return _for_downstream(ctx, await self.gateway.dispatch(call))
+            return _for_downstream(ctx, await self.gateway.dispatch(call))
         except CallError as exc:
             raise MCPError(code=exc.code, message=exc.message, data=exc.data) from None
 

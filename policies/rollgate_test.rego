@@ -1,0 +1,84 @@
+# Tests of the default policy (OPA's convention: rules named test_*). Run: rollgate policy test
+package rollgate.policy_test
+
+import rego.v1
+
+import data.rollgate.policy
+
+base := {
+	"version": "rollgate.policy/v1",
+	"principal": {"id": "agent", "roles": ["agent"]},
+	"workflow": {"id": "wf", "status": "active", "steps": 0, "mutations": 0, "budget": {}},
+	"tool": {
+		"name": "demo__transfer", "server": "demo", "upstream_name": "transfer", "qualified": "demo/transfer",
+		"manifest": {"reversibility": "compensable", "impact": "high"}, "manifest_source": "manifest", "annotations": {},
+	},
+	"arguments": {},
+	"call": {"correlation_id": "c", "step": null, "meta": {}, "confidence": null, "idempotency_key": null},
+	"compensation": false,
+	"time": {"now": "2026-11-24T00:00:00Z", "unix": 0, "weekday": 1, "hour": 0},
+}
+
+with_manifest(reversibility, impact) := object.union(base, {"tool": object.union(base.tool, {"manifest": {"reversibility": reversibility, "impact": impact}})})
+
+test_read_only_calls_are_allowed if {
+	policy.decision.effect == "allow" with input as with_manifest("read_only", "critical")
+}
+
+test_compensable_high_needs_one_approver if {
+	d := policy.decision with input as with_manifest("compensable", "high")
+	d.effect == "require_approval"
+	d.approvers == [{"role": "approver", "count": 1}]
+}
+
+test_compensable_critical_needs_two_of_treasury if {
+	d := policy.decision with input as with_manifest("compensable", "critical")
+	d.approvers == [{"role": "treasury", "count": 2}]
+}
+
+test_irreversible_critical_is_denied if {
+	policy.decision.effect == "deny" with input as with_manifest("irreversible", "critical")
+}
+
+test_reversible_low_is_allowed if {
+	policy.decision.effect == "allow" with input as with_manifest("reversible", "low")
+}
+
+test_quarantined_workflows_are_denied if {
+	quarantined := object.union(with_manifest("reversible", "low"), {"workflow": object.union(base.workflow, {"status": "quarantined"})})
+	d := policy.decision with input as quarantined
+	d.effect == "deny"
+	contains(d.reasons[0], "quarantined")
+}
+
+test_compensations_of_a_quarantined_workflow_are_allowed if {
+	compensating := object.union(with_manifest("compensable", "high"), {"compensation": true, "workflow": object.union(base.workflow, {"status": "quarantined"})})
+	policy.decision.effect == "allow" with input as compensating
+}
+
+test_exhausted_budget_denies_mutations_but_not_reads if {
+	spent := object.union(with_manifest("reversible", "low"), {"workflow": object.union(base.workflow, {"mutations": 200})})
+	policy.decision.effect == "deny" with input as spent
+	reading := object.union(spent, {"tool": object.union(base.tool, {"manifest": {"reversibility": "read_only", "impact": "low"}})})
+	policy.decision.effect == "allow" with input as reading
+}
+
+test_low_confidence_turns_an_allow_into_an_approval if {
+	unsure := object.union(with_manifest("reversible", "low"), {"call": object.union(base.call, {"confidence": 0.3})})
+	policy.decision.effect == "require_approval" with input as unsure
+}
+
+test_very_low_confidence_denies if {
+	unsure := object.union(with_manifest("reversible", "low"), {"call": object.union(base.call, {"confidence": 0.1})})
+	policy.decision.effect == "deny" with input as unsure
+}
+
+test_matrix_cells_come_from_data if {
+	policy.decision.effect == "deny" with input as with_manifest("reversible", "low")
+		with data.rollgate.matrix.reversible.low as {"effect": "deny"}
+}
+
+test_a_snapshot_in_the_manifest_is_an_obligation if {
+	snap := object.union(base, {"tool": object.union(base.tool, {"manifest": {"reversibility": "compensable", "impact": "low", "snapshot": {"tool": "get_account"}}})})
+	policy.decision.obligations.snapshot_required with input as snap
+}

@@ -86,10 +86,12 @@ def agents_toml() -> str:
 def start_gateway(tmp_path: Path) -> Iterator[object]:
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(body: str, *, server: str = "", policies: Path = ALLOW_ALL, extra: str = "") -> RunningGateway:
+    def start(
+        body: str, *, server: str = "", policies: Path = ALLOW_ALL, manifests: Path = MANIFESTS, extra: str = ""
+    ) -> RunningGateway:
         port = free_port()
         config = tmp_path / f"rollgate-{port}.toml"
-        paths = f'[paths]\npolicies = "{policies}"\nmanifests = "{MANIFESTS}"\nstate_dir = "{tmp_path / "state"}"\n'
+        paths = f'[paths]\npolicies = "{policies}"\nmanifests = "{manifests}"\nstate_dir = "{tmp_path / "state"}"\n'
         config.write_text(f"[server]\nport = {port}\n{server}\n{paths}{extra}\n{agents_toml()}\n{body}")
         log = tmp_path / f"gateway-{port}.log"
         process = subprocess.Popen(

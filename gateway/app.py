@@ -82,6 +82,7 @@ class Gateway:
                 self._pipeline, self._planner = stages.pipeline(), stages.planner()
                 yield self
             finally:
+                await self.policy.aclose()
                 await self._pool.aclose()
                 tg.cancel_scope.cancel()
 

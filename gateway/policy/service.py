@@ -65,6 +65,11 @@ class PolicyService:
                 seen = current
                 await self.load()
 
+    async def aclose(self) -> None:
+        close = getattr(self.engine, "aclose", None)
+        if close is not None:
+            await close()
+
     async def evaluate(self, policy_input: PolicyInput) -> Evaluation:
         decision_id = f"dec_{uuid.uuid4().hex}"
         started = time.perf_counter()

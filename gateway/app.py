@@ -95,4 +95,4 @@ class Gateway:
 def make_engine(config: Config) -> PolicyEngine:
     if config.policy.engine == "opa":
         return OpaEngine(config.policy.opa_url, config.policy.opa_timeout_seconds, config.policy.manage_opa_policies)
-    return RegorusEngine()
+    return RegorusEngine(config.policy.query)

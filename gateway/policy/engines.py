@@ -70,23 +70,53 @@ class PolicyEngine(Protocol):
 
 
 class RegorusEngine:
+    """Rego in-process. The decision query runs on regorus's compiled VM (about 4x faster than its
+    interpreter on the default policy); the interpreter answers any other query and is the fallback
+    when a policy uses something the compiler does not support."""
+
     name = "regorus"
 
-    def __init__(self) -> None:
+    def __init__(self, query: str = "data.rollgate.policy.decision") -> None:
+        self._query = query
         self._engine: Any = None
+        self._vm: Any = None
 
     async def load(self, bundle: PolicyBundle) -> None:
-        self._engine = compile_bundle(bundle)
+        engine = compile_bundle(bundle)  # also reports syntax errors with file and line
+        self._vm = compile_program(bundle, self._query)
+        self._engine = engine
 
     async def evaluate(self, query: str, input_json: str) -> Any:
         if self._engine is None:
             raise PolicyError("no policy is loaded")
-        engine = self._engine
-        engine.set_input_json(input_json)
         try:
-            return engine.eval_rule(query)
+            if query == self._query and self._vm is not None:
+                self._vm.set_input_json(input_json)
+                return _defined(json.loads(self._vm.execute()))
+            self._engine.set_input_json(input_json)
+            return self._engine.eval_rule(query)
         except RuntimeError as exc:
             raise PolicyError(f"policy evaluation failed: {exc}") from None
+
+
+def compile_program(bundle: PolicyBundle, query: str) -> Any:
+    """The RVM for one entry point, or None (logged) when the compiler cannot take this policy."""
+    modules = [(name, source) for name, source in bundle.modules.items() if not name.endswith("_test.rego")]
+    data = json.dumps(bundle.data)
+    try:
+        program = regorus.Program.compile_from_modules(data, modules, [query])
+    except (RuntimeError, ValueError, TypeError) as exc:
+        logger.warning("policy runs on the regorus interpreter (the compiler declined: %s)", str(exc)[:200])
+        return None
+    vm = regorus.Rvm()
+    vm.load_program(program)
+    vm.set_data_json(data)
+    return vm
+
+
+def _defined(value: Any) -> Any:
+    """The VM answers the string "<undefined>" where the interpreter answers None."""
+    return None if value == "<undefined>" else value
 
 
 def compile_bundle(bundle: PolicyBundle, *, coverage: bool = False) -> Any:

@@ -13,6 +13,7 @@ import anyio
 import pytest
 
 from gateway.policy import OpaEngine, PolicyBundle, PolicyEngine, PolicyService, RegorusEngine
+from gateway.policy.engines import compile_bundle
 from gateway.policy.document import Effect
 from tests.conftest import DEFAULT_POLICIES, ROOT, free_port, stop, wait_for_http
 from tests.unit.policy.inputs import policy_input
@@ -115,3 +116,18 @@ async def test_an_edit_is_picked_up_by_the_watcher(tmp_path: Path) -> None:
             while (await service.evaluate(policy_input("read_only", "low"))).decision.effect is not Effect.DENY:
                 await anyio.sleep(0.05)
         tg.cancel_scope.cancel()
+
+
+async def test_the_compiled_vm_and_the_interpreter_agree_on_every_cell() -> None:
+    bundle = PolicyBundle.read(DEFAULT_POLICIES)
+    engine = RegorusEngine(QUERY)
+    await engine.load(bundle)
+    interpreter = compile_bundle(bundle)
+    for reversibility in ("read_only", "reversible", "compensable", "irreversible", "bogus"):
+        for impact in ("low", "medium", "high", "critical"):
+            for confidence in (None, 0.1, 0.45, 0.9):
+                document = policy_input("read_only", "low", confidence=confidence).model_dump(mode="json")
+                document["tool"]["manifest"] = {"reversibility": reversibility, "impact": impact}
+                text = json.dumps(document)
+                interpreter.set_input_json(text)
+                assert await engine.evaluate(QUERY, text) == interpreter.eval_rule(QUERY)

@@ -117,3 +117,35 @@ async def test_a_quarantined_or_low_confidence_call_is_denied_with_structured_re
     assert unsure.structured_content["effect"] == "deny" and "confidence 0.10" in unsure.structured_content["reasons"][0]
     assert hesitant.structured_content["effect"] == "require_approval"
     assert not sure.is_error and sure.structured_content["name"] == "C"
+
+
+async def test_the_opa_engine_decides_through_the_gateway_and_fails_closed_when_opa_is_gone(
+    start_gateway, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import free_port, stop, wait_for_http
+
+    port = free_port()
+    opa = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fixtures" / "opa_data_api.py"), "--port", str(port)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health", opa)
+        manifests = cell_manifests(tmp_path / "manifests")
+        gateway = start_gateway(
+            probe_upstream(env='{PROBE_CELLS = "1"}'), policies=DEFAULT_POLICIES, manifests=manifests,
+            extra=f'[policy]\nengine = "opa"\nopa_url = "http://127.0.0.1:{port}"\nopa_timeout_seconds = 1.0\n',
+        )
+        ran = tmp_path / "ran.log"
+        async with http_client(gateway.url, TOKEN) as client:
+            allowed = await client.call_tool("probe__cell_read_only_low", {"path": str(ran)})
+            held = await client.call_tool("probe__cell_compensable_high", {"path": str(ran)})
+            stop(opa)
+            refused = await client.call_tool("probe__cell_read_only_low", {"path": str(ran)})
+    finally:
+        stop(opa)
+    assert not allowed.is_error and held.structured_content["effect"] == "require_approval"
+    assert refused.is_error and refused.structured_content["effect"] == "deny"
+    assert "OPA query failed" in refused.structured_content["reasons"][0]
+    assert ran.read_text().split() == ["cell_read_only_low"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from gateway.config import Config
+from gateway.ledger import EntryKind, Ledger, LedgerClosed, Masker, mark_unknown_outcomes, open_ledger
 from gateway.manifests import ManifestRegistry
 from gateway.models import Principal
 from gateway.pipeline import Call, Pipeline, Planner, Result, Stages
@@ -43,6 +45,7 @@ class Gateway:
         self.workflows = WorkflowBook()
         self.manifests = ManifestRegistry.load(config.resolve(config.paths.manifests))
         self.policy = PolicyService(make_engine(config), config.resolve(config.paths.policies), config.policy.query)
+        self.ledger: Ledger | None = None
 
     @property
     def pool(self) -> UpstreamPool:
@@ -67,24 +70,52 @@ class Gateway:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Gateway]:
-        """Connect the upstreams and build the catalogue; a name collision fails start-up here."""
+        """Open the ledger, connect the upstreams and build the catalogue (a name collision fails here)."""
+        ledger_stages = self._open_ledger() if self.config.ledger.enabled else None
         async with anyio.create_task_group() as tg:
             self._task_group = tg
             self._pool = UpstreamPool(self.config.upstreams, self.config.namespace, tg)
             try:
+                if self.ledger is not None:
+                    tg.start_soon(self.ledger.sign_periodically, self.config.ledger.checkpoint_interval_seconds)
                 await self._pool.start()
                 self._pool.on_catalog_changed(self._broadcast)
                 for warning in self.manifests.warnings(self._pool.offered()):
                     logger.warning("manifest: %s", warning)
+                self.policy.on_reload(self._record_policy_reload)
                 await self.policy.load()
                 tg.start_soon(self.policy.watch, self.config.policy.reload_interval_seconds)
-                stages = Stages(lambda: self.pool.catalog, lambda: self.manifests, lambda: self.policy, self.workflows)
+                stages = Stages(
+                    lambda: self.pool.catalog, lambda: self.manifests, lambda: self.policy, self.workflows, ledger_stages
+                )
                 self._pipeline, self._planner = stages.pipeline(), stages.planner()
                 yield self
             finally:
                 await self.policy.aclose()
                 await self._pool.aclose()
                 tg.cancel_scope.cancel()
+                self._close_ledger()
+
+    def _open_ledger(self) -> tuple[Ledger, Masker]:
+        self.ledger, created = open_ledger(self.config)
+        if created:
+            self.ledger.append_blocking(EntryKind.KEY_ROTATED, {"key_id": self.ledger.key.key_id, "reason": "created"})
+        unknown = mark_unknown_outcomes(self.ledger)
+        self.ledger.append_blocking(EntryKind.GATEWAY_START, {
+            "version": VERSION, "key_id": self.ledger.key.key_id, "unknown_outcomes": unknown,
+            "upstreams": [u.name for u in self.config.upstreams],
+        })
+        return self.ledger, Masker.for_state_dir(self.config.state_dir, self.config.ledger.max_result_bytes)
+
+    def _close_ledger(self) -> None:
+        if self.ledger is not None:
+            with contextlib.suppress(LedgerClosed):
+                self.ledger.append_blocking(EntryKind.GATEWAY_STOP, {"version": VERSION})
+            self.ledger.close()
+
+    async def _record_policy_reload(self, outcome: dict[str, object]) -> None:
+        if self.ledger is not None:
+            await self.ledger.append(EntryKind.POLICY_RELOAD, outcome)
 
     def _broadcast(self, method: str) -> None:
         assert self._task_group is not None

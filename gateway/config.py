@@ -121,6 +121,17 @@ class PolicyConfig(_Section):
     reload_interval_seconds: Annotated[float, Field(gt=0)] = 1.0
 
 
+class LedgerConfig(_Section):
+    enabled: bool = True
+    database: Path = Path("ledger.db")
+    """SQLite file, relative to the state directory."""
+    origin: str = "rollgate.local/ledger"
+    """The log's name in its signed checkpoints."""
+    checkpoint_interval_seconds: Annotated[float, Field(gt=0)] = 10.0
+    max_result_bytes: Annotated[int, Field(ge=0)] = 64 * 1024
+    """Results larger than this (canonical JSON) are stored as digest and size."""
+
+
 class PathsConfig(_Section):
     policies: Path = Path("policies")
     manifests: Path = Path("tool_manifests")
@@ -139,6 +150,7 @@ class Config(BaseSettings):
     namespace: NamespaceConfig = NamespaceConfig()
     paths: PathsConfig = PathsConfig()
     policy: PolicyConfig = PolicyConfig()
+    ledger: LedgerConfig = LedgerConfig()
     upstreams: list[UpstreamConfig] = []
     agents: list[AgentConfig] = []
     base_dir: Path = Path(".")

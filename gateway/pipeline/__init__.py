@@ -1,21 +1,24 @@
 """The call pipeline: stages composed in one ordered list, read top to bottom.
 
-    resolve → validate → decide → forward
+    record outcome → resolve → validate → decide → record intent → forward
 
-Ledger, approval and snapshot stages slot in between in later releases; a stage that a
-configuration turns off is simply absent from the list.
+Approval and snapshot stages slot in between in later releases; a stage that a configuration
+turns off is simply absent from the list (the ledger stages when `ledger.enabled = false`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from gateway.ledger.ledger import Ledger
+from gateway.ledger.privacy import Masker
 from gateway.manifests import ManifestRegistry
 from gateway.pipeline.call import Call, LinkSource, Result, Stage
 from gateway.pipeline.chain import Pipeline
 from gateway.pipeline.decide import Decide
 from gateway.pipeline.forward import Forward
 from gateway.pipeline.plan import Planner
+from gateway.pipeline.record import RecordIntent, RecordOutcome
 from gateway.pipeline.resolve import Resolve
 from gateway.pipeline.validate import Validate
 from gateway.policy import PolicyService
@@ -34,14 +37,20 @@ class Stages:
         manifests: Callable[[], ManifestRegistry],
         policy: Callable[[], PolicyService],
         workflows: WorkflowBook,
+        ledger: tuple[Ledger, Masker] | None = None,
     ) -> None:
         self.resolve = Resolve(catalog, manifests)
         self.validate = Validate()
         self.decide = Decide(policy, workflows)
         self.forward = Forward()
+        self.record_outcome = RecordOutcome(*ledger) if ledger else None
+        self.record_intent = RecordIntent(*ledger) if ledger else None
 
     def pipeline(self) -> Pipeline:
-        return Pipeline([self.resolve, self.validate, self.decide, self.forward])
+        stages: list[Stage | None] = [
+            self.record_outcome, self.resolve, self.validate, self.decide, self.record_intent, self.forward
+        ]
+        return Pipeline([stage for stage in stages if stage is not None])
 
     def planner(self) -> Planner:
         return Planner(self.resolve, self.validate, self.decide)

@@ -29,6 +29,8 @@ class Call:
     definition: types.Tool | None = None
     manifest: ResolvedManifest | None = None
     decision: Decision | None = None
+    intent_seq: int | None = None
+    """The ledger entry of this call's intent, once it is durable."""
 
 
 Proceed = Callable[[Call], Awaitable[Result]]

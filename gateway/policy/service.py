@@ -6,8 +6,11 @@ deny that says why; the gateway keeps serving.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +45,11 @@ class PolicyService:
         self.query = query
         self.loaded: PolicyBundle | None = None
         self.last_error: str | None = None
+        self._listeners: list[Callable[[dict[str, object]], Awaitable[None]]] = []
+
+    def on_reload(self, listener: Callable[[dict[str, object]], Awaitable[None]]) -> None:
+        """Called after every load attempt with {ok, modules, error, fingerprint}."""
+        self._listeners.append(listener)
 
     async def load(self) -> None:
         """Load the policy files; on error keep the last good policy and remember the error."""
@@ -51,8 +59,12 @@ class PolicyService:
         except (PolicyError, OSError) as exc:
             self.last_error = short(exc)
             logger.error("policy not (re)loaded, keeping the last good one: %s", self.last_error)
+            await self._tell({"ok": False, "error": self.last_error, "directory": str(self.directory)})
             return
         self.loaded, self.last_error = bundle, None
+        digest = hashlib.sha256(json.dumps([sorted(bundle.modules.items()), bundle.data], sort_keys=True).encode())
+        await self._tell({"ok": True, "modules": sorted(bundle.modules), "sha256": digest.hexdigest(),
+                          "engine": self.engine.name})
         logger.info("policy loaded: %d modules from %s (%s engine)", len(bundle.modules), self.directory, self.engine.name)
 
     async def watch(self, interval: float) -> None:
@@ -64,6 +76,10 @@ class PolicyService:
             if current != seen:
                 seen = current
                 await self.load()
+
+    async def _tell(self, outcome: dict[str, object]) -> None:
+        for listener in self._listeners:
+            await listener(outcome)
 
     async def aclose(self) -> None:
         close = getattr(self.engine, "aclose", None)

@@ -1,0 +1,78 @@
+"""Ledger entries: what is recorded, and the exact bytes that are hashed and signed.
+
+An entry's body is RFC 8785 canonical JSON of {seq, prev, time, kind, data}. Its hash (SHA-256 of
+the body) chains it to the next entry through `prev`; its Merkle leaf hash (RFC 9162, 0x00 prefix)
+makes it a leaf of the tree whose heads are signed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import rfc8785
+
+from gateway.ledger.merkle import leaf_hash
+
+GENESIS = "0" * 64
+
+
+class EntryKind(StrEnum):
+    GATEWAY_START = "gateway.start"
+    GATEWAY_STOP = "gateway.stop"
+    CALL_INTENT = "call.intent"
+    CALL_REFUSED = "call.refused"
+    CALL_RESULT = "call.result"
+    CALL_OUTCOME_UNKNOWN = "call.outcome_unknown"
+    POLICY_RELOAD = "policy.reload"
+    KEY_ROTATED = "key.rotated"
+    APPROVAL_REQUESTED = "approval.requested"
+    APPROVAL_GRANTED = "approval.granted"
+    APPROVAL_DENIED = "approval.denied"
+    APPROVAL_EXPIRED = "approval.expired"
+    COMPENSATION = "compensation"
+    QUARANTINE = "quarantine"
+    CHECKPOINT = "workflow.checkpoint"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """One row of the ledger as stored: the body bytes and the hashes derived from them."""
+
+    seq: int
+    body: bytes
+    entry_hash: str
+    leaf: bytes
+
+    @property
+    def document(self) -> dict[str, Any]:
+        return json.loads(self.body)
+
+    @property
+    def kind(self) -> str:
+        return str(self.document["kind"])
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return dict(self.document["data"])
+
+
+def seal(seq: int, prev: str, time: str, kind: str, data: dict[str, Any]) -> StoredEntry:
+    body = rfc8785.dumps({"seq": seq, "prev": prev, "time": time, "kind": kind, "data": data})
+    return StoredEntry(seq, body, hashlib.sha256(body).hexdigest(), leaf_hash(body))
+
+
+def index_columns(entry: StoredEntry) -> dict[str, str | None]:
+    """The filterable columns stored beside the body, derived from it (verify re-derives them)."""
+    data = entry.data
+    return {
+        "kind": entry.kind,
+        "workflow": data.get("workflow"),
+        "principal": data.get("principal"),
+        "tool": data.get("tool"),
+        "correlation": data.get("correlation_id"),
+        "time": entry.document["time"],
+    }

@@ -1,0 +1,165 @@
+"""The append-only ledger: durable, hash-chained, Merkle-tree entries with signed tree heads.
+
+Appends go to one writer thread. It takes every entry waiting at that moment, chains them in
+order, writes them in one transaction and commits once (group commit: concurrent callers share one
+fsync), and only then wakes the callers: `append` returns once the entry is on disk. Tree heads are
+signed as checkpoints periodically, on demand, and at stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+
+from gateway.ledger.entry import GENESIS, StoredEntry, index_columns, seal
+from gateway.ledger.keys import KEY_NAME, SigningKey
+from gateway.ledger.merkle import root
+from gateway.ledger.note import Checkpoint
+from gateway.store.base import LedgerRow, LedgerStore
+
+logger = logging.getLogger(__name__)
+
+_MAX_BATCH = 1024
+
+
+@dataclass(slots=True)
+class _Pending:
+    kind: str
+    data: dict[str, Any]
+    done: threading.Event
+    entry: StoredEntry | None = None
+    error: BaseException | None = None
+    wake: Any = None
+
+
+class LedgerClosed(RuntimeError):
+    """The ledger is stopped; nothing more can be recorded."""
+
+
+class Ledger:
+    def __init__(self, store: LedgerStore, key: SigningKey, origin: str) -> None:
+        self.store = store
+        self.key = key
+        self.origin = origin
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        tail = store.tail()
+        self._seq = tail.seq if tail else 0
+        self._prev = tail.entry_hash if tail else GENESIS
+        self._leaves = store.leaves()
+        self._signed_size = max((size for size, _, _ in store.checkpoints()), default=0)
+        self._thread = threading.Thread(target=self._write_forever, name="rollgate-ledger", daemon=True)
+        self._closed = False
+        self._thread.start()
+
+    @property
+    def size(self) -> int:
+        return self._seq
+
+    async def append(self, kind: str, data: dict[str, Any]) -> StoredEntry:
+        """Record one entry; returns once it is durable."""
+        if self._closed:
+            raise LedgerClosed("the ledger is stopped")
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+        pending = _Pending(kind, data, threading.Event())
+        pending.wake = lambda: loop.call_soon_threadsafe(_settle, woken)
+        self._queue.put(pending)
+        await asyncio.shield(woken)  # a cancelled caller does not un-write its entry
+        if pending.error is not None:
+            raise pending.error
+        assert pending.entry is not None
+        return pending.entry
+
+    def append_blocking(self, kind: str, data: dict[str, Any]) -> StoredEntry:
+        """The same from a thread with no event loop (start-up recovery, CLI)."""
+        pending = _Pending(kind, data, threading.Event())
+        self._queue.put(pending)
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        assert pending.entry is not None
+        return pending.entry
+
+    def _write_forever(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < _MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)
+                    break
+                batch.append(item)
+            self._write(batch)
+
+    def _write(self, batch: list[_Pending]) -> None:
+        seq, prev = self._seq, self._prev
+        now = datetime.now(UTC).isoformat()
+        entries: list[StoredEntry] = []
+        for pending in batch:
+            seq += 1
+            entry = seal(seq, prev, now, pending.kind, pending.data)
+            prev = entry.entry_hash
+            entries.append(entry)
+        rows = [LedgerRow(e.seq, e.body, e.entry_hash, e.leaf, **index_columns(e)) for e in entries]  # type: ignore[arg-type]
+        try:
+            self.store.append(rows)
+        except BaseException as exc:  # nothing was written: every waiter learns it, the chain stays
+            logger.exception("ledger write failed")
+            for pending in batch:
+                pending.error = exc
+        else:
+            self._seq, self._prev = seq, prev
+            self._leaves.extend(e.leaf for e in entries)
+            for pending, entry in zip(batch, entries, strict=True):
+                pending.entry = entry
+        for pending in batch:
+            pending.done.set()
+            if pending.wake is not None:
+                try:
+                    pending.wake()
+                except RuntimeError:  # the waiting loop is gone (shutdown)
+                    pass
+
+    def checkpoint(self) -> str | None:
+        """Sign the current tree head (if it grew) and store it; returns the signed note."""
+        size = self._seq
+        if size == 0 or size == self._signed_size:
+            return None
+        head = Checkpoint(self.origin, size, root(self._leaves[:size]), int(time.time()))
+        note = head.sign(KEY_NAME, self.key.private)
+        self.store.add_checkpoint(size, note, self.key.key_id)
+        self._signed_size = size
+        return note
+
+    async def sign_periodically(self, interval: float) -> None:
+        while True:
+            await anyio.sleep(interval)
+            await anyio.to_thread.run_sync(self.checkpoint)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+        self.checkpoint()
+        self.store.close()
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

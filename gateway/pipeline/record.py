@@ -1,0 +1,109 @@
+"""Stages 5 and 9: write the call's intent before forwarding, and its outcome after.
+
+    RecordOutcome   (first stage)   writes, whatever happens below it: the rejection or refusal with
+                    its reason and decision, or the result (status, duration, result or digest),
+                    or the error.
+    RecordIntent    (after decide)  writes the intent and waits until it is durable; only then
+                    does the call go on towards the upstream.
+
+Arguments and results pass through the privacy rules first: masked paths become salted digests,
+large results are stored as digest and size.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from mcp.shared.exceptions import MCPError
+
+from gateway.errors import CallError
+from gateway.ledger.entry import EntryKind
+from gateway.ledger.ledger import Ledger
+from gateway.ledger.privacy import Masker
+from gateway.pipeline.call import Call, Proceed, Result
+
+
+def _who(call: Call) -> dict[str, Any]:
+    context = call.context
+    return {
+        "correlation_id": context.correlation_id,
+        "principal": context.principal.id,
+        "workflow": context.workflow_id,
+        "step": context.step,
+        "tool": call.tool.qualified if call.tool else None,
+        "requested_name": context.requested_name,
+    }
+
+
+def _decision(call: Call) -> dict[str, Any] | None:
+    decision = call.decision
+    if decision is None:
+        return None
+    return {
+        "id": decision.decision_id,
+        "effect": decision.effect.value,
+        "reasons": decision.reasons,
+        "approvers": [a.model_dump() for a in decision.approvers],
+    }
+
+
+def _mask_paths(call: Call) -> list[str]:
+    return list(call.decision.obligations.mask) if call.decision is not None else []
+
+
+class RecordOutcome:
+    def __init__(self, ledger: Ledger, masker: Masker) -> None:
+        self._ledger = ledger
+        self._masker = masker
+
+    async def __call__(self, call: Call, proceed: Proceed) -> Result:
+        started = time.perf_counter()
+        try:
+            result = await proceed(call)
+        except (CallError, MCPError) as exc:
+            message = exc.message if isinstance(exc, CallError) else exc.error.message
+            if call.intent_seq is not None:
+                await self._outcome(call, started, {"status": "error", "error": message})
+            else:  # rejected before any decision (unknown tool, invalid arguments)
+                await self._ledger.append(EntryKind.CALL_REFUSED, {**_who(call), "error": message})
+            raise
+        if call.intent_seq is None:  # refused before forwarding: record the decision
+            await self._ledger.append(EntryKind.CALL_REFUSED, {
+                **_who(call), "arguments": self._masker.mask("args", dict(call.context.arguments), _mask_paths(call)),
+                "decision": _decision(call)})
+            return result
+        stored = self._masker.limit(self._masker.mask("result", result, _mask_paths(call)))
+        status = "tool_error" if result.get("isError") else "ok"
+        await self._outcome(call, started, {"status": status, "result": stored})
+        return result
+
+    async def _outcome(self, call: Call, started: float, outcome: dict[str, Any]) -> None:
+        duration = round((time.perf_counter() - started) * 1000, 3)
+        await self._ledger.append(
+            EntryKind.CALL_RESULT, {**_who(call), "intent_seq": call.intent_seq, "duration_ms": duration, **outcome}
+        )
+
+
+class RecordIntent:
+    def __init__(self, ledger: Ledger, masker: Masker) -> None:
+        self._ledger = ledger
+        self._masker = masker
+
+    async def __call__(self, call: Call, proceed: Proceed) -> Result:
+        manifest = call.manifest.manifest if call.manifest is not None else None
+        entry = await self._ledger.append(EntryKind.CALL_INTENT, {
+            **_who(call),
+            "roles": sorted(call.context.principal.roles),
+            "arguments": self._masker.mask("args", dict(call.context.arguments), _mask_paths(call)),
+            "manifest": None if manifest is None else {
+                "source": call.manifest.source if call.manifest else None,
+                "reversibility": manifest.reversibility.value, "impact": manifest.impact.value,
+                "side_effects": manifest.side_effects,
+                "compensation": manifest.compensation.tool if manifest.compensation else None,
+            },
+            "decision": _decision(call),
+            "compensation": call.context.compensation,
+        })
+        call.intent_seq = entry.seq
+        return await proceed(call)

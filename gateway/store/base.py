@@ -1,0 +1,44 @@
+"""What the ledger needs from a store. Implementations: `sqlite.py` (default); PostgreSQL next.
+
+Writes are synchronous and called from the ledger's single writer thread; a store never updates
+or deletes an entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    seq: int
+    body: bytes
+    entry_hash: str
+    leaf: bytes
+    kind: str
+    workflow: str | None
+    principal: str | None
+    tool: str | None
+    correlation: str | None
+    time: str
+
+
+class LedgerStore(Protocol):
+    def append(self, rows: Sequence[LedgerRow]) -> None:
+        """Write the rows in one transaction and make them durable (fsync) before returning."""
+
+    def tail(self) -> LedgerRow | None: ...
+
+    def leaves(self) -> list[bytes]:
+        """Every Merkle leaf hash in order."""
+
+    def rows(self, *, start: int = 1, **filters: str | None) -> Iterator[LedgerRow]: ...
+
+    def add_checkpoint(self, size: int, note: str, key_id: str) -> None: ...
+
+    def checkpoints(self) -> list[tuple[int, str, str]]:
+        """(size, note, key id), oldest first."""
+
+    def close(self) -> None: ...

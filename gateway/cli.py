@@ -43,6 +43,22 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("file", type=Path)
     plan.add_argument("--principal", default="cli")
     plan.add_argument("--role", action="append", default=[])
+    ledger = commands.add_parser("ledger", help="the signed ledger").add_subparsers(dest="ledger_command", required=True)
+    verify = ledger.add_parser("verify", help="recompute hashes, chain, Merkle roots and signatures")
+    verify.add_argument("--checkpoint", type=Path, help="also prove the ledger extends this earlier checkpoint")
+    verify.add_argument("--export", type=Path, help="verify an export file offline instead of the database")
+    verify.add_argument("--public-key", type=Path, help="PEM public key (with --export)")
+    show = ledger.add_parser("show", help="the ledger as a plain-language timeline")
+    show.add_argument("--workflow")
+    show.add_argument("--agent")
+    show.add_argument("--tool", help="qualified tool, e.g. demo/transfer")
+    show.add_argument("--since", help="ISO time, e.g. 2026-11-24T10:00")
+    show.add_argument("--until", help="ISO time")
+    export = ledger.add_parser("export", help="JSONL with inclusion proofs, for retention")
+    export.add_argument("--out", type=Path)
+    ledger.add_parser("public-key", help="print the public key (PEM) and note verifier key")
+    ledger.add_parser("checkpoint", help="sign the current tree head now and print it")
+    ledger.add_parser("rotate-key", help="retire the signing key and create a new one")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
@@ -52,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         config = _load(args.config)
         if args.command in ("policy", "plan"):
             return _authoring(args, config)
+        if args.command == "ledger":
+            return _ledger(args, config)
         if args.command == "serve":
             from gateway.server.http import serve_http
 
@@ -98,6 +116,24 @@ def _authoring(args: argparse.Namespace, config: Config) -> int:
         return 2
     principal = Principal(args.principal, frozenset(args.role))
     return tooling.policy_eval(config, args.tool, arguments, principal, meta)
+
+
+def _ledger(args: argparse.Namespace, config: Config) -> int:
+    from gateway.ledger import commands as ledger
+
+    match args.ledger_command:
+        case "verify":
+            return ledger.verify(config, args.checkpoint, args.export, args.public_key)
+        case "show":
+            return ledger.show(config, args.workflow, args.agent, args.tool, args.since, args.until)
+        case "export":
+            return ledger.export(config, args.out)
+        case "public-key":
+            return ledger.public_key(config)
+        case "checkpoint":
+            return ledger.checkpoint(config)
+        case _:
+            return ledger.rotate_key(config)
 
 
 def _load(path: Path | None) -> Config:

@@ -139,3 +139,43 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
         sn >>= 1
     if sn != 0 or fr != old_root or sr != new_root:
         raise ProofError("the new tree is not an append-only extension of the old one")
+
+
+class MerkleTree:
+    """A fixed tree over leaf hashes, with subtree hashes memoised: all proofs in O(n log n)."""
+
+    def __init__(self, leaves: Sequence[bytes]) -> None:
+        self._leaves = leaves
+        self._memo: dict[tuple[int, int], bytes] = {}
+
+    @property
+    def size(self) -> int:
+        return len(self._leaves)
+
+    def root(self) -> bytes:
+        return self._hash(0, len(self._leaves)) if self._leaves else EMPTY_ROOT
+
+    def _hash(self, start: int, end: int) -> bytes:
+        if end - start == 1:
+            return self._leaves[start]
+        cached = self._memo.get((start, end))
+        if cached is None:
+            k = _split(end - start)
+            cached = node_hash(self._hash(start, start + k), self._hash(start + k, end))
+            self._memo[(start, end)] = cached
+        return cached
+
+    def inclusion_proof(self, index: int) -> list[bytes]:
+        if not 0 <= index < len(self._leaves):
+            raise ProofError(f"leaf {index} is not in a tree of size {len(self._leaves)}")
+        path: list[bytes] = []
+        start, end = 0, len(self._leaves)
+        while end - start > 1:
+            k = _split(end - start)
+            if index < start + k:
+                path.append(self._hash(start + k, end))
+                end = start + k
+            else:
+                path.append(self._hash(start, start + k))
+                start += k
+        return path[::-1]

@@ -1,0 +1,105 @@
+"""`rollgate ledger verify | show | export | public-key | rotate-key | checkpoint`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from gateway.config import Config
+from gateway.ledger import database_path
+from gateway.ledger.entry import EntryKind
+from gateway.ledger.export import export_lines, verify_export
+from gateway.ledger.keys import known_public_keys, load_or_create, load_public, rotate
+from gateway.ledger.ledger import Ledger
+from gateway.ledger.timeline import timeline
+from gateway.ledger.verify import VerificationError, verify_extension, verify_ledger, verify_rows
+from gateway.store import SqliteLedgerStore
+
+
+def _store(config: Config) -> SqliteLedgerStore:
+    path = database_path(config)
+    if not path.exists():
+        raise SystemExit(f"rollgate: no ledger at {path}")
+    return SqliteLedgerStore(path)
+
+
+def verify(config: Config, checkpoint: Path | None, export: Path | None, public_key: Path | None) -> int:
+    try:
+        if export is not None:
+            if public_key is None:
+                print("rollgate: --export needs --public-key", file=sys.stderr)
+                return 2
+            with export.open() as handle:
+                report = verify_export(handle, load_public(public_key.read_text()))
+        else:
+            store = _store(config)
+            keys = known_public_keys(config.state_dir)
+            rows = list(store.rows())
+            report = verify_ledger(rows, [note for _, note, _ in store.checkpoints()], keys)
+            if checkpoint is not None:
+                verify_extension(verify_rows(rows), checkpoint.read_text(), keys)
+    except VerificationError as exc:
+        where = f" (first bad entry: {exc.seq})" if exc.seq is not None else ""
+        print(f"FAILED: {exc}{where}", file=sys.stderr)
+        return 1
+    extension = " and is an append-only extension of the given checkpoint" if checkpoint else ""
+    print(f"OK: {report.entries} entries, {report.checkpoints} signed checkpoints, root {report.root.hex()}{extension}")
+    return 0
+
+
+def show(config: Config, workflow: str | None, agent: str | None, tool: str | None,
+         since: str | None, until: str | None) -> int:
+    store = _store(config)
+    for line in timeline(store.rows(workflow=workflow, principal=agent, tool=tool), since, until):
+        print(line)
+    return 0
+
+
+def export(config: Config, out: Path | None) -> int:
+    store = _store(config)
+    notes = store.checkpoints()
+    if not notes:
+        print("rollgate: no signed checkpoint yet (start the gateway, or run 'rollgate ledger checkpoint')",
+              file=sys.stderr)
+        return 1
+    rows = list(store.rows())
+    keys = known_public_keys(config.state_dir).values()
+    lines = export_lines(rows, notes[-1][1], config.ledger.origin, keys)
+    target = out.open("w") if out else sys.stdout
+    try:
+        for line in lines:
+            target.write(line + "\n")
+    finally:
+        if out:
+            target.close()
+    return 0
+
+
+def public_key(config: Config) -> int:
+    key, _ = load_or_create(config.state_dir)
+    print(key.public_pem(), end="")
+    print(f"# note verifier key: {key.verifier()}")
+    return 0
+
+
+def checkpoint(config: Config) -> int:
+    key, _ = load_or_create(config.state_dir)
+    ledger = Ledger(SqliteLedgerStore(database_path(config)), key, config.ledger.origin)
+    note = ledger.checkpoint()
+    ledger.close()
+    last = SqliteLedgerStore(database_path(config)).checkpoints()
+    print(note or (last[-1][1] if last else "(empty ledger)"), end="")
+    return 0
+
+
+def rotate_key(config: Config) -> int:
+    old, new = rotate(config.state_dir)
+    ledger = Ledger(SqliteLedgerStore(database_path(config)), old, config.ledger.origin)
+    ledger.checkpoint()  # the old key signs what it has seen
+    ledger.close()
+    ledger = Ledger(SqliteLedgerStore(database_path(config)), new, config.ledger.origin)
+    ledger.append_blocking(EntryKind.KEY_ROTATED, {"key_id": new.key_id, "previous_key_id": old.key_id,
+                                                   "reason": "rotated"})
+    ledger.close()
+    print(f"rotated: {old.key_id} retired (public key kept), {new.key_id} signs from now on")
+    return 0

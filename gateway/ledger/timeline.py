@@ -1,0 +1,72 @@
+"""`rollgate ledger show`: the ledger as a plain-language timeline.
+
+Who asked for what, what the policy said and why, what happened, and what it would take to undo it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from gateway.store.base import LedgerRow
+
+
+def describe(row: LedgerRow) -> str:
+    document = json.loads(row.body)
+    data: dict[str, Any] = document["data"]
+    when = document["time"][:19].replace("T", " ")
+    return f"#{row.seq:<6} {when}  {_sentence(document['kind'], data)}"
+
+
+def _sentence(kind: str, data: dict[str, Any]) -> str:
+    who, tool = data.get("principal", "?"), data.get("tool") or data.get("requested_name", "?")
+    where = f" (workflow {data.get('workflow')}" + (f", step {data['step']}" if data.get("step") else "") + ")"
+    decision = data.get("decision") or {}
+    said = f"policy said {decision.get('effect')}: {'; '.join(decision.get('reasons', []))}" if decision else ""
+    if kind == "call.intent":
+        manifest = data.get("manifest") or {}
+        undo = _undo(manifest)
+        return f"{who} asked to run {tool}{where} with {json.dumps(data.get('arguments'))}; {said}. {undo}"
+    if kind == "call.refused":
+        reason = said or f"rejected: {data.get('error')}"
+        return f"{who}'s call to {tool}{where} was not run; {reason}"
+    if kind == "call.result":
+        status = data.get("status")
+        detail = f" — {data['error']}" if data.get("error") else ""
+        return f"{tool} for {who} finished: {status} in {data.get('duration_ms')} ms (intent #{data.get('intent_seq')}){detail}"
+    if kind == "call.outcome_unknown":
+        return (f"OUTCOME UNKNOWN: {tool} for {who} (intent #{data.get('intent_seq')}): {data.get('reason')}; "
+                "check the upstream before retrying")
+    if kind == "gateway.start":
+        unknown = data.get("unknown_outcomes") or []
+        extra = f"; {len(unknown)} call(s) with unknown outcome" if unknown else ""
+        return f"gateway {data.get('version')} started (signing key {data.get('key_id')}){extra}"
+    if kind == "gateway.stop":
+        return "gateway stopped"
+    if kind == "policy.reload":
+        return ("policy loaded: " + ", ".join(data.get("modules", [])) if data.get("ok")
+                else f"policy NOT reloaded (last good policy kept): {data.get('error')}")
+    if kind == "key.rotated":
+        return f"signing key {data.get('key_id')} {data.get('reason', 'rotated')}"
+    return f"{kind}: {json.dumps(data)}"
+
+
+def _undo(manifest: dict[str, Any]) -> str:
+    reversibility = manifest.get("reversibility")
+    if reversibility == "read_only":
+        return "Nothing to undo (read-only)."
+    if reversibility == "irreversible":
+        return "It cannot be undone: a person must remediate it."
+    if manifest.get("compensation"):
+        return f"Undo: {manifest['compensation']}."
+    return f"{reversibility}; no compensation declared."
+
+
+def timeline(rows: Iterable[LedgerRow], since: str | None = None, until: str | None = None) -> Iterator[str]:
+    for row in rows:
+        if since and row.time < since:
+            continue
+        if until and row.time > until:
+            continue
+        yield describe(row)

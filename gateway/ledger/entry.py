@@ -60,8 +60,29 @@ class StoredEntry:
         return dict(self.document["data"])
 
 
+_SAFE_INTEGER = 2**53 - 1
+
+
+def jsonable(value: Any) -> Any:
+    """What RFC 8785 can canonicalise: integers beyond ±(2^53-1), which JSON numbers (IEEE doubles)
+    cannot hold exactly, are recorded as {"$integer": "<decimal>"} instead of being rounded."""
+    if isinstance(value, bool) or value is None or isinstance(value, str | float):
+        return value
+    if isinstance(value, int):
+        return value if -_SAFE_INTEGER <= value <= _SAFE_INTEGER else {"$integer": str(value)}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return str(value)
+
+
 def seal(seq: int, prev: str, time: str, kind: str, data: dict[str, Any]) -> StoredEntry:
-    body = rfc8785.dumps({"seq": seq, "prev": prev, "time": time, "kind": kind, "data": data})
+    document = {"seq": seq, "prev": prev, "time": time, "kind": kind, "data": data}
+    try:
+        body = rfc8785.dumps(document)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError):
+        body = rfc8785.dumps(jsonable(document))
     return StoredEntry(seq, body, hashlib.sha256(body).hexdigest(), leaf_hash(body))
 
 

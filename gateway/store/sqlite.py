@@ -53,7 +53,7 @@ class SqliteLedgerStore:
 
     def leaves(self) -> list[bytes]:
         with self._lock:
-            return [bytes(leaf) for (leaf,) in self._db.execute("SELECT leaf FROM ledger ORDER BY seq")]
+            return [_blob(leaf) for (leaf,) in self._db.execute("SELECT leaf FROM ledger ORDER BY seq")]
 
     def rows(self, *, start: int = 1, **filters: str | None) -> Iterator[LedgerRow]:
         clauses, params = ["seq >= ?"], [start]
@@ -65,7 +65,7 @@ class SqliteLedgerStore:
         reader = sqlite3.connect(self.path, timeout=30)
         try:
             for row in reader.execute(query, params):
-                yield LedgerRow(row[0], bytes(row[1]), row[2], bytes(row[3]), *row[4:])
+                yield LedgerRow(row[0], _blob(row[1]), row[2], _blob(row[3]), *row[4:])
         finally:
             reader.close()
 
@@ -80,3 +80,10 @@ class SqliteLedgerStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _blob(value: bytes | str | None) -> bytes:
+    """A BLOB column's bytes; an edit through SQL can leave TEXT there, which must still verify (and fail)."""
+    if value is None:
+        return b""
+    return value.encode() if isinstance(value, str) else bytes(value)

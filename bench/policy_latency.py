@@ -44,7 +44,9 @@ MINIMAL = [sys.executable, str(HERE / "minimal_server.py")]
 
 
 @asynccontextmanager
-async def gateway_client(stack: AsyncExitStack, policies: Path, manifests: Path) -> AsyncIterator[Client]:
+async def gateway_client(
+    stack: AsyncExitStack, policies: Path, manifests: Path, extra: str = ""
+) -> AsyncIterator[Client]:
     """The gateway in front of the minimal server, with the given policy and manifests."""
     token = secrets.token_urlsafe(16)
     port = free_port()
@@ -52,7 +54,7 @@ async def gateway_client(stack: AsyncExitStack, policies: Path, manifests: Path)
     config = directory / "rollgate.toml"
     config.write_text(
         f'[server]\nport = {port}\n[namespace]\nmode = "none"\n'
-        f'[paths]\npolicies = "{policies}"\nmanifests = "{manifests}"\nstate_dir = "{directory}"\n'
+        f'[paths]\npolicies = "{policies}"\nmanifests = "{manifests}"\nstate_dir = "{directory}"\n{extra}'
         f'[[agents]]\nid = "bench"\ntoken_sha256 = "{hashlib.sha256(token.encode()).hexdigest()}"\n'
         f'[[upstreams]]\nname = "minimal"\ncommand = "{MINIMAL[0]}"\nargs = ["{MINIMAL[1]}"]\n'
     )

@@ -46,10 +46,12 @@ class StoredEntry:
     body: bytes
     entry_hash: str
     leaf: bytes
+    sealed: dict[str, Any] | None = None
+    """The document the body was made from, when this process made it (saves parsing it back)."""
 
     @property
     def document(self) -> dict[str, Any]:
-        return json.loads(self.body)
+        return self.sealed if self.sealed is not None else json.loads(self.body)
 
     @property
     def kind(self) -> str:
@@ -82,18 +84,20 @@ def seal(seq: int, prev: str, time: str, kind: str, data: dict[str, Any]) -> Sto
     try:
         body = rfc8785.dumps(document)
     except (rfc8785.CanonicalizationError, TypeError, ValueError):
-        body = rfc8785.dumps(jsonable(document))
-    return StoredEntry(seq, body, hashlib.sha256(body).hexdigest(), leaf_hash(body))
+        document = jsonable(document)
+        body = rfc8785.dumps(document)
+    return StoredEntry(seq, body, hashlib.sha256(body).hexdigest(), leaf_hash(body), document)
 
 
 def index_columns(entry: StoredEntry) -> dict[str, str | None]:
     """The filterable columns stored beside the body, derived from it (verify re-derives them)."""
-    data = entry.data
+    document = entry.document
+    data = document["data"]
     return {
-        "kind": entry.kind,
+        "kind": document["kind"],
         "workflow": data.get("workflow"),
         "principal": data.get("principal"),
         "tool": data.get("tool"),
         "correlation": data.get("correlation_id"),
-        "time": entry.document["time"],
+        "time": document["time"],
     }

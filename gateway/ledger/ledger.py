@@ -78,6 +78,16 @@ class Ledger:
         assert pending.entry is not None
         return pending.entry
 
+    def submit(self, kind: str, data: dict[str, Any]) -> None:
+        """Record one entry without waiting for it to be durable (a write failure is logged).
+
+        For entries whose loss in a crash is itself recorded: a call's outcome, whose absence
+        start-up recovery turns into an explicit `call.outcome_unknown`.
+        """
+        if self._closed:
+            raise LedgerClosed("the ledger is stopped")
+        self._queue.put(_Pending(kind, data, threading.Event()))
+
     def append_blocking(self, kind: str, data: dict[str, Any]) -> StoredEntry:
         """The same from a thread with no event loop (start-up recovery, CLI)."""
         pending = _Pending(kind, data, threading.Event())

@@ -79,8 +79,10 @@ class RecordOutcome:
         return result
 
     async def _outcome(self, call: Call, started: float, outcome: dict[str, Any]) -> None:
+        # The answer does not wait for this entry's fsync: if the gateway dies first, start-up
+        # recovery records the call's outcome as unknown, so nothing is silently lost.
         duration = round((time.perf_counter() - started) * 1000, 3)
-        await self._ledger.append(
+        self._ledger.submit(
             EntryKind.CALL_RESULT, {**_who(call), "intent_seq": call.intent_seq, "duration_ms": duration, **outcome}
         )
 

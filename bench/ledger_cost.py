@@ -1,0 +1,126 @@
+"""What the signed ledger costs.
+
+    .venv/bin/python bench/ledger_cost.py [--calls 2000] [--verify 100000] [--gateway-calls 300]
+
+1. Both entries of a call (intent + result), durable (fsync), p50/p99, one caller.
+2. Durable appends per second: one caller, and 32 concurrent callers (group commit).
+3. Offline verification speed: entries per second (hashes, chain, columns, Merkle root, signature).
+4. The whole gateway with the ledger on and off, interleaved, p50 at concurrency 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import anyio
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(ROOT), str(HERE)]
+
+from gateway.ledger.entry import GENESIS, index_columns, seal  # noqa: E402
+from gateway.ledger.keys import KEY_NAME, load_or_create  # noqa: E402
+from gateway.ledger.ledger import Ledger  # noqa: E402
+from gateway.ledger.merkle import root  # noqa: E402
+from gateway.ledger.note import Checkpoint  # noqa: E402
+from gateway.ledger.verify import known_key, verify_ledger  # noqa: E402
+from gateway.store import SqliteLedgerStore  # noqa: E402
+from gateway.store.base import LedgerRow  # noqa: E402
+from policy_latency import calls, gateway_client  # noqa: E402
+
+DATA = {"correlation_id": "call_x", "principal": "agent", "workflow": "wf", "tool": "demo/transfer",
+        "arguments": {"from_account_id": "acc_1", "to_account_id": "acc_2", "amount_cents": 5000}}
+
+
+def pct(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1e6
+
+
+async def appends(args: argparse.Namespace, directory: Path) -> None:
+    key, _ = load_or_create(directory)
+    ledger = Ledger(SqliteLedgerStore(directory / "ledger.db"), key, "bench/ledger")
+    pairs = []
+    for _ in range(args.calls):
+        start = time.perf_counter()
+        await ledger.append("call.intent", DATA)
+        await ledger.append("call.result", {**DATA, "status": "ok", "duration_ms": 1.0})
+        pairs.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    for _ in range(args.calls):
+        await ledger.append("call.intent", DATA)
+    single = args.calls / (time.perf_counter() - start)
+    done = 0
+
+    async def caller() -> None:
+        nonlocal done
+        for _ in range(args.calls // 8):
+            await ledger.append("call.intent", DATA)
+            done += 1
+
+    start = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for _ in range(32):
+            tg.start_soon(caller)
+    concurrent = done / (time.perf_counter() - start)
+    ledger.close()
+    print(f"intent+result durable, c=1      p50 {pct(pairs, 50):8.1f} us   p99 {pct(pairs, 99):8.1f} us  (target p50 < 500 us)")
+    print(f"durable appends/s, 1 caller     {single:10.0f}")
+    print(f"durable appends/s, 32 callers   {concurrent:10.0f}   (target >= 10000)")
+
+
+def verification(count: int, directory: Path) -> None:
+    key, _ = load_or_create(directory)
+    rows, prev = [], GENESIS
+    for seq in range(1, count + 1):
+        entry = seal(seq, prev, "2026-11-24T00:00:00+00:00", "call.intent", {**DATA, "correlation_id": f"c{seq}"})
+        rows.append(LedgerRow(entry.seq, entry.body, entry.entry_hash, entry.leaf, **index_columns(entry)))
+        prev = entry.entry_hash
+    note = Checkpoint("bench", count, root([r.leaf for r in rows]), 0).sign(KEY_NAME, key.private)
+    start = time.perf_counter()
+    verify_ledger(rows, [note], known_key(key.public))
+    elapsed = time.perf_counter() - start
+    print(f"offline verification            {count / elapsed:10.0f} entries/s over {count} entries  (target >= 100000)")
+
+
+async def gateway_on_off(args: argparse.Namespace) -> None:
+    manifests = Path(tempfile.mkdtemp()) / "m"
+    manifests.mkdir()
+    (manifests / "echo.yaml").write_text(
+        "version: 1\ntools:\n  - {server: minimal, tool: echo, reversibility: read_only, impact: low}\n")
+    rows: dict[str, list[float]] = {"ledger on": [], "ledger off": []}
+    async with AsyncExitStack() as stack:
+        clients = {
+            "ledger on": await stack.enter_async_context(gateway_client(stack, ROOT / "policies", manifests)),
+            "ledger off": await stack.enter_async_context(
+                gateway_client(stack, ROOT / "policies", manifests, extra="[ledger]\nenabled = false\n")),
+        }
+        for client in clients.values():
+            await calls(client, 100)
+        for _ in range(5):
+            for name, client in clients.items():
+                rows[name].extend(await calls(client, args.gateway_calls))
+    p50 = {name: statistics.median(values) * 1e3 for name, values in rows.items()}
+    print(f"gateway p50, ledger on          {p50['ledger on']:10.3f} ms")
+    print(f"gateway p50, ledger off         {p50['ledger off']:10.3f} ms")
+    print(f"ledger on / off                 {p50['ledger on'] / p50['ledger off']:10.2f}")
+
+
+async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as first, tempfile.TemporaryDirectory() as second:
+        await appends(args, Path(first))
+        verification(args.verify, Path(second))
+    await gateway_on_off(args)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--verify", type=int, default=100_000)
+    parser.add_argument("--gateway-calls", type=int, default=300)
+    anyio.run(main, parser.parse_args())

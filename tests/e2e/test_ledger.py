@@ -1,0 +1,74 @@
+"""The ledger of a real gateway process: crash recovery, and the story a ledger tells."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from pathlib import Path
+
+import anyio
+import pytest
+
+from tests.conftest import PYTHON, ROOT, TOKEN, probe_upstream
+from tests.e2e.helpers import http_client
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+
+
+def rollgate(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PYTHON, "-m", "gateway", "--config", str(config), *args],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
+async def test_a_gateway_killed_mid_call_leaves_a_verifiable_ledger_and_an_unknown_outcome(start_gateway, tmp_path) -> None:
+    gateway = start_gateway(probe_upstream())
+    config = next(tmp_path.glob("rollgate-*.toml"))
+
+    async def call_that_hangs() -> None:
+        async with http_client(gateway.url, TOKEN) as client:
+            await client.call_tool("probe__sleep", {"seconds": 30})
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(call_that_hangs)
+        with anyio.fail_after(20):
+            while "probe/sleep" not in rollgate(config, "ledger", "show").stdout:
+                await anyio.sleep(0.2)
+        gateway.process.send_signal(signal.SIGKILL)
+        gateway.process.wait()
+        tg.cancel_scope.cancel()
+
+    start_gateway(probe_upstream())  # a new gateway process on the same state directory
+    shown = rollgate(config, "ledger", "show").stdout
+    verified = rollgate(config, "ledger", "verify")
+    assert verified.returncode == 0, verified.stderr
+    assert "OUTCOME UNKNOWN: probe/sleep" in shown
+    assert "1 call(s) with unknown outcome" in shown
+
+
+async def test_the_ledger_tells_who_asked_what_the_policy_said_and_what_happened(start_gateway, tmp_path) -> None:
+    from tests.conftest import DEFAULT_POLICIES
+
+    db = tmp_path / "demo.db"
+    gateway = start_gateway(
+        f'[[upstreams]]\nname = "demo"\ncommand = "python"\nargs = ["-m", "examples.demo_server", "--db", "{db}"]\n',
+        policies=DEFAULT_POLICIES,
+    )
+    async with http_client(gateway.url, TOKEN) as client:
+        meta = {"rollgate/workflow": "wf-story", "rollgate/step": "1"}
+        await client.call_tool("demo__create_customer", {"name": "Ada", "email": "ada@example.com"}, meta=meta)
+        await client.call_tool("demo__send_email", {"to": "a@example.com", "subject": "s", "body": "b"},
+                               meta={**meta, "rollgate/step": "2"})
+    config = next(tmp_path.glob("rollgate-*.toml"))
+    story = rollgate(config, "ledger", "show", "--workflow", "wf-story").stdout.splitlines()
+    assert len(story) == 3
+    assert "agent-one asked to run demo/create_customer (workflow wf-story, step 1)" in story[0]
+    assert "policy said allow" in story[0] and "Undo: delete_customer" in story[0]
+    assert "demo/create_customer for agent-one finished: ok" in story[1]
+    assert "demo/send_email (workflow wf-story, step 2) was not run; policy said require_approval" in story[2]
+    export = tmp_path / "export.jsonl"
+    assert rollgate(config, "ledger", "checkpoint").returncode == 0
+    assert rollgate(config, "ledger", "export", "--out", str(export)).returncode == 0
+    public = tmp_path / "ledger.pub"
+    public.write_text(rollgate(config, "ledger", "public-key").stdout.split("# note")[0])
+    offline = rollgate(config, "ledger", "verify", "--export", str(export), "--public-key", str(public))
+    assert offline.returncode == 0 and offline.stdout.startswith("OK:"), offline.stderr

@@ -9,7 +9,18 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
-from tests.conftest import ALLOW_ALL, PROBE, PYTHON, ROOT, TOKEN, free_port, probe_upstream, stop, wait_for_http
+from tests.conftest import (
+    ALLOW_ALL,
+    PROBE,
+    PYTHON,
+    ROOT,
+    TOKEN,
+    free_port,
+    probe_upstream,
+    stop,
+    wait_for_http,
+    wait_for_port,
+)
 from tests.e2e.helpers import http_client, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -66,6 +77,25 @@ async def test_an_idle_session_outlives_every_keep_alive_towards_clients_and_htt
 
         await client.call_tool("remote__progress_and_log", {"tag": "h", "steps": 2}, progress_callback=on_progress)
     assert progress == ["h:1", "h:2"]
+
+
+async def test_a_legacy_sse_upstream_is_served_with_progress(start_gateway) -> None:
+    port = free_port()
+    process = subprocess.Popen([PYTHON, PROBE, "--sse", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, process)
+        gateway = start_gateway(f'[[upstreams]]\nname = "old"\nurl = "http://127.0.0.1:{port}/sse"\ntransport = "sse"\n')
+        progress: list[str | None] = []
+
+        async def on_progress(value: float, total: float | None, message: str | None) -> None:
+            progress.append(message)
+
+        async with http_client(gateway.url, TOKEN) as client:
+            echoed = await client.call_tool("old__echo", {"text": "over sse"})
+            await client.call_tool("old__progress_and_log", {"tag": "s", "steps": 2}, progress_callback=on_progress)
+    finally:
+        stop(process)
+    assert text_of(echoed) == "over sse" and progress == ["s:1", "s:2"]
 
 
 async def test_the_stdio_gateway_serves_a_client_that_launches_it(tmp_path) -> None:

@@ -24,6 +24,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 
+from policy_latency import calls, gateway_client  # noqa: E402
+
 from gateway.ledger.entry import GENESIS, index_columns, seal  # noqa: E402
 from gateway.ledger.keys import KEY_NAME, load_or_create  # noqa: E402
 from gateway.ledger.ledger import Ledger  # noqa: E402
@@ -32,10 +34,14 @@ from gateway.ledger.note import Checkpoint  # noqa: E402
 from gateway.ledger.verify import known_key, verify_ledger  # noqa: E402
 from gateway.store import SqliteLedgerStore  # noqa: E402
 from gateway.store.base import LedgerRow  # noqa: E402
-from policy_latency import calls, gateway_client  # noqa: E402
 
-DATA = {"correlation_id": "call_x", "principal": "agent", "workflow": "wf", "tool": "demo/transfer",
-        "arguments": {"from_account_id": "acc_1", "to_account_id": "acc_2", "amount_cents": 5000}}
+DATA = {
+    "correlation_id": "call_x",
+    "principal": "agent",
+    "workflow": "wf",
+    "tool": "demo/transfer",
+    "arguments": {"from_account_id": "acc_1", "to_account_id": "acc_2", "amount_cents": 5000},
+}
 
 
 def pct(values: list[float], q: int) -> float:
@@ -69,7 +75,10 @@ async def appends(args: argparse.Namespace, directory: Path) -> None:
             tg.start_soon(caller)
     concurrent = done / (time.perf_counter() - start)
     ledger.close()
-    print(f"intent+result durable, c=1      p50 {pct(pairs, 50):8.1f} us   p99 {pct(pairs, 99):8.1f} us  (target p50 < 500 us)")
+    print(
+        f"intent+result durable, c=1      p50 {pct(pairs, 50):8.1f} us   p99 {pct(pairs, 99):8.1f} us"
+        "  (target p50 < 500 us)"
+    )
     print(f"durable appends/s, 1 caller     {single:10.0f}")
     print(f"durable appends/s, 32 callers   {concurrent:10.0f}   (target >= 10000)")
 
@@ -92,13 +101,15 @@ async def gateway_on_off(args: argparse.Namespace) -> None:
     manifests = Path(tempfile.mkdtemp()) / "m"
     manifests.mkdir()
     (manifests / "echo.yaml").write_text(
-        "version: 1\ntools:\n  - {server: minimal, tool: echo, reversibility: read_only, impact: low}\n")
+        "version: 1\ntools:\n  - {server: minimal, tool: echo, reversibility: read_only, impact: low}\n"
+    )
     rows: dict[str, list[float]] = {"ledger on": [], "ledger off": []}
     async with AsyncExitStack() as stack:
         clients = {
             "ledger on": await stack.enter_async_context(gateway_client(stack, ROOT / "policies", manifests)),
             "ledger off": await stack.enter_async_context(
-                gateway_client(stack, ROOT / "policies", manifests, extra="[ledger]\nenabled = false\n")),
+                gateway_client(stack, ROOT / "policies", manifests, extra="[ledger]\nenabled = false\n")
+            ),
         }
         for client in clients.values():
             await calls(client, 100)

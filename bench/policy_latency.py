@@ -58,13 +58,18 @@ async def gateway_client(
         f'[[agents]]\nid = "bench"\ntoken_sha256 = "{hashlib.sha256(token.encode()).hexdigest()}"\n'
         f'[[upstreams]]\nname = "minimal"\ncommand = "{MINIMAL[0]}"\nargs = ["{MINIMAL[1]}"]\n'
     )
-    process = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config), "--log-level", "WARNING",
-                                "serve"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "--config", str(config), "--log-level", "WARNING", "serve"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
     stack.callback(stop, process)
     wait_for_http(f"http://127.0.0.1:{port}/healthz", process)
     http = await stack.enter_async_context(httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}))
-    async with Client(streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http),
-                      mode="legacy", cache=None) as client:
+    async with Client(
+        streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=http), mode="legacy", cache=None
+    ) as client:
         yield client
 
 
@@ -76,6 +81,7 @@ async def calls(client: Client, count: int) -> list[float]:
         timings.append(time.perf_counter() - start)
         assert not result.is_error, result
     return timings
+
 
 QUERY = "data.rollgate.policy.decision"
 ALLOW_ALL = ROOT / "tests" / "fixtures" / "policies" / "allow_all"
@@ -99,8 +105,11 @@ async def main(args: argparse.Namespace) -> None:
     regorus_service = PolicyService(RegorusEngine(QUERY), ROOT / "policies", QUERY)
     await regorus_service.load()
     port = free_port()
-    command = (["opa", "run", "--server", f"--addr=127.0.0.1:{port}"] if shutil.which("opa")
-               else [sys.executable, str(ROOT / "tests" / "fixtures" / "opa_data_api.py"), "--port", str(port)])
+    command = (
+        ["opa", "run", "--server", f"--addr=127.0.0.1:{port}"]
+        if shutil.which("opa")
+        else [sys.executable, str(ROOT / "tests" / "fixtures" / "opa_data_api.py"), "--port", str(port)]
+    )
     opa = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health", opa)
@@ -115,13 +124,16 @@ async def main(args: argparse.Namespace) -> None:
     regorus_times = await decisions(regorus_service, args.decisions)
     print(f"{'engine':<28} {'p50 us':>8} {'p99 us':>8}")
     print(f"{'regorus (in-process, RVM)':<28} {pct(regorus_times, 50):>8.1f} {pct(regorus_times, 99):>8.1f}")
-    print(f"{'opa (' + ('opa binary' if shutil.which('opa') else 'Data API stand-in') + ')':<28} "
-          f"{pct(opa_times, 50):>8.1f} {pct(opa_times, 99):>8.1f}")
+    print(
+        f"{'opa (' + ('opa binary' if shutil.which('opa') else 'Data API stand-in') + ')':<28} "
+        f"{pct(opa_times, 50):>8.1f} {pct(opa_times, 99):>8.1f}"
+    )
 
     manifests = Path(tempfile.mkdtemp()) / "m"
     manifests.mkdir()
     (manifests / "echo.yaml").write_text(
-        "version: 1\ntools:\n  - {server: minimal, tool: echo, reversibility: read_only, impact: low}\n")
+        "version: 1\ntools:\n  - {server: minimal, tool: echo, reversibility: read_only, impact: low}\n"
+    )
     rows: dict[str, list[float]] = {"default policy": [], "allow-all policy": []}
     async with AsyncExitStack() as stack:
         clients = {
@@ -142,9 +154,17 @@ async def main(args: argparse.Namespace) -> None:
     print(f"default vs allow-all policy, p50 ratio  = {p50['default policy'] / p50['allow-all policy']:.3f}")
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    (out / f"policy_latency-{int(time.time())}.json").write_text(json.dumps({
-        "regorus_us": [pct(regorus_times, 50), pct(regorus_times, 99)],
-        "opa_us": [pct(opa_times, 50), pct(opa_times, 99)], "p50_ms": p50, "stage_share": stage_share}, indent=2))
+    (out / f"policy_latency-{int(time.time())}.json").write_text(
+        json.dumps(
+            {
+                "regorus_us": [pct(regorus_times, 50), pct(regorus_times, 99)],
+                "opa_us": [pct(opa_times, 50), pct(opa_times, 99)],
+                "p50_ms": p50,
+                "stage_share": stage_share,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

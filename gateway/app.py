@@ -86,7 +86,11 @@ class Gateway:
                 await self.policy.load()
                 tg.start_soon(self.policy.watch, self.config.policy.reload_interval_seconds)
                 stages = Stages(
-                    lambda: self.pool.catalog, lambda: self.manifests, lambda: self.policy, self.workflows, ledger_stages
+                    lambda: self.pool.catalog,
+                    lambda: self.manifests,
+                    lambda: self.policy,
+                    self.workflows,
+                    ledger_stages,
                 )
                 self._pipeline, self._planner = stages.pipeline(), stages.planner()
                 yield self
@@ -101,10 +105,15 @@ class Gateway:
         if created:
             self.ledger.append_blocking(EntryKind.KEY_ROTATED, {"key_id": self.ledger.key.key_id, "reason": "created"})
         unknown = mark_unknown_outcomes(self.ledger)
-        self.ledger.append_blocking(EntryKind.GATEWAY_START, {
-            "version": VERSION, "key_id": self.ledger.key.key_id, "unknown_outcomes": unknown,
-            "upstreams": [u.name for u in self.config.upstreams],
-        })
+        self.ledger.append_blocking(
+            EntryKind.GATEWAY_START,
+            {
+                "version": VERSION,
+                "key_id": self.ledger.key.key_id,
+                "unknown_outcomes": unknown,
+                "upstreams": [u.name for u in self.config.upstreams],
+            },
+        )
         return self.ledger, Masker.for_state_dir(self.config.state_dir, self.config.ledger.max_result_bytes)
 
     def _close_ledger(self) -> None:

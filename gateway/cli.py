@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     token = commands.add_parser("token", help="make a new bearer token and print its config entry")
     token.add_argument("agent_id")
     token.add_argument("--role", action="append", default=[])
-    policy = commands.add_parser("policy", help="tools for policy authors").add_subparsers(dest="policy_command", required=True)
+    policy = commands.add_parser("policy", help="tools for policy authors").add_subparsers(
+        dest="policy_command", required=True
+    )
     evaluate = policy.add_parser("eval", help="explain the decision for one call (nothing is forwarded)")
     evaluate.add_argument("tool", help="the tool name as a client would call it, e.g. demo__transfer")
     evaluate.add_argument("--args", default="{}", help="the arguments as a JSON object")
@@ -43,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("file", type=Path)
     plan.add_argument("--principal", default="cli")
     plan.add_argument("--role", action="append", default=[])
-    ledger = commands.add_parser("ledger", help="the signed ledger").add_subparsers(dest="ledger_command", required=True)
+    ledger = commands.add_parser("ledger", help="the signed ledger").add_subparsers(
+        dest="ledger_command", required=True
+    )
     verify = ledger.add_parser("verify", help="recompute hashes, chain, Merkle roots and signatures")
     verify.add_argument("--checkpoint", type=Path, help="also prove the ledger extends this earlier checkpoint")
     verify.add_argument("--export", type=Path, help="verify an export file offline instead of the database")

@@ -141,9 +141,7 @@ class PathsConfig(_Section):
 class Config(BaseSettings):
     """The whole configuration. Environment variables override the file: ROLLGATE_SERVER__PORT=9000."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="ROLLGATE_", env_nested_delimiter="__", extra="forbid", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix="ROLLGATE_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
     server: ServerConfig = ServerConfig()
     auth: AuthConfig = AuthConfig()

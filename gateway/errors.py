@@ -1,16 +1,16 @@
 """Rollgate's named exceptions, each mapped once at the edge to an MCP error or an HTTP status.
 
-    RollgateError
-    ├── ConfigError              bad rollgate.toml: names the key and says what is wrong  (start-up)
-    ├── CatalogError             two upstreams expose the same aggregated name            (start-up)
-    ├── ManifestError            a tool manifest file does not validate                   (start-up, reload)
-    ├── PolicyError              a policy does not compile, or its engine failed          (deny, logged)
-    ├── AuthenticationError      missing or unknown bearer token                          (HTTP 401)
-    └── CallError                a call the gateway refuses or cannot complete            (MCP error)
-        ├── UnknownToolError     no upstream offers that name                             (-32602)
-        ├── InvalidArgumentsError arguments do not validate against the inputSchema       (-32602)
-        ├── UpstreamError        the upstream crashed, hung, timed out or is restarting   (-32603)
-        └── TemplateError        a manifest template names a path the call does not have  (-32602)
+RollgateError
+├── ConfigError              bad rollgate.toml: names the key and says what is wrong  (start-up)
+├── CatalogError             two upstreams expose the same aggregated name            (start-up)
+├── ManifestError            a tool manifest file does not validate                   (start-up, reload)
+├── PolicyError              a policy does not compile, or its engine failed          (deny, logged)
+├── AuthenticationError      missing or unknown bearer token                          (HTTP 401)
+└── CallError                a call the gateway refuses or cannot complete            (MCP error)
+    ├── UnknownToolError     no upstream offers that name                             (-32602)
+    ├── InvalidArgumentsError arguments do not validate against the inputSchema       (-32602)
+    ├── UpstreamError        the upstream crashed, hung, timed out or is restarting   (-32603)
+    └── TemplateError        a manifest template names a path the call does not have  (-32602)
 """
 
 from __future__ import annotations

@@ -25,7 +25,9 @@ from gateway.server.metatools import render_plan
 from gateway.upstream.pool import LinkSet
 
 
-def policy_eval(config: Config, tool: str, arguments: dict[str, Any], principal: Principal, meta: dict[str, Any]) -> int:
+def policy_eval(
+    config: Config, tool: str, arguments: dict[str, Any], principal: Principal, meta: dict[str, Any]
+) -> int:
     async def main() -> int:
         gateway = Gateway(config)
         async with gateway.running():

@@ -24,7 +24,10 @@ class WorkflowBook:
     def view(self, workflow_id: str) -> WorkflowDoc:
         counters = self._workflows.get(workflow_id) or _Counters()
         return WorkflowDoc(
-            id=workflow_id, status=counters.status, steps=counters.steps, mutations=counters.mutations,  # type: ignore[arg-type]
+            id=workflow_id,
+            status=counters.status,
+            steps=counters.steps,
+            mutations=counters.mutations,  # type: ignore[arg-type]
             budget={"mutations": float(counters.mutations)},
         )
 

@@ -98,8 +98,13 @@ class Store:
             raise DemoError("initial balance cannot be negative")
         with self.write() as db:
             self.need("SELECT id FROM customers WHERE id = ?", customer_id, what="customer")
-            account = {"id": new_id("acc"), "customer_id": customer_id, "currency": currency,
-                       "balance_cents": initial_balance_cents, "status": "open"}
+            account = {
+                "id": new_id("acc"),
+                "customer_id": customer_id,
+                "currency": currency,
+                "balance_cents": initial_balance_cents,
+                "status": "open",
+            }
             db.execute("INSERT INTO accounts VALUES (:id, :customer_id, :currency, :balance_cents, :status)", account)
         return account
 
@@ -138,11 +143,21 @@ class Store:
                 raise DemoError("accounts have different currencies")
             if debit["balance_cents"] < amount_cents:
                 raise DemoError(f"insufficient funds in {source!r}: {debit['balance_cents']} < {amount_cents}")
-            transfer = {"id": new_id("trf"), "from_account": source, "to_account": target,
-                        "amount_cents": amount_cents, "memo": memo, "status": "completed", "created_at": time.time()}
+            transfer = {
+                "id": new_id("trf"),
+                "from_account": source,
+                "to_account": target,
+                "amount_cents": amount_cents,
+                "memo": memo,
+                "status": "completed",
+                "created_at": time.time(),
+            }
             self._move(db, source, target, amount_cents)
-            db.execute("INSERT INTO transfers VALUES (:id, :from_account, :to_account, :amount_cents, :memo, "
-                       ":status, :created_at)", transfer)
+            db.execute(
+                "INSERT INTO transfers VALUES (:id, :from_account, :to_account, :amount_cents, :memo, "
+                ":status, :created_at)",
+                transfer,
+            )
         return transfer
 
     def refund(self, transfer_id: str) -> dict[str, Any]:
@@ -168,8 +183,11 @@ class Store:
         with self.write() as db:
             old = self.one("SELECT * FROM records WHERE key = ?", key)
             version = (old["version"] if old else 0) + 1
-            db.execute("INSERT INTO records VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
-                       "version = excluded.version", (key, json.dumps(value), version))
+            db.execute(
+                "INSERT INTO records VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
+                "version = excluded.version",
+                (key, json.dumps(value), version),
+            )
         previous = json.loads(old["value"]) if old else None
         return {"key": key, "value": value, "version": version, "previous": previous}
 

@@ -47,8 +47,9 @@ def verify(config: Config, checkpoint: Path | None, export: Path | None, public_
     return 0
 
 
-def show(config: Config, workflow: str | None, agent: str | None, tool: str | None,
-         since: str | None, until: str | None) -> int:
+def show(
+    config: Config, workflow: str | None, agent: str | None, tool: str | None, since: str | None, until: str | None
+) -> int:
     store = _store(config)
     for line in timeline(store.rows(workflow=workflow, principal=agent, tool=tool), since, until):
         print(line)
@@ -59,8 +60,10 @@ def export(config: Config, out: Path | None) -> int:
     store = _store(config)
     notes = store.checkpoints()
     if not notes:
-        print("rollgate: no signed checkpoint yet (start the gateway, or run 'rollgate ledger checkpoint')",
-              file=sys.stderr)
+        print(
+            "rollgate: no signed checkpoint yet (start the gateway, or run 'rollgate ledger checkpoint')",
+            file=sys.stderr,
+        )
         return 1
     rows = list(store.rows())
     keys = known_public_keys(config.state_dir).values()
@@ -98,8 +101,9 @@ def rotate_key(config: Config) -> int:
     ledger.checkpoint()  # the old key signs what it has seen
     ledger.close()
     ledger = Ledger(SqliteLedgerStore(database_path(config)), new, config.ledger.origin)
-    ledger.append_blocking(EntryKind.KEY_ROTATED, {"key_id": new.key_id, "previous_key_id": old.key_id,
-                                                   "reason": "rotated"})
+    ledger.append_blocking(
+        EntryKind.KEY_ROTATED, {"key_id": new.key_id, "previous_key_id": old.key_id, "reason": "rotated"}
+    )
     ledger.close()
     print(f"rotated: {old.key_id} retired (public key kept), {new.key_id} signs from now on")
     return 0

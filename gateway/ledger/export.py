@@ -27,13 +27,26 @@ from gateway.store.base import LedgerRow
 def export_lines(rows: list[LedgerRow], note: str, origin: str, keys: Iterable[Ed25519PublicKey]) -> Iterator[str]:
     checkpoint, _ = parse(note)
     tree = MerkleTree([row.leaf for row in rows[: checkpoint.size]])
-    header = {"type": "header", "origin": origin, "size": len(rows), "checkpoint": note,
-              "public_keys": [public_pem(k) for k in keys]}
+    header = {
+        "type": "header",
+        "origin": origin,
+        "size": len(rows),
+        "checkpoint": note,
+        "public_keys": [public_pem(k) for k in keys],
+    }
     yield json.dumps(header)
     for index, row in enumerate(rows):
         proof = [p.hex() for p in tree.inclusion_proof(index)] if index < checkpoint.size else None
-        yield json.dumps({"type": "entry", "seq": row.seq, "body": row.body.decode(), "entry_hash": row.entry_hash,
-                          "leaf": row.leaf.hex(), "inclusion_proof": proof})
+        yield json.dumps(
+            {
+                "type": "entry",
+                "seq": row.seq,
+                "body": row.body.decode(),
+                "entry_hash": row.entry_hash,
+                "leaf": row.leaf.hex(),
+                "inclusion_proof": proof,
+            }
+        )
 
 
 def verify_export(handle: IO[str], public: Ed25519PublicKey) -> Report:
@@ -63,8 +76,9 @@ def verify_export(handle: IO[str], public: Ed25519PublicKey) -> Report:
     checkpoint, _ = parse(note)
     for index, proof in enumerate(proofs[: checkpoint.size]):
         try:
-            verify_inclusion(index, checkpoint.size, leaves[index], [bytes.fromhex(p) for p in proof or []],
-                             checkpoint.root)
+            verify_inclusion(
+                index, checkpoint.size, leaves[index], [bytes.fromhex(p) for p in proof or []], checkpoint.root
+            )
         except ProofError as exc:
             raise VerificationError(f"entry {index + 1}: inclusion proof fails: {exc}", index + 1) from None
     return Report(len(leaves), 1, root(leaves))

@@ -1,7 +1,7 @@
 """The ledger's Ed25519 signing keys: created on first start (0600), identified, rotatable.
 
-    <state>/keys/ledger.key          current private key (PEM, PKCS#8, mode 0600)
-    <state>/keys/retired/<id>.pub    public keys of rotated-out keys, so old checkpoints still verify
+<state>/keys/ledger.key          current private key (PEM, PKCS#8, mode 0600)
+<state>/keys/retired/<id>.pub    public keys of rotated-out keys, so old checkpoints still verify
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ signed as checkpoints periodically, on demand, and at stop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -139,10 +140,8 @@ class Ledger:
         for pending in batch:
             pending.done.set()
             if pending.wake is not None:
-                try:
+                with contextlib.suppress(RuntimeError):  # the waiting loop is gone (shutdown)
                     pending.wake()
-                except RuntimeError:  # the waiting loop is gone (shutdown)
-                    pass
 
     def checkpoint(self) -> str | None:
         """Sign the current tree head (if it grew) and store it; returns the signed note."""

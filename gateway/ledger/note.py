@@ -72,7 +72,7 @@ def parse(note: str) -> tuple[Checkpoint, list[tuple[str, bytes, bytes]]]:
     for line in signatures.strip("\n").split("\n"):
         if not line.startswith(SIGNATURE_PREFIX):
             raise NoteError(f"not a signature line: {line!r}")
-        name, _, blob = line[len(SIGNATURE_PREFIX):].partition(" ")
+        name, _, blob = line[len(SIGNATURE_PREFIX) :].partition(" ")
         raw = base64.b64decode(blob)
         parsed.append((name, raw[:4], raw[4:]))
     checkpoint = Checkpoint(lines[0], size, root, time)

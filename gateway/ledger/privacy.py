@@ -62,5 +62,8 @@ class Masker:
         size = len(rfc8785.dumps(value))
         if size <= self._max:
             return value
-        return {"omitted": "larger than ledger.max_result_bytes", "size": size,
-                "sha256": hashlib.sha256(rfc8785.dumps(value)).hexdigest()}
+        return {
+            "omitted": "larger than ledger.max_result_bytes",
+            "size": size,
+            "sha256": hashlib.sha256(rfc8785.dumps(value)).hexdigest(),
+        }

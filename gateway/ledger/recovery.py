@@ -26,12 +26,22 @@ def mark_unknown_outcomes(ledger: Ledger) -> list[int]:
             open_intents.pop(row.correlation, None)
     marked = []
     for correlation, (seq, data) in open_intents.items():
-        ledger.append_blocking(EntryKind.CALL_OUTCOME_UNKNOWN, {
-            "correlation_id": correlation, "intent_seq": seq, "principal": data.get("principal"),
-            "workflow": data.get("workflow"), "tool": data.get("tool"),
-            "reason": "the gateway stopped after recording the intent and before recording an outcome",
-        })
-        logger.warning("call %s (ledger entry %d, tool %s) has an unknown outcome: check the upstream",
-                       correlation, seq, data.get("tool"))
+        ledger.append_blocking(
+            EntryKind.CALL_OUTCOME_UNKNOWN,
+            {
+                "correlation_id": correlation,
+                "intent_seq": seq,
+                "principal": data.get("principal"),
+                "workflow": data.get("workflow"),
+                "tool": data.get("tool"),
+                "reason": "the gateway stopped after recording the intent and before recording an outcome",
+            },
+        )
+        logger.warning(
+            "call %s (ledger entry %d, tool %s) has an unknown outcome: check the upstream",
+            correlation,
+            seq,
+            data.get("tool"),
+        )
         marked.append(seq)
     return marked

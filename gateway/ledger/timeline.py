@@ -34,10 +34,13 @@ def _sentence(kind: str, data: dict[str, Any]) -> str:
     if kind == "call.result":
         status = data.get("status")
         detail = f" — {data['error']}" if data.get("error") else ""
-        return f"{tool} for {who} finished: {status} in {data.get('duration_ms')} ms (intent #{data.get('intent_seq')}){detail}"
+        took = f"{data.get('duration_ms')} ms (intent #{data.get('intent_seq')})"
+        return f"{tool} for {who} finished: {status} in {took}{detail}"
     if kind == "call.outcome_unknown":
-        return (f"OUTCOME UNKNOWN: {tool} for {who} (intent #{data.get('intent_seq')}): {data.get('reason')}; "
-                "check the upstream before retrying")
+        return (
+            f"OUTCOME UNKNOWN: {tool} for {who} (intent #{data.get('intent_seq')}): {data.get('reason')}; "
+            "check the upstream before retrying"
+        )
     if kind == "gateway.start":
         unknown = data.get("unknown_outcomes") or []
         extra = f"; {len(unknown)} call(s) with unknown outcome" if unknown else ""
@@ -45,8 +48,11 @@ def _sentence(kind: str, data: dict[str, Any]) -> str:
     if kind == "gateway.stop":
         return "gateway stopped"
     if kind == "policy.reload":
-        return ("policy loaded: " + ", ".join(data.get("modules", [])) if data.get("ok")
-                else f"policy NOT reloaded (last good policy kept): {data.get('error')}")
+        return (
+            "policy loaded: " + ", ".join(data.get("modules", []))
+            if data.get("ok")
+            else f"policy NOT reloaded (last good policy kept): {data.get('error')}"
+        )
     if kind == "key.rotated":
         return f"signing key {data.get('key_id')} {data.get('reason', 'rotated')}"
     return f"{kind}: {json.dumps(data)}"

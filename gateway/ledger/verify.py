@@ -65,16 +65,20 @@ def verify_rows(rows: Iterable[LedgerRow]) -> list[bytes]:
 def _check_columns(row: LedgerRow, document: Mapping[str, object]) -> None:
     data = document.get("data") if isinstance(document.get("data"), dict) else {}
     assert isinstance(data, dict)
-    derived = (document.get("kind"), data.get("workflow"), data.get("principal"), data.get("tool"),
-               data.get("correlation_id"), document.get("time"))
+    derived = (
+        document.get("kind"),
+        data.get("workflow"),
+        data.get("principal"),
+        data.get("tool"),
+        data.get("correlation_id"),
+        document.get("time"),
+    )
     stored = (row.kind, row.workflow, row.principal, row.tool, row.correlation, row.time)
     if derived != stored:
         raise VerificationError(f"entry {row.seq}: its index columns disagree with its signed content", row.seq)
 
 
-def verify_checkpoints(
-    leaves: list[bytes], notes: Iterable[str], keys: Mapping[str, Ed25519PublicKey]
-) -> int:
+def verify_checkpoints(leaves: list[bytes], notes: Iterable[str], keys: Mapping[str, Ed25519PublicKey]) -> int:
     """Each checkpoint: a known key's valid signature, a root equal to the entries' root at its size."""
     count = 0
     for note in notes:
@@ -82,10 +86,13 @@ def verify_checkpoints(
         if checkpoint.size > len(leaves):
             raise VerificationError(
                 f"checkpoint of size {checkpoint.size} was signed, but the ledger ends at entry {len(leaves)}: "
-                f"entries {len(leaves) + 1}..{checkpoint.size} are missing (tail cut)", len(leaves) + 1)
+                f"entries {len(leaves) + 1}..{checkpoint.size} are missing (tail cut)",
+                len(leaves) + 1,
+            )
         if root(leaves[: checkpoint.size]) != checkpoint.root:
             raise VerificationError(
-                f"checkpoint of size {checkpoint.size}: the entries no longer have the signed root", None)
+                f"checkpoint of size {checkpoint.size}: the entries no longer have the signed root", None
+            )
         count += 1
     return count
 
@@ -111,7 +118,8 @@ def verify_extension(leaves: list[bytes], earlier_note: str, keys: Mapping[str, 
     earlier = _signed(earlier_note, keys)
     if earlier.size > len(leaves):
         raise VerificationError(
-            f"the earlier checkpoint covers {earlier.size} entries but the ledger has {len(leaves)}", len(leaves) + 1)
+            f"the earlier checkpoint covers {earlier.size} entries but the ledger has {len(leaves)}", len(leaves) + 1
+        )
     new_root = root(leaves)
     try:
         proof = consistency_proof(earlier.size, leaves) if earlier.size else []

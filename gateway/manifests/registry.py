@@ -79,7 +79,9 @@ class ManifestRegistry:
                 properties = set((tool.input_schema or {}).get("properties", {}) or {})
                 for path in _argument_paths(manifest):
                     if properties and path not in properties:
-                        found.append(f"{entry.file}: {manifest.tool}: {{args.{path}}} is not an argument of {tool.name}")
+                        found.append(
+                            f"{entry.file}: {manifest.tool}: {{args.{path}}} is not an argument of {tool.name}"
+                        )
         return found
 
 
@@ -112,8 +114,12 @@ def from_annotations(name: str, annotations: types.ToolAnnotations | None) -> Re
     """MCP annotations as a fallback manifest (spec defaults: destructive and open-world unless said)."""
     if annotations is None:
         return ResolvedManifest(
-            ToolManifest(tool=name, reversibility=Reversibility.IRREVERSIBLE, impact=Impact.HIGH,
-                         side_effects=["unknown: no manifest and no annotations"]),
+            ToolManifest(
+                tool=name,
+                reversibility=Reversibility.IRREVERSIBLE,
+                impact=Impact.HIGH,
+                side_effects=["unknown: no manifest and no annotations"],
+            ),
             "default",
         )
     open_world = annotations.open_world_hint is not False

@@ -48,7 +48,12 @@ class Stages:
 
     def pipeline(self) -> Pipeline:
         stages: list[Stage | None] = [
-            self.record_outcome, self.resolve, self.validate, self.decide, self.record_intent, self.forward
+            self.record_outcome,
+            self.resolve,
+            self.validate,
+            self.decide,
+            self.record_intent,
+            self.forward,
         ]
         return Pipeline([stage for stage in stages if stage is not None])
 

@@ -66,8 +66,14 @@ class Planner:
         try:
             return await self._chain.call(call)
         except CallError as exc:
-            return {"tool": call.context.requested_name, "effect": "error", "would_run": False,
-                    "needs_approval": False, "irreversible": None, "reasons": [exc.message]}
+            return {
+                "tool": call.context.requested_name,
+                "effect": "error",
+                "would_run": False,
+                "needs_approval": False,
+                "irreversible": None,
+                "reasons": [exc.message],
+            }
 
     async def plan(self, calls: Sequence[Call]) -> dict[str, Any]:
         rows = [await self.plan_one(call) for call in calls]
@@ -82,4 +88,3 @@ class Planner:
                 "irreversible": sum(bool(r["irreversible"]) for r in rows),
             },
         }
-

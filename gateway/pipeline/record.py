@@ -69,9 +69,14 @@ class RecordOutcome:
                 await self._ledger.append(EntryKind.CALL_REFUSED, {**_who(call), "error": message})
             raise
         if call.intent_seq is None:  # refused before forwarding: record the decision
-            await self._ledger.append(EntryKind.CALL_REFUSED, {
-                **_who(call), "arguments": self._masker.mask("args", dict(call.context.arguments), _mask_paths(call)),
-                "decision": _decision(call)})
+            await self._ledger.append(
+                EntryKind.CALL_REFUSED,
+                {
+                    **_who(call),
+                    "arguments": self._masker.mask("args", dict(call.context.arguments), _mask_paths(call)),
+                    "decision": _decision(call),
+                },
+            )
             return result
         stored = self._masker.limit(self._masker.mask("result", result, _mask_paths(call)))
         status = "tool_error" if result.get("isError") else "ok"
@@ -94,18 +99,24 @@ class RecordIntent:
 
     async def __call__(self, call: Call, proceed: Proceed) -> Result:
         manifest = call.manifest.manifest if call.manifest is not None else None
-        entry = await self._ledger.append(EntryKind.CALL_INTENT, {
-            **_who(call),
-            "roles": sorted(call.context.principal.roles),
-            "arguments": self._masker.mask("args", dict(call.context.arguments), _mask_paths(call)),
-            "manifest": None if manifest is None else {
-                "source": call.manifest.source if call.manifest else None,
-                "reversibility": manifest.reversibility.value, "impact": manifest.impact.value,
-                "side_effects": manifest.side_effects,
-                "compensation": manifest.compensation.tool if manifest.compensation else None,
+        entry = await self._ledger.append(
+            EntryKind.CALL_INTENT,
+            {
+                **_who(call),
+                "roles": sorted(call.context.principal.roles),
+                "arguments": self._masker.mask("args", dict(call.context.arguments), _mask_paths(call)),
+                "manifest": None
+                if manifest is None
+                else {
+                    "source": call.manifest.source if call.manifest else None,
+                    "reversibility": manifest.reversibility.value,
+                    "impact": manifest.impact.value,
+                    "side_effects": manifest.side_effects,
+                    "compensation": manifest.compensation.tool if manifest.compensation else None,
+                },
+                "decision": _decision(call),
+                "compensation": call.context.compensation,
             },
-            "decision": _decision(call),
-            "compensation": call.context.compensation,
-        })
+        )
         call.intent_seq = entry.seq
         return await proceed(call)

@@ -66,6 +66,9 @@ def _idempotency_key(context: CallContext, resolved: ResolvedManifest) -> str | 
     template = resolved.manifest.idempotency_key
     if template is None:
         return None
-    data = {"args": context.arguments, "principal": {"id": context.principal.id},
-            "workflow": {"id": context.workflow_id}}
+    data = {
+        "args": context.arguments,
+        "principal": {"id": context.principal.id},
+        "workflow": {"id": context.workflow_id},
+    }
     return str(render(template, data))

@@ -10,8 +10,8 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,9 +63,12 @@ class PolicyService:
             return
         self.loaded, self.last_error = bundle, None
         digest = hashlib.sha256(json.dumps([sorted(bundle.modules.items()), bundle.data], sort_keys=True).encode())
-        await self._tell({"ok": True, "modules": sorted(bundle.modules), "sha256": digest.hexdigest(),
-                          "engine": self.engine.name})
-        logger.info("policy loaded: %d modules from %s (%s engine)", len(bundle.modules), self.directory, self.engine.name)
+        await self._tell(
+            {"ok": True, "modules": sorted(bundle.modules), "sha256": digest.hexdigest(), "engine": self.engine.name}
+        )
+        logger.info(
+            "policy loaded: %d modules from %s (%s engine)", len(bundle.modules), self.directory, self.engine.name
+        )
 
     async def watch(self, interval: float) -> None:
         """Reload whenever a policy or data file changes (polled: works on every filesystem)."""

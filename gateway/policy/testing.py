@@ -37,7 +37,7 @@ def run_tests(directory: Path) -> TestReport:
     bundle = PolicyBundle.read(directory)
     engine = compile_bundle(bundle, coverage=True)
     outcomes: list[TestOutcome] = []
-    for name, source in bundle.modules.items():
+    for source in bundle.modules.values():
         package = _PACKAGE.search(source)
         if package is None:
             continue

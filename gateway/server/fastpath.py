@@ -46,8 +46,12 @@ _ids = itertools.count(1)
 
 class FastToolCalls:
     def __init__(
-        self, app: ASGIApp, dispatch: Callable[[Call], Awaitable[Result]], sessions: SessionTable,
-        security: TransportSecuritySettings, max_body: int,
+        self,
+        app: ASGIApp,
+        dispatch: Callable[[Call], Awaitable[Result]],
+        sessions: SessionTable,
+        security: TransportSecuritySettings,
+        max_body: int,
     ) -> None:
         self._app = app
         self._dispatch = dispatch
@@ -135,7 +139,9 @@ class FastToolCalls:
             response = _error(request_id, exc.error.code, exc.error.message, exc.error.data)
         except Exception:  # top of a request: log, fail closed, keep serving
             logger.exception("tools/call failed inside the gateway")
-            response = _error(request_id, types.INTERNAL_ERROR, "internal error in the gateway; the call was not completed")
+            response = _error(
+                request_id, types.INTERNAL_ERROR, "internal error in the gateway; the call was not completed"
+            )
         finally:
             session.running.pop(request_id, None)
         if response is None:  # cancelled by the client: nothing to answer
@@ -192,9 +198,17 @@ class _ResponseChannel:
         async with self._lock:
             if not self._streaming:
                 self._streaming = True
-                await self._send({"type": "http.response.start", "status": 200, "headers": [
-                    (b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache, no-transform"),
-                    (b"x-accel-buffering", b"no")]})
+                await self._send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [
+                            (b"content-type", b"text/event-stream"),
+                            (b"cache-control", b"no-cache, no-transform"),
+                            (b"x-accel-buffering", b"no"),
+                        ],
+                    }
+                )
             await self._send({"type": "http.response.body", "body": data, "more_body": True})
 
     async def finish(self, response: dict[str, Any]) -> None:
@@ -204,8 +218,13 @@ class _ResponseChannel:
                 await self._send({"type": "http.response.body", "body": data, "more_body": False})
                 return
             body = _dumps(response)
-            await self._send({"type": "http.response.start", "status": 200, "headers": [
-                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+            await self._send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                }
+            )
             await self._send({"type": "http.response.body", "body": body})
 
 

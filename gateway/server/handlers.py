@@ -188,9 +188,7 @@ class _Handlers:
             raise MCPError(code=types.INVALID_PARAMS, message=f"unknown prompt {params.name!r}")
         return await self._forward(ctx, ref.upstream, "prompts/get", {**self._dump(params), "name": ref.name})
 
-    async def list_resources(
-        self, ctx: Ctx, params: types.PaginatedRequestParams | None
-    ) -> types.ListResourcesResult:
+    async def list_resources(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListResourcesResult:
         return types.ListResourcesResult(resources=self.gateway.pool.catalog.resources())
 
     async def list_resource_templates(

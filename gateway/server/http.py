@@ -52,7 +52,10 @@ def build_app(gateway: Gateway) -> Any:
     )
     security = security_settings(config.server)
     fast = FastToolCalls(
-        StreamableHTTPASGIApp(manager), gateway.dispatch, gateway.sessions, security,
+        StreamableHTTPASGIApp(manager),
+        gateway.dispatch,
+        gateway.sessions,
+        security,
         config.server.max_request_bytes,
     )
     mcp_endpoint = BearerAuth(fast, TokenTable(config), config.auth)

@@ -38,8 +38,21 @@ class SqliteLedgerStore:
             try:
                 self._db.executemany(
                     f"INSERT INTO ledger ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(r.seq, r.body, r.entry_hash, r.leaf, r.kind, r.workflow, r.principal, r.tool, r.correlation,
-                      r.time) for r in rows],
+                    [
+                        (
+                            r.seq,
+                            r.body,
+                            r.entry_hash,
+                            r.leaf,
+                            r.kind,
+                            r.workflow,
+                            r.principal,
+                            r.tool,
+                            r.correlation,
+                            r.time,
+                        )
+                        for r in rows
+                    ],
                 )
             except BaseException:
                 self._db.execute("ROLLBACK")

@@ -73,7 +73,7 @@ class Catalog:
             owner = other[0].upstream if isinstance(other, tuple) else getattr(other, "upstream", "?")
             raise CatalogError(
                 f"{kind} name {exposed!r} is offered by both upstream {owner!r} and {upstream!r}; "
-                "set [namespace] mode = \"prefix\" or rename one of them"
+                'set [namespace] mode = "prefix" or rename one of them'
             )
         return exposed
 

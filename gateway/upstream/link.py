@@ -97,7 +97,8 @@ class UpstreamLink:
         started = False
         try:
             while not self._stop.is_set():
-                connected = await self._serve_once(lambda: None if started else task_status.started())
+                on_ready: Callable[[], None] = (lambda: None) if started else task_status.started
+                connected = await self._serve_once(on_ready)
                 if not started:
                     started = True
                     if not connected:

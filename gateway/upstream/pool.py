@@ -59,9 +59,7 @@ class LinkSet:
 
 
 class UpstreamPool:
-    def __init__(
-        self, configs: Sequence[UpstreamConfig], namespace: NamespaceConfig, task_group: TaskGroup
-    ) -> None:
+    def __init__(self, configs: Sequence[UpstreamConfig], namespace: NamespaceConfig, task_group: TaskGroup) -> None:
         self._configs = {config.name: config for config in configs}
         self._namespace = namespace
         self.task_group = task_group

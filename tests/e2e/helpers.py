@@ -43,7 +43,9 @@ class Recorder:
 
 
 @asynccontextmanager
-async def http_client(url: str, token: str | None, recorder: Recorder | None = None, **kwargs: Any) -> AsyncIterator[Client]:
+async def http_client(
+    url: str, token: str | None, recorder: Recorder | None = None, **kwargs: Any
+) -> AsyncIterator[Client]:
     recorder = recorder or Recorder("client")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300)) as http:

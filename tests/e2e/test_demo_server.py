@@ -21,6 +21,7 @@ async def test_demo_flows_mutate_the_database_and_inverse_tools_undo_them(start_
     db = tmp_path / "demo.db"
     gateway = start_gateway(demo_upstream(db))
     async with http_client(gateway.url, TOKEN) as client:
+
         async def call(tool: str, **arguments):
             result = await client.call_tool(f"demo__{tool}", arguments)
             assert not result.is_error, text_of(result)

@@ -16,11 +16,14 @@ pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 
 def rollgate(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PYTHON, "-m", "gateway", "--config", str(config), *args],
-                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    return subprocess.run(
+        [PYTHON, "-m", "gateway", "--config", str(config), *args], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
 
 
-async def test_a_gateway_killed_mid_call_leaves_a_verifiable_ledger_and_an_unknown_outcome(start_gateway, tmp_path) -> None:
+async def test_a_gateway_killed_mid_call_leaves_a_verifiable_ledger_and_an_unknown_outcome(
+    start_gateway, tmp_path
+) -> None:
     gateway = start_gateway(probe_upstream())
     config = next(tmp_path.glob("rollgate-*.toml"))
 
@@ -56,8 +59,11 @@ async def test_the_ledger_tells_who_asked_what_the_policy_said_and_what_happened
     async with http_client(gateway.url, TOKEN) as client:
         meta = {"rollgate/workflow": "wf-story", "rollgate/step": "1"}
         await client.call_tool("demo__create_customer", {"name": "Ada", "email": "ada@example.com"}, meta=meta)
-        await client.call_tool("demo__send_email", {"to": "a@example.com", "subject": "s", "body": "b"},
-                               meta={**meta, "rollgate/step": "2"})
+        await client.call_tool(
+            "demo__send_email",
+            {"to": "a@example.com", "subject": "s", "body": "b"},
+            meta={**meta, "rollgate/step": "2"},
+        )
     config = next(tmp_path.glob("rollgate-*.toml"))
     story = rollgate(config, "ledger", "show", "--workflow", "wf-story").stdout.splitlines()
     assert len(story) == 3

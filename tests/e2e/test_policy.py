@@ -23,8 +23,12 @@ def cell_manifests(directory: Path) -> Path:
     lines = ["version: 1", "tools:"]
     for rev in REVERSIBILITY:
         for impact in IMPACT:
-            lines += ["  - server: probe", f"    tool: cell_{rev}_{impact}", f"    reversibility: {rev}",
-                      f"    impact: {impact}"]
+            lines += [
+                "  - server: probe",
+                f"    tool: cell_{rev}_{impact}",
+                f"    reversibility: {rev}",
+                f"    impact: {impact}",
+            ]
     (directory / "cells.yaml").write_text("\n".join(lines) + "\n")
     return directory
 
@@ -68,9 +72,15 @@ async def test_only_the_listed_name_reaches_a_tool_and_the_decision_is_for_the_r
     gateway = start_gateway(probe_upstream(env='{PROBE_CELLS = "1"}'), policies=DEFAULT_POLICIES, manifests=manifests)
     ran = tmp_path / "ran.log"
     async with http_client(gateway.url, TOKEN) as client:
-        for alias in ("cell_read_only_low", "PROBE__cell_read_only_low", "probe__CELL_read_only_low",
-                      "probe_cell_read_only_low", "probe/cell_read_only_low", "probe__cell_read_only_low ",
-                      "probe____cell_read_only_low"):
+        for alias in (
+            "cell_read_only_low",
+            "PROBE__cell_read_only_low",
+            "probe__CELL_read_only_low",
+            "probe_cell_read_only_low",
+            "probe/cell_read_only_low",
+            "probe__cell_read_only_low ",
+            "probe____cell_read_only_low",
+        ):
             with pytest.raises(MCPError, match="unknown tool"):
                 await client.call_tool(alias, {"path": str(ran)})
         held = await client.call_tool("probe__cell_irreversible_high", {"path": str(ran)})
@@ -114,7 +124,9 @@ async def test_a_quarantined_or_low_confidence_call_is_denied_with_structured_re
         sure = await client.call_tool(
             "demo__create_customer", {"name": "C", "email": "c@example.com"}, meta={"rollgate/confidence": 0.9}
         )
-    assert unsure.structured_content["effect"] == "deny" and "confidence 0.10" in unsure.structured_content["reasons"][0]
+    assert (
+        unsure.structured_content["effect"] == "deny" and "confidence 0.10" in unsure.structured_content["reasons"][0]
+    )
     assert hesitant.structured_content["effect"] == "require_approval"
     assert not sure.is_error and sure.structured_content["name"] == "C"
 
@@ -128,13 +140,18 @@ async def test_the_opa_engine_decides_through_the_gateway_and_fails_closed_when_
     from tests.conftest import free_port, stop, wait_for_http
 
     port = free_port()
-    opa = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fixtures" / "opa_data_api.py"), "--port", str(port)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    opa = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "fixtures" / "opa_data_api.py"), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health", opa)
         manifests = cell_manifests(tmp_path / "manifests")
         gateway = start_gateway(
-            probe_upstream(env='{PROBE_CELLS = "1"}'), policies=DEFAULT_POLICIES, manifests=manifests,
+            probe_upstream(env='{PROBE_CELLS = "1"}'),
+            policies=DEFAULT_POLICIES,
+            manifests=manifests,
             extra=f'[policy]\nengine = "opa"\nopa_url = "http://127.0.0.1:{port}"\nopa_timeout_seconds = 1.0\n',
         )
         ran = tmp_path / "ran.log"

@@ -46,7 +46,9 @@ async def test_progress_and_logging_reach_the_calling_client(start_gateway) -> N
         progress.append((value, total, message))
 
     async with http_client(gateway.url, TOKEN, recorder) as client:
-        result = await client.call_tool("probe__progress_and_log", {"tag": "one", "steps": 3}, progress_callback=on_progress)
+        result = await client.call_tool(
+            "probe__progress_and_log", {"tag": "one", "steps": 3}, progress_callback=on_progress
+        )
     assert text_of(result) == "one:done"
     assert [p[2] for p in progress] == ["one:1", "one:2", "one:3"]
     assert recorder.logs == ["one:log:1", "one:log:2", "one:log:3"]
@@ -165,16 +167,25 @@ async def test_malformed_oversized_and_rebinding_requests_get_errors_and_the_gat
     start_gateway,
 ) -> None:
     gateway = start_gateway(probe_upstream(), server="max_request_bytes = 65536")
-    headers = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {TOKEN}",
-               "Content-Type": "application/json"}
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "Authorization": f"Bearer {TOKEN}",
+        "Content-Type": "application/json",
+    }
     async with httpx.AsyncClient() as http:
         garbage = await http.post(gateway.url, content=b"{not json", headers=headers)
         not_rpc = await http.post(gateway.url, json={"hello": "world"}, headers=headers)
         huge = await http.post(gateway.url, content=b"[" + b"1," * 70000 + b"1]", headers=headers)
-        evil_host = await http.post(gateway.url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
-                                    headers={**headers, "Host": "evil.example:80"})
-        evil_origin = await http.post(gateway.url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
-                                      headers={**headers, "Origin": "http://evil.example"})
+        evil_host = await http.post(
+            gateway.url,
+            json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+            headers={**headers, "Host": "evil.example:80"},
+        )
+        evil_origin = await http.post(
+            gateway.url,
+            json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+            headers={**headers, "Origin": "http://evil.example"},
+        )
     assert garbage.status_code == 400 and not_rpc.status_code == 400
     assert huge.status_code == 413
     assert evil_host.status_code in (403, 421) and evil_origin.status_code == 403
@@ -192,18 +203,43 @@ async def test_a_session_cannot_be_used_with_another_agents_token(start_gateway)
     async with httpx.AsyncClient() as http:
         init = await http.post(
             gateway.url,
-            json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-                "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}},
+            json={
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "1"},
+                },
+            },
             headers={**headers, "Authorization": f"Bearer {TOKEN}"},
         )
         sid = init.headers["mcp-session-id"]
         session_headers = {**headers, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25"}
-        await http.post(gateway.url, json={"jsonrpc": "2.0", "method": "notifications/initialized"},
-                        headers={**session_headers, "Authorization": f"Bearer {TOKEN}"})
-        await http.post(gateway.url, json={"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-                                           "params": {"name": "probe__echo", "arguments": {"text": "a"}}},
-                        headers={**session_headers, "Authorization": f"Bearer {TOKEN}"})
-        hijack = await http.post(gateway.url, json={"jsonrpc": "2.0", "id": 3, "method": "tools/call",
-                                                    "params": {"name": "probe__echo", "arguments": {"text": "b"}}},
-                                 headers={**session_headers, "Authorization": f"Bearer {OTHER_TOKEN}"})
+        await http.post(
+            gateway.url,
+            json={"jsonrpc": "2.0", "method": "notifications/initialized"},
+            headers={**session_headers, "Authorization": f"Bearer {TOKEN}"},
+        )
+        await http.post(
+            gateway.url,
+            json={
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "probe__echo", "arguments": {"text": "a"}},
+            },
+            headers={**session_headers, "Authorization": f"Bearer {TOKEN}"},
+        )
+        hijack = await http.post(
+            gateway.url,
+            json={
+                "jsonrpc": "2.0",
+                "id": 3,
+                "method": "tools/call",
+                "params": {"name": "probe__echo", "arguments": {"text": "b"}},
+            },
+            headers={**session_headers, "Authorization": f"Bearer {OTHER_TOKEN}"},
+        )
     assert "another principal" in hijack.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+
 import anyio
 import httpx
 import pytest
@@ -56,7 +57,9 @@ async def test_a_cancelled_call_leaves_the_session_usable(start_gateway) -> None
 @pytest.fixture
 def http_probe():
     port = free_port()
-    process = subprocess.Popen([PYTHON, PROBE, "--http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [PYTHON, PROBE, "--http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     wait_for_http(f"http://127.0.0.1:{port}/mcp", process)
     yield f"http://127.0.0.1:{port}/mcp"
     stop(process)
@@ -81,10 +84,14 @@ async def test_an_idle_session_outlives_every_keep_alive_towards_clients_and_htt
 
 async def test_a_legacy_sse_upstream_is_served_with_progress(start_gateway) -> None:
     port = free_port()
-    process = subprocess.Popen([PYTHON, PROBE, "--sse", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [PYTHON, PROBE, "--sse", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_for_port(port, process)
-        gateway = start_gateway(f'[[upstreams]]\nname = "old"\nurl = "http://127.0.0.1:{port}/sse"\ntransport = "sse"\n')
+        gateway = start_gateway(
+            f'[[upstreams]]\nname = "old"\nurl = "http://127.0.0.1:{port}/sse"\ntransport = "sse"\n'
+        )
         progress: list[str | None] = []
 
         async def on_progress(value: float, total: float | None, message: str | None) -> None:
@@ -101,7 +108,9 @@ async def test_a_legacy_sse_upstream_is_served_with_progress(start_gateway) -> N
 async def test_the_stdio_gateway_serves_a_client_that_launches_it(tmp_path) -> None:
     config = tmp_path / "rollgate.toml"
     config.write_text(f'[paths]\npolicies = "{ALLOW_ALL}"\n' + probe_upstream())
-    params = StdioServerParameters(command=PYTHON, args=["-m", "gateway", "--config", str(config), "stdio"], cwd=str(ROOT))
+    params = StdioServerParameters(
+        command=PYTHON, args=["-m", "gateway", "--config", str(config), "stdio"], cwd=str(ROOT)
+    )
     with anyio.fail_after(30):
         async with Client(params, mode="legacy") as client:
             names = {tool.name for tool in (await client.list_tools()).tools}
@@ -111,9 +120,16 @@ async def test_the_stdio_gateway_serves_a_client_that_launches_it(tmp_path) -> N
 
 def test_a_name_collision_between_upstreams_is_a_clear_start_up_error(tmp_path) -> None:
     config = tmp_path / "rollgate.toml"
-    config.write_text('[namespace]\nmode = "none"\n' + probe_upstream("one") + probe_upstream("two", env='{PROBE_SCHEME = "two"}'))
-    done = subprocess.run([PYTHON, "-m", "gateway", "--config", str(config), "serve"],
-                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    config.write_text(
+        '[namespace]\nmode = "none"\n' + probe_upstream("one") + probe_upstream("two", env='{PROBE_SCHEME = "two"}')
+    )
+    done = subprocess.run(
+        [PYTHON, "-m", "gateway", "--config", str(config), "serve"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert done.returncode == 2
     assert "tool name 'echo' is offered by both upstream 'one' and 'two'" in done.stderr
 
@@ -121,8 +137,13 @@ def test_a_name_collision_between_upstreams_is_a_clear_start_up_error(tmp_path) 
 def test_a_bad_config_names_the_key_and_exits_2(tmp_path) -> None:
     config = tmp_path / "rollgate.toml"
     config.write_text('[server]\nport = "high"\n[[upstreams]]\nname = "x"\n')
-    done = subprocess.run([PYTHON, "-m", "gateway", "--config", str(config), "serve"],
-                          capture_output=True, text=True, timeout=30, cwd=ROOT)
+    done = subprocess.run(
+        [PYTHON, "-m", "gateway", "--config", str(config), "serve"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+    )
     assert done.returncode == 2
     assert "server.port" in done.stderr and "upstreams[0]" in done.stderr
 
@@ -139,13 +160,31 @@ async def test_a_client_of_an_old_revision_calls_tools_through_the_gateway(start
     gateway = start_gateway(probe_upstream())
     headers = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {TOKEN}"}
     async with httpx.AsyncClient(timeout=30) as http:
-        init = await http.post(gateway.url, headers=headers, json={
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "old", "version": "0"}}})
+        init = await http.post(
+            gateway.url,
+            headers=headers,
+            json={
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2024-11-05",
+                    "capabilities": {},
+                    "clientInfo": {"name": "old", "version": "0"},
+                },
+            },
+        )
         assert '"protocolVersion":"2024-11-05"' in init.text
         headers.update({"mcp-session-id": init.headers["mcp-session-id"], "mcp-protocol-version": "2024-11-05"})
         await http.post(gateway.url, headers=headers, json={"jsonrpc": "2.0", "method": "notifications/initialized"})
-        call = await http.post(gateway.url, headers=headers, json={
-            "jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "probe__add", "arguments": {"a": 1, "b": 1}}})
+        call = await http.post(
+            gateway.url,
+            headers=headers,
+            json={
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "probe__add", "arguments": {"a": 1, "b": 1}},
+            },
+        )
     assert '"text":"2"' in call.text and '"isError":false' in call.text
-

@@ -24,13 +24,13 @@ def test_defaults_listen_on_loopback_and_fail_closed(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "key"),
     [
-        ('[server]\nport = 70000\n', "server.port"),
+        ("[server]\nport = 70000\n", "server.port"),
         ('[server]\npath = "mcp"\n', "server.path"),
         ('[[upstreams]]\nname = "x"\n', "upstreams[0]"),
         ('[[upstreams]]\nname = "x"\ncommand = "a"\nurl = "http://b"\n', "upstreams[0]"),
         ('[[upstreams]]\nname = "bad name"\ncommand = "a"\n', "upstreams[0].name"),
         ('[[agents]]\nid = "a"\ntoken_sha256 = "short"\n', "agents[0].token_sha256"),
-        ('[surprise]\nx = 1\n', "surprise"),
+        ("[surprise]\nx = 1\n", "surprise"),
     ],
 )
 def test_every_error_names_the_key(tmp_path: Path, text: str, key: str) -> None:

@@ -26,16 +26,22 @@ json_values = st.recursive(
     max_leaves=8,
 )
 entries = st.lists(
-    st.tuples(st.sampled_from(["call.intent", "call.result", "policy.reload"]),
-              st.dictionaries(st.sampled_from(["workflow", "principal", "tool", "x", "y"]), json_values, max_size=4)),
-    min_size=1, max_size=25,
+    st.tuples(
+        st.sampled_from(["call.intent", "call.result", "policy.reload"]),
+        st.dictionaries(st.sampled_from(["workflow", "principal", "tool", "x", "y"]), json_values, max_size=4),
+    ),
+    min_size=1,
+    max_size=25,
 )
 
 
 def build(items: list[tuple[str, dict]]) -> list[LedgerRow]:
     rows, prev = [], GENESIS
     for seq, (kind, data) in enumerate(items, start=1):
-        data = {k: (v if k not in ("workflow", "principal", "tool") or isinstance(v, str) else str(v)) for k, v in data.items()}
+        data = {
+            k: (v if k not in ("workflow", "principal", "tool") or isinstance(v, str) else str(v))
+            for k, v in data.items()
+        }
         entry = seal(seq, prev, "2026-11-24T00:00:00+00:00", kind, data)
         rows.append(LedgerRow(entry.seq, entry.body, entry.entry_hash, entry.leaf, **index_columns(entry)))
         prev = entry.entry_hash
@@ -55,8 +61,18 @@ def test_appends_verify_and_any_single_byte_change_is_caught(tmp_path: Path, ite
     position = data.draw(st.integers(0, len(row.body) - 1))
     flipped = bytearray(row.body)
     flipped[position] ^= data.draw(st.integers(1, 255))
-    rows[index] = LedgerRow(row.seq, bytes(flipped), row.entry_hash, row.leaf, row.kind, row.workflow,
-                            row.principal, row.tool, row.correlation, row.time)
+    rows[index] = LedgerRow(
+        row.seq,
+        bytes(flipped),
+        row.entry_hash,
+        row.leaf,
+        row.kind,
+        row.workflow,
+        row.principal,
+        row.tool,
+        row.correlation,
+        row.time,
+    )
     with pytest.raises(VerificationError) as failed:
         verify_ledger(rows, [note], keys)
     assert failed.value.seq == row.seq
@@ -97,7 +113,12 @@ def test_masked_paths_are_stored_as_salted_digests_and_large_results_as_digest_a
     masked = masker.mask("args", {"card": {"number": "4111"}, "amount": 5}, ["args.card.number", "result.x"])
     assert masked["amount"] == 5 and "4111" not in str(masked)
     assert masked["card"]["number"]["masked"].startswith("hmac-sha256:")
-    assert masked["card"]["number"] == Masker.for_state_dir(tmp_path, 100).mask("args", {"card": {"number": "4111"}}, ["args.card.number"])["card"]["number"]
+    assert (
+        masked["card"]["number"]
+        == Masker.for_state_dir(tmp_path, 100).mask("args", {"card": {"number": "4111"}}, ["args.card.number"])["card"][
+            "number"
+        ]
+    )
     big = masker.limit({"text": "x" * 500})
     assert big["size"] > 500 and len(big["sha256"]) == 64
     assert (tmp_path / "keys" / "mask.salt").stat().st_mode & 0o777 == 0o600

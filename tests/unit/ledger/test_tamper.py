@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gateway.ledger.entry import seal
 from gateway.ledger.keys import KEY_NAME, known_public_keys, load_or_create
 from gateway.ledger.ledger import Ledger
-from gateway.ledger.note import Checkpoint
 from gateway.ledger.merkle import root
+from gateway.ledger.note import Checkpoint
 from gateway.ledger.verify import VerificationError, verify_extension, verify_ledger, verify_rows
 from gateway.store import SqliteLedgerStore
 
@@ -23,8 +23,16 @@ def ledger_dir(tmp_path: Path) -> Path:
     key, _ = load_or_create(tmp_path)
     ledger = Ledger(SqliteLedgerStore(tmp_path / "ledger.db"), key, "test/ledger")
     for n in range(1, 11):
-        ledger.append_blocking("call.intent", {"correlation_id": f"c{n}", "principal": "agent", "workflow": "wf",
-                                               "tool": "demo/transfer", "arguments": {"amount_cents": n * 100}})
+        ledger.append_blocking(
+            "call.intent",
+            {
+                "correlation_id": f"c{n}",
+                "principal": "agent",
+                "workflow": "wf",
+                "tool": "demo/transfer",
+                "arguments": {"amount_cents": n * 100},
+            },
+        )
         if n == 5:
             ledger.checkpoint()
     ledger.close()  # signs the final head (size 10)
@@ -57,8 +65,10 @@ def test_an_edit_with_a_recomputed_hash_breaks_the_chain_at_the_next_entry(ledge
         body = bytes(db.execute("SELECT body FROM ledger WHERE seq = 4").fetchone()[0])
         document = json.loads(body)
         forged = seal(4, document["prev"], document["time"], document["kind"], {**document["data"], "tool": "x/y"})
-        db.execute("UPDATE ledger SET body = ?, entry_hash = ?, leaf = ?, tool = 'x/y' WHERE seq = 4",
-                   (forged.body, forged.entry_hash, forged.leaf))
+        db.execute(
+            "UPDATE ledger SET body = ?, entry_hash = ?, leaf = ?, tool = 'x/y' WHERE seq = 4",
+            (forged.body, forged.entry_hash, forged.leaf),
+        )
     with pytest.raises(VerificationError, match="entry 5: it does not follow entry 4") as failed:
         check(ledger_dir)
     assert failed.value.seq == 5

@@ -27,12 +27,17 @@ def test_the_demo_manifests_load_and_resolve_by_upstream_and_tool() -> None:
 
 
 def test_exact_entries_win_over_globs(tmp_path: Path) -> None:
-    registry = ManifestRegistry.load(write(tmp_path, """
+    registry = ManifestRegistry.load(
+        write(
+            tmp_path,
+            """
 version: 1
 tools:
   - {server: s, tool: "get_*", reversibility: read_only, impact: low}
   - {server: s, tool: get_secret, reversibility: read_only, impact: critical}
-"""))
+""",
+        )
+    )
     assert registry.resolve("s", None, "get_secret").manifest.impact is Impact.CRITICAL
     assert registry.resolve("s", None, "get_other").manifest.impact is Impact.LOW
 
@@ -42,7 +47,11 @@ tools:
     [
         ("version: 1\ntools:\n  - {tool: x, reversibility: maybe, impact: low}\n", "tools.0.reversibility"),
         ("version: 2\ntools: []\n", "version"),
-        ("version: 1\ntools:\n  - {tool: x, reversibility: compensable, impact: low, compensation: {tool: y, args: {a: '{env.HOME}'}}}\n", "must start with one of"),
+        (
+            "version: 1\ntools:\n  - {tool: x, reversibility: compensable, impact: low,"
+            " compensation: {tool: y, args: {a: '{env.HOME}'}}}\n",
+            "must start with one of",
+        ),
         ("version: 1\ntools: [\n", "not valid YAML"),
     ],
 )
@@ -53,12 +62,17 @@ def test_an_invalid_file_is_an_error_naming_the_file_and_key(tmp_path: Path, tex
 
 
 def test_a_manifest_for_a_tool_nobody_offers_is_a_warning(tmp_path: Path) -> None:
-    registry = ManifestRegistry.load(write(tmp_path, """
+    registry = ManifestRegistry.load(
+        write(
+            tmp_path,
+            """
 version: 1
 tools:
   - {server: s, tool: ghost, reversibility: read_only, impact: low}
   - {server: s, tool: move, reversibility: reversible, impact: low, blast_radius: ["acct:{args.acount}"]}
-"""))
+""",
+        )
+    )
     tool = types.Tool(name="move", input_schema={"type": "object", "properties": {"account": {"type": "string"}}})
     warnings = registry.warnings({"s": [tool]})
     assert any("ghost matches no tool" in w for w in warnings)

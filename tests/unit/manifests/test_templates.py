@@ -11,7 +11,10 @@ from gateway.manifests.templates import check_template_roots, render
 def test_a_whole_placeholder_keeps_the_value_type() -> None:
     data = {"args": {"amount": 5, "ids": [1, 2]}, "result": {"id": "trf_1"}}
     assert render("{args.amount}", data) == 5
-    assert render({"ids": "{args.ids}", "ref": "transfer {result.id}"}, data) == {"ids": [1, 2], "ref": "transfer trf_1"}
+    assert render({"ids": "{args.ids}", "ref": "transfer {result.id}"}, data) == {
+        "ids": [1, 2],
+        "ref": "transfer trf_1",
+    }
     assert render(["{args.ids.1}"], data) == [2]
 
 

@@ -53,8 +53,14 @@ class RecordingLink:
         return {"content": [], "isError": False}
 
 
-async def run(tmp: Path, manifest: dict[str, Any] | None, notes: types.ToolAnnotations | None,
-              name: str, arguments: Any, meta: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Any], str | None]:
+async def run(
+    tmp: Path,
+    manifest: dict[str, Any] | None,
+    notes: types.ToolAnnotations | None,
+    name: str,
+    arguments: Any,
+    meta: dict[str, Any],
+) -> tuple[dict[str, Any] | None, list[Any], str | None]:
     directory = tmp / "m"
     directory.mkdir(exist_ok=True)
     (directory / "m.yaml").write_text(yaml.safe_dump({"version": 1, "tools": [manifest] if manifest else []}))

@@ -13,8 +13,8 @@ import anyio
 import pytest
 
 from gateway.policy import OpaEngine, PolicyBundle, PolicyEngine, PolicyService, RegorusEngine
-from gateway.policy.engines import compile_bundle
 from gateway.policy.document import Effect
+from gateway.policy.engines import compile_bundle
 from tests.conftest import DEFAULT_POLICIES, ROOT, free_port, stop, wait_for_http
 from tests.unit.policy.inputs import policy_input
 
@@ -45,7 +45,9 @@ async def engines(opa_url: str) -> list[PolicyEngine]:
 
 async def test_a_boolean_input_stays_a_boolean_in_regorus() -> None:
     engine = RegorusEngine()
-    bundle = PolicyBundle({"t.rego": "package t\nimport rego.v1\nkind := type_name(input.flag)\nis_true if input.flag == true\n"}, {}, ())
+    bundle = PolicyBundle(
+        {"t.rego": "package t\nimport rego.v1\nkind := type_name(input.flag)\nis_true if input.flag == true\n"}, {}, ()
+    )
     await engine.load(bundle)
     assert await engine.evaluate("data.t.kind", json.dumps({"flag": True})) == "boolean"
     assert await engine.evaluate("data.t.is_true", json.dumps({"flag": True})) is True
@@ -63,7 +65,9 @@ async def test_both_engines_decide_alike(opa_url: str, reversibility: str, impac
 
 
 async def test_an_unreachable_opa_denies_with_a_reason() -> None:
-    service = PolicyService(OpaEngine(f"http://127.0.0.1:{free_port()}", 0.5, manage_policies=False), DEFAULT_POLICIES, QUERY)
+    service = PolicyService(
+        OpaEngine(f"http://127.0.0.1:{free_port()}", 0.5, manage_policies=False), DEFAULT_POLICIES, QUERY
+    )
     await service.load()
     evaluation = await service.evaluate(policy_input("read_only", "low"))
     await service.aclose()
@@ -75,11 +79,14 @@ async def test_a_slow_opa_times_out_and_denies() -> None:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "fixtures" / "opa_data_api.py"), "--port", str(port), "--delay", "5"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health", process)
-        service = PolicyService(OpaEngine(f"http://127.0.0.1:{port}", 0.3, manage_policies=True), DEFAULT_POLICIES, QUERY)
+        service = PolicyService(
+            OpaEngine(f"http://127.0.0.1:{port}", 0.3, manage_policies=True), DEFAULT_POLICIES, QUERY
+        )
         await service.load()
         with anyio.fail_after(5):
             evaluation = await service.evaluate(policy_input("read_only", "low"))
@@ -111,7 +118,9 @@ async def test_an_edit_is_picked_up_by_the_watcher(tmp_path: Path) -> None:
     async with anyio.create_task_group() as tg:
         tg.start_soon(service.watch, 0.05)
         await anyio.sleep(0.1)
-        (tmp_path / "p.rego").write_text('package rollgate.policy\nimport rego.v1\ndecision := {"effect": "deny", "reasons": ["edited"]}\n')
+        (tmp_path / "p.rego").write_text(
+            'package rollgate.policy\nimport rego.v1\ndecision := {"effect": "deny", "reasons": ["edited"]}\n'
+        )
         with anyio.fail_after(5):
             while (await service.evaluate(policy_input("read_only", "low"))).decision.effect is not Effect.DENY:
                 await anyio.sleep(0.05)

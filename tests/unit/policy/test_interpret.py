@@ -15,8 +15,12 @@ json_values = st.recursive(
 
 def test_a_well_formed_decision_is_kept_with_its_id() -> None:
     decision = interpret(
-        {"effect": "require_approval", "reasons": ["r"], "approvers": [{"role": "treasury", "count": 2}],
-         "obligations": {"mask": ["args.card"], "snapshot_required": True}},
+        {
+            "effect": "require_approval",
+            "reasons": ["r"],
+            "approvers": [{"role": "treasury", "count": 2}],
+            "obligations": {"mask": ["args.card"], "snapshot_required": True},
+        },
         "dec_1",
     )
     assert decision.effect is Effect.REQUIRE_APPROVAL and decision.decision_id == "dec_1"

@@ -30,7 +30,9 @@ def test_exposed_names_map_back_to_exactly_one_upstream_tool() -> None:
     assert catalog.resolve_prompt("bank__create_prompt") == ToolRef("bank", "create_prompt")
 
 
-@pytest.mark.parametrize("spelling", ["create", "CRM__create", "crm__Create", "crm_create", "crm/create", " crm__create"])
+@pytest.mark.parametrize(
+    "spelling", ["create", "CRM__create", "crm__Create", "crm_create", "crm/create", " crm__create"]
+)
 def test_no_other_spelling_resolves(spelling: str) -> None:
     catalog = Catalog(NamespaceConfig(), {"crm": listing("create")})
     assert catalog.resolve_tool(spelling) is None

@@ -25,9 +25,9 @@ class WorkflowBook:
         counters = self._workflows.get(workflow_id) or _Counters()
         return WorkflowDoc(
             id=workflow_id,
-            status=counters.status,
+            status=counters.status,  # type: ignore[arg-type]
             steps=counters.steps,
-            mutations=counters.mutations,  # type: ignore[arg-type]
+            mutations=counters.mutations,
             budget={"mutations": float(counters.mutations)},
         )
 

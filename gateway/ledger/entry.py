@@ -80,7 +80,7 @@ def jsonable(value: Any) -> Any:
 
 
 def seal(seq: int, prev: str, time: str, kind: str, data: dict[str, Any]) -> StoredEntry:
-    document = {"seq": seq, "prev": prev, "time": time, "kind": kind, "data": data}
+    document: dict[str, Any] = {"seq": seq, "prev": prev, "time": time, "kind": kind, "data": data}
     try:
         body = rfc8785.dumps(document)
     except (rfc8785.CanonicalizationError, TypeError, ValueError):

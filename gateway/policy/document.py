@@ -70,7 +70,7 @@ class TimeDoc(_Doc):
 
 
 class PolicyInput(_Doc):
-    version: Literal["rollgate.policy/v1"] = INPUT_VERSION
+    version: Literal["rollgate.policy/v1"] = "rollgate.policy/v1"
     principal: PrincipalDoc
     workflow: WorkflowDoc
     tool: ToolDoc

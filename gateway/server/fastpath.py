@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 _SESSION_HEADER = b"mcp-session-id"
 _VERSION_HEADER = b"mcp-protocol-version"
 _ids = itertools.count(1)
+REQUEST_CANCELLED = -32800
+"""Answer to a call the client cancelled: the POST still needs a response to end (JSON-RPC has no code)."""
 
 
 class FastToolCalls:
@@ -145,7 +147,7 @@ class FastToolCalls:
         finally:
             session.running.pop(request_id, None)
         if response is None:  # cancelled by the client: nothing to answer
-            response = _error(request_id, types.REQUEST_CANCELLED, "request cancelled")
+            response = _error(request_id, REQUEST_CANCELLED, "request cancelled")
         await channel.finish(response)
 
 

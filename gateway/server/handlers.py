@@ -151,7 +151,7 @@ class _Handlers:
         await self._links(ctx)
         return types.ListToolsResult(tools=[*self.gateway.pool.catalog.tools(), *META_TOOLS.values()])
 
-    async def call_tool(self, ctx: Ctx, params: types.CallToolRequestParams) -> dict[str, Any]:
+    async def call_tool(self, ctx: Ctx, params: types.CallToolRequestParams) -> Any:  # the SDK serialises raw results
         principal = self._principal(ctx)
         links = await self._links(ctx)
         try:
@@ -182,7 +182,7 @@ class _Handlers:
     async def list_prompts(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
         return types.ListPromptsResult(prompts=self.gateway.pool.catalog.prompts())
 
-    async def get_prompt(self, ctx: Ctx, params: types.GetPromptRequestParams) -> dict[str, Any]:
+    async def get_prompt(self, ctx: Ctx, params: types.GetPromptRequestParams) -> Any:  # the SDK serialises raw results
         ref = self.gateway.pool.catalog.resolve_prompt(params.name)
         if ref is None:
             raise MCPError(code=types.INVALID_PARAMS, message=f"unknown prompt {params.name!r}")
@@ -199,19 +199,23 @@ class _Handlers:
     def _owner(self, uri: str) -> str:
         owner = self.gateway.pool.catalog.resolve_uri(uri) or self.gateway.pool.catalog.only_upstream()
         if owner is None:
-            raise MCPError(code=types.RESOURCE_NOT_FOUND, message=f"no upstream serves resource {uri!r}")
+            raise MCPError(code=types.INVALID_PARAMS, message=f"no upstream serves resource {uri!r}")
         return owner
 
-    async def read_resource(self, ctx: Ctx, params: types.ReadResourceRequestParams) -> dict[str, Any]:
+    async def read_resource(
+        self, ctx: Ctx, params: types.ReadResourceRequestParams
+    ) -> Any:  # the SDK serialises raw results
         return await self._forward(ctx, self._owner(str(params.uri)), "resources/read", self._dump(params))
 
-    async def subscribe(self, ctx: Ctx, params: types.SubscribeRequestParams) -> dict[str, Any]:
+    async def subscribe(self, ctx: Ctx, params: types.SubscribeRequestParams) -> Any:  # the SDK serialises raw results
         return await self._forward(ctx, self._owner(str(params.uri)), "resources/subscribe", self._dump(params))
 
-    async def unsubscribe(self, ctx: Ctx, params: types.UnsubscribeRequestParams) -> dict[str, Any]:
+    async def unsubscribe(
+        self, ctx: Ctx, params: types.UnsubscribeRequestParams
+    ) -> Any:  # the SDK serialises raw results
         return await self._forward(ctx, self._owner(str(params.uri)), "resources/unsubscribe", self._dump(params))
 
-    async def complete(self, ctx: Ctx, params: types.CompleteRequestParams) -> dict[str, Any]:
+    async def complete(self, ctx: Ctx, params: types.CompleteRequestParams) -> Any:  # the SDK serialises raw results
         dumped = self._dump(params)
         ref = params.ref
         if isinstance(ref, types.PromptReference):

@@ -1,11 +1,19 @@
 """Latency a client sees for `tools/call`: direct, through mcp-proxy, through Rollgate.
 
-    .venv/bin/python bench/proxy_latency.py [--calls 400] [--batches 5] [--only direct,rollgate]
+    .venv/bin/python bench/proxy_latency.py [--calls 500] [--batches 6] [--only direct,mcp-proxy,rollgate]
 
-All three columns front the same minimal SDK server over stdio and are measured in one run, batch
-by batch in turn (the machine is noisy), at concurrency 1 and 32 over one client session each.
-mcp-proxy (a plain pass-through; needs mcp<2) lives in its own venv, bench/.venv-mcp-proxy,
-created on first use. Prints p50/p99 per column and the ratios; writes bench/results/*.json.
+All columns front the same minimal SDK server (bench/minimal_server.py) over stdio and are
+measured in one run. The machine is noisy, so the columns take turns batch by batch (round robin,
+the order rotating each round) rather than one after the other. Modes:
+
+    c1   one session, one call in flight          (latency)
+    c32  one session, 32 calls in flight          (throughput of one busy agent)
+    s32  32 sessions, one call in flight each     (many agents; not for direct, where a
+                                                   session is its own server process)
+
+p50/p99 pool every measured call of a column and mode; calls/s is the median over its batches.
+A column that cannot start or whose calls fail is reported as skipped and the rest go on.
+Results are printed and written to bench/results/proxy_latency-<time>.json.
 """
 
 from __future__ import annotations
@@ -13,192 +21,272 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
-import socket
+import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
-import httpx2
-from mcp import Client, StdioServerParameters
-from mcp.client.streamable_http import streamable_http_client
+from anyio import CancelScope
+from columns import BENCH, STARTERS, Column, ColumnUnavailable
+from cpu_time import CpuTime
+from latency_report import RATIOS, environment, print_report
+from sessions import ToolSession, open_session
 
-HERE = Path(__file__).resolve().parent
-PY = sys.executable
-MINIMAL = [PY, str(HERE / "minimal_server.py")]
-PROXY_VENV = HERE / ".venv-mcp-proxy"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+CALL_TIMEOUT_S = 30.0
+TOOL = "echo"
+ARGUMENTS = {"text": "ping"}
 
 
-def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise TimeoutError(url)
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    sessions: int
+    in_flight: int  # per session
 
 
-def ensure_mcp_proxy() -> Path:
-    binary = PROXY_VENV / "bin" / "mcp-proxy"
-    if not binary.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(PROXY_VENV)], check=True)
-        subprocess.run([str(PROXY_VENV / "bin" / "pip"), "install", "-q", "mcp-proxy"], check=True)
-    return binary
+MODES = {mode.name: mode for mode in (Mode("c1", 1, 1), Mode("c32", 1, 32), Mode("s32", 32, 1))}
 
 
-@asynccontextmanager
-async def http_session(url: str, headers: dict[str, str]) -> AsyncIterator[Client]:
-    limits = httpx2.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx2.AsyncClient(headers=headers, limits=limits, timeout=httpx2.Timeout(30, read=300)) as http:
-        async with Client(streamable_http_client(url, http_client=http), mode="legacy", cache=None) as client:
-            yield client
+@dataclass
+class Samples:
+    """Everything measured for one column in one mode."""
+
+    latencies_s: list[float] = field(default_factory=list)
+    batch_rates: list[float] = field(default_factory=list)
+    batch_p50s_ms: list[float] = field(default_factory=list)
+    cpu: CpuTime = CpuTime(0.0, 0.0)
+
+    def add(self, latencies: list[float], elapsed: float, cpu: CpuTime) -> None:
+        self.latencies_s.extend(latencies)
+        self.batch_rates.append(len(latencies) / elapsed)
+        self.batch_p50s_ms.append(statistics.median(latencies) * 1000)
+        self.cpu += cpu
+
+    def summary(self, mode: Mode) -> dict[str, Any]:
+        ms = sorted(value * 1000 for value in self.latencies_s)
+        return {
+            "sessions": mode.sessions,
+            "in_flight": mode.in_flight,
+            "calls": len(ms),
+            "p50_ms": statistics.median(ms),
+            "p99_ms": statistics.quantiles(ms, n=100, method="inclusive")[98] if len(ms) > 1 else ms[0],
+            "calls_per_s": statistics.median(self.batch_rates),
+            "client_cpu_ms_per_call": self.cpu.client_s * 1000 / len(ms),
+            "servers_cpu_ms_per_call": None if self.cpu.servers_s is None else self.cpu.servers_s * 1000 / len(ms),
+            "calls_per_s_batches": self.batch_rates,
+            "p50_ms_batches": self.batch_p50s_ms,
+        }
 
 
-@asynccontextmanager
-async def direct(stack: AsyncExitStack) -> AsyncIterator[Client]:
-    async with Client(StdioServerParameters(command=MINIMAL[0], args=MINIMAL[1:]), mode="legacy", cache=None) as c:
-        yield c
+class CallFailed(Exception):
+    """A `tools/call` answered with an error result."""
 
 
-@asynccontextmanager
-async def via_mcp_proxy(stack: AsyncExitStack) -> AsyncIterator[Client]:
-    port = free_port()
-    process = subprocess.Popen(
-        [str(ensure_mcp_proxy()), "--port", str(port), "--host", "127.0.0.1", "--", *MINIMAL],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    stack.callback(_stop, process)
-    wait_for(f"http://127.0.0.1:{port}/status", process)
-    async with http_session(f"http://127.0.0.1:{port}/mcp", {}) as client:
-        yield client
+@dataclass
+class Lane:
+    """A started column and the sessions the current mode uses."""
+
+    column: Column
+    sessions: list[ToolSession]
+    skipped: str | None = None
+
+    def takes_part(self, mode: Mode) -> bool:
+        return not self.skipped and (mode.sessions == 1 or self.column.many_sessions)
 
 
-@asynccontextmanager
-async def via_rollgate(stack: AsyncExitStack) -> AsyncIterator[Client]:
-    token = secrets.token_urlsafe(16)
-    import hashlib
-
-    port = free_port()
-    directory = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-    config = directory / "rollgate.toml"
-    config.write_text(
-        f'[server]\nport = {port}\n[namespace]\nmode = "none"\n'
-        f'[[agents]]\nid = "bench"\nroles = ["agent"]\ntoken_sha256 = "{hashlib.sha256(token.encode()).hexdigest()}"\n'
-        f'[[upstreams]]\nname = "minimal"\ncommand = "{MINIMAL[0]}"\nargs = ["{MINIMAL[1]}"]\n'
-    )
-    process = subprocess.Popen([PY, "-m", "gateway", "--config", str(config), "--log-level", "WARNING", "serve"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=HERE.parent)
-    stack.callback(_stop, process)
-    wait_for(f"http://127.0.0.1:{port}/healthz", process)
-    async with http_session(f"http://127.0.0.1:{port}/mcp", {"Authorization": f"Bearer {token}"}) as client:
-        yield client
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
-COLUMNS: dict[str, Callable[[AsyncExitStack], Any]] = {
-    "direct": direct, "mcp-proxy": via_mcp_proxy, "rollgate": via_rollgate,
-}
-
-
-async def batch(client: Client, calls: int, concurrency: int) -> tuple[list[float], float]:
+async def call_batch(sessions: Sequence[ToolSession], calls: int, in_flight: int) -> tuple[list[float], float]:
+    """`calls` echo calls spread over the sessions with `in_flight` workers each; latencies and wall time."""
     latencies: list[float] = []
     remaining = iter(range(calls))
 
-    async def worker() -> None:
+    async def worker(session: ToolSession) -> None:
         for _ in remaining:
             start = time.perf_counter()
-            result = await client.call_tool("echo", {"text": "ping"})
+            with anyio.fail_after(CALL_TIMEOUT_S):
+                error = await session.call(TOOL, ARGUMENTS)
             latencies.append(time.perf_counter() - start)
-            assert not result.is_error
+            if error is not None:
+                raise CallFailed(error)
 
     start = time.perf_counter()
-    async with anyio.create_task_group() as tg:
-        for _ in range(concurrency):
-            tg.start_soon(worker)
+    async with anyio.create_task_group() as workers:
+        for session in sessions:
+            for _ in range(in_flight):
+                workers.start_soon(worker, session)
     return latencies, time.perf_counter() - start
 
 
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000
+async def start_lane(name: str, stack: AsyncExitStack, workdir: Path, options: argparse.Namespace) -> Lane:
+    """Start a column and open its first session; it must list the tool and answer a call."""
+    column_stack = AsyncExitStack()
+    try:
+        column = await STARTERS[name](column_stack, workdir)
+        session = await column_stack.enter_async_context(new_session(column, options))
+        with anyio.fail_after(CALL_TIMEOUT_S):
+            tools = await session.tool_names()
+        if TOOL not in tools:
+            raise ColumnUnavailable(f"no {TOOL!r} tool among {tools}")
+        await call_batch([session], 1, 1)
+    except BaseException:
+        await column_stack.aclose()
+        raise
+    await stack.enter_async_context(column_stack)
+    return Lane(column, [session])
 
 
-async def main(calls: int, batches: int, only: list[str]) -> dict[str, Any]:
-    results: dict[str, dict[int, dict[str, list[float]]]] = {}
-    async with AsyncExitStack() as stack:
-        clients: dict[str, Client] = {}
-        for name in only:
-            try:
-                clients[name] = await stack.enter_async_context(COLUMNS[name](stack))
-            except Exception as exc:  # a column that cannot start is reported and skipped
-                print(f"column {name} skipped: {exc}", file=sys.stderr)
-        for client in clients.values():
-            await batch(client, 50, 8)  # warm-up
-        for concurrency in (1, 32):
-            for _ in range(batches):
-                for name, client in clients.items():
-                    lat, elapsed = await batch(client, calls, concurrency)
-                    slot = results.setdefault(name, {}).setdefault(concurrency, {"lat": [], "rate": []})
-                    slot["lat"].extend(lat)
-                    slot["rate"].append(len(lat) / elapsed)
-    return report(results)
+def new_session(column: Column, options: argparse.Namespace) -> AbstractAsyncContextManager[ToolSession]:
+    return open_session(column.target, options.client, options.client_mode)
 
 
-def report(results: dict[str, dict[int, dict[str, list[float]]]]) -> dict[str, Any]:
-    summary: dict[str, Any] = {}
-    print(f"{'column':<10} {'conc':>4} {'p50 ms':>8} {'p99 ms':>8} {'calls/s':>9}")
-    for name, per in results.items():
-        for concurrency, slot in per.items():
-            row = {"p50_ms": percentile(slot["lat"], 50), "p99_ms": percentile(slot["lat"], 99),
-                   "calls_per_s": statistics.median(slot["rate"])}
-            summary.setdefault(name, {})[concurrency] = row
-            print(f"{name:<10} {concurrency:>4} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['calls_per_s']:>9.0f}")
-    ratio = lambda a, b, c, k: summary[a][c][k] / summary[b][c][k]  # noqa: E731
-    if {"rollgate", "mcp-proxy"} <= summary.keys():
-        print(f"c=1  p50 rollgate / mcp-proxy       = {ratio('rollgate', 'mcp-proxy', 1, 'p50_ms'):.2f} (target <= 0.70)")
-        print(f"c=32 calls/s rollgate / mcp-proxy   = {ratio('rollgate', 'mcp-proxy', 32, 'calls_per_s'):.2f} (target >= 2)")
-    if {"rollgate", "direct"} <= summary.keys():
-        print(f"c=1  p50 rollgate / direct          = {ratio('rollgate', 'direct', 1, 'p50_ms'):.2f}")
-        print(f"c=32 calls/s rollgate / direct      = {ratio('rollgate', 'direct', 32, 'calls_per_s'):.2f} (target >= 0.75)")
-    if {"mcp-proxy", "direct"} <= summary.keys():
-        print(f"c=1  p50 mcp-proxy / direct         = {ratio('mcp-proxy', 'direct', 1, 'p50_ms'):.2f}")
-        print(f"c=32 calls/s mcp-proxy / direct     = {ratio('mcp-proxy', 'direct', 32, 'calls_per_s'):.2f}")
-    return summary
+async def open_sessions(lanes: list[Lane], mode: Mode, stack: AsyncExitStack, options: argparse.Namespace) -> None:
+    """Give each lane the sessions the mode needs (the first one is reused)."""
+    for lane in lanes:
+        try:
+            while len(lane.sessions) < mode.sessions:
+                lane.sessions.append(await stack.enter_async_context(new_session(lane.column, options)))
+        except Exception as exc:  # the top of this column's work in the mode: skip the column, go on
+            lane.skipped = f"{mode.name}: opening sessions failed: {describe(exc)}"
+
+
+def schedule(lanes: list[Lane], batches: int) -> list[tuple[Lane, int | None]]:
+    """Warm-ups first (batch None), then round robin, each round starting one column further on."""
+    turns: list[tuple[Lane, int | None]] = [(lane, None) for lane in lanes]
+    for index in range(batches if lanes else 0):
+        first = index % len(lanes)
+        turns += [(lane, index) for lane in lanes[first:] + lanes[:first]]
+    return turns
+
+
+async def measure_mode(
+    lanes: list[Lane], mode: Mode, options: argparse.Namespace, samples: dict[str, dict[str, Samples]]
+) -> None:
+    """Measure the lanes in the mode, adding each batch to `samples[column][mode]` as it completes."""
+    warmup = max(options.warmup, mode.sessions * mode.in_flight)
+    for lane, batch in schedule(lanes, options.batches):
+        if lane.skipped:
+            continue
+        calls = warmup if batch is None else options.calls
+        before = CpuTime.now()
+        try:
+            latencies, elapsed = await call_batch(lane.sessions[: mode.sessions], calls, mode.in_flight)
+        except Exception as exc:  # the top of this column's batch: skip the column, measure the rest
+            lane.skipped = f"{mode.name}: {'warm-up' if batch is None else f'batch {batch}'} failed: {describe(exc)}"
+            continue
+        if batch is not None:
+            samples.setdefault(lane.column.name, {}).setdefault(mode.name, Samples()).add(
+                latencies, elapsed, CpuTime.now() - before
+            )
+
+
+def describe(exc: BaseException) -> str:
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:400] if str(exc) else type(exc).__name__
+
+
+async def run(options: argparse.Namespace, stop_measuring: CancelScope) -> dict[str, Any]:
+    samples: dict[str, dict[str, Samples]] = {}
+    skipped: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="rollgate-bench-") as tmp:
+        async with AsyncExitStack() as stack:
+            lanes: list[Lane] = []
+            for name in options.only:
+                try:
+                    lanes.append(await start_lane(name, stack, Path(tmp), options))
+                    print(f"{name}: ready", file=sys.stderr, flush=True)
+                except Exception as exc:  # the top of this column's start: report it and go on without it
+                    skipped[name] = f"did not start: {describe(exc)}"
+                    print(f"{name}: skipped, {skipped[name]}", file=sys.stderr, flush=True)
+            with stop_measuring:
+                for mode in (MODES[name] for name in options.modes):
+                    eligible = [lane for lane in lanes if lane.takes_part(mode)]
+                    async with AsyncExitStack() as mode_stack:
+                        await open_sessions(eligible, mode, mode_stack, options)
+                        await measure_mode(eligible, mode, options, samples)
+                    print(f"{mode.name}: measured", file=sys.stderr, flush=True)
+            skipped |= {lane.column.name: lane.skipped for lane in lanes if lane.skipped}
+            commands = {lane.column.name: lane.column.command for lane in lanes}
+    results = {name: {mode: found.summary(MODES[mode]) for mode, found in per.items()} for name, per in samples.items()}
+    return {"columns": results, "skipped": skipped, "partial": stop_measuring.cancel_called, "commands": commands}
+
+
+async def main(options: argparse.Namespace) -> dict[str, Any]:
+    started = time.time()
+    before = environment()
+    stop_measuring = CancelScope(deadline=anyio.current_time() + options.time_limit)
+    report: dict[str, Any] | None = None
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(stop_on_signals, stop_measuring, tasks.cancel_scope)
+        report = await run(options, stop_measuring)
+        tasks.cancel_scope.cancel()
+    if report is None:
+        raise KeyboardInterrupt
+    report["ratios"] = [found for ratio in RATIOS if (found := ratio.evaluate(report["columns"])) is not None]
+    report["options"] = vars(options)
+    report["environment"] = {**before, "loadavg_after": os.getloadavg()}
+    report["started"] = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started))
+    report["duration_s"] = time.time() - started
+    return report
+
+
+async def stop_on_signals(stop_measuring: CancelScope, everything: CancelScope) -> None:
+    """First Ctrl-C or SIGTERM: stop measuring, report what there is. Second: stop at once."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            if stop_measuring.cancel_called:
+                everything.cancel()
+                return
+            print("\ninterrupted: stopping, the results so far follow", file=sys.stderr, flush=True)
+            stop_measuring.cancel()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=500, help="calls per batch (default 500)")
+    parser.add_argument("--batches", type=int, default=6, help="batches per column and mode (default 6)")
+    parser.add_argument("--warmup", type=int, default=200, help="warm-up calls per column and mode (default 200)")
+    parser.add_argument("--only", default=",".join(STARTERS), help="columns, comma-separated (default: all)")
+    parser.add_argument("--modes", default=",".join(MODES), help="modes, comma-separated (default: all)")
+    parser.add_argument(
+        "--client",
+        default="sdk",
+        choices=["sdk", "raw"],
+        help="sdk: the MCP SDK v2 Client (default); raw: a bare JSON-RPC client (bench/raw_client.py)",
+    )
+    parser.add_argument(
+        "--client-mode",
+        default="legacy",
+        choices=["legacy", "auto"],
+        help="the SDK client's negotiation (default legacy: mcp-proxy speaks only the handshake era)",
+    )
+    parser.add_argument("--time-limit", type=float, default=900, help="seconds of measuring before stopping")
+    options = parser.parse_args(argv)
+    for key, known in (("only", STARTERS), ("modes", MODES)):
+        chosen = [name.strip() for name in getattr(options, key).split(",") if name.strip()]
+        if unknown := [name for name in chosen if name not in known]:
+            parser.error(f"--{key}: unknown {unknown}; choose from {list(known)}")
+        setattr(options, key, chosen)
+    if options.calls < 1 or options.batches < 1 or options.warmup < 0:
+        parser.error("--calls and --batches must be at least 1, --warmup at least 0")
+    return options
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, default=400)
-    parser.add_argument("--batches", type=int, default=5)
-    parser.add_argument("--only", default="direct,mcp-proxy,rollgate")
-    args = parser.parse_args()
-    names = [name for name in args.only.split(",") if name in COLUMNS]
-    summary = anyio.run(main, args.calls, args.batches, names)
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    (out / f"proxy_latency-{int(time.time())}.json").write_text(json.dumps(summary, indent=2))
-    os._exit(0)
+    options = parse_args()
+    try:
+        report = anyio.run(main, options)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    print_report(report)
+    out = BENCH / "results" / f"proxy_latency-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten: {out.relative_to(BENCH.parent)}")
+    sys.exit(1 if report["partial"] else 0)

@@ -33,6 +33,8 @@ async def test_an_upstream_killed_mid_call_fails_clearly_is_restarted_and_others
         with pytest.raises(MCPError, match="upstream 'probe'"):
             await client.call_tool("probe__crash", {})
         assert text_of(await client.call_tool("spare__echo", {"text": "alive"})) == "alive"
+        with pytest.raises(MCPError, match="no upstream serves resource 'nowhere://x'"):
+            await client.read_resource("nowhere://x")
         with anyio.fail_after(30):
             result = await client.call_tool("probe__echo", {"text": "back"})
     assert text_of(result) == "back"

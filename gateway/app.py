@@ -11,12 +11,17 @@ from weakref import WeakSet
 import anyio
 from anyio.abc import TaskGroup
 
+from gateway.approvals.notify import Notifier
+from gateway.approvals.queue import ApprovalQueue
+from gateway.approvals.store import ApprovalStore
+from gateway.approvals.ticket import Ticket
 from gateway.config import Config
 from gateway.ledger import EntryKind, Ledger, LedgerClosed, Masker, mark_unknown_outcomes, open_ledger
 from gateway.manifests import ManifestRegistry
-from gateway.models import Principal
+from gateway.models import CallContext, Principal
 from gateway.pipeline import Call, Pipeline, Planner, Result, Stages
-from gateway.policy import OpaEngine, PolicyEngine, PolicyService, RegorusEngine
+from gateway.pipeline.approve import Approve
+from gateway.policy import Decision, Effect, OpaEngine, PolicyEngine, PolicyService, RegorusEngine
 from gateway.server.metatools import META_TOOLS, call_meta_tool
 from gateway.server.sessions import SessionTable
 from gateway.upstream.pool import UpstreamPool
@@ -46,6 +51,8 @@ class Gateway:
         self.manifests = ManifestRegistry.load(config.resolve(config.paths.manifests))
         self.policy = PolicyService(make_engine(config), config.resolve(config.paths.policies), config.policy.query)
         self.ledger: Ledger | None = None
+        self.approvals: ApprovalQueue | None = None
+        self._executor: Pipeline | None = None
 
     @property
     def pool(self) -> UpstreamPool:
@@ -65,7 +72,7 @@ class Gateway:
     async def dispatch(self, call: Call) -> Result:
         """One tools/call: a meta-tool of the gateway's own, or the pipeline towards an upstream."""
         if call.context.requested_name in META_TOOLS:
-            return await call_meta_tool(call, self.planner)
+            return await call_meta_tool(call, self.planner, self.approvals)
         return await self.pipeline.call(call)
 
     @asynccontextmanager
@@ -85,14 +92,19 @@ class Gateway:
                 self.policy.on_reload(self._record_policy_reload)
                 await self.policy.load()
                 tg.start_soon(self.policy.watch, self.config.policy.reload_interval_seconds)
+                approve = self._open_approvals(tg, ledger_stages[1] if ledger_stages else None)
                 stages = Stages(
                     lambda: self.pool.catalog,
                     lambda: self.manifests,
                     lambda: self.policy,
                     self.workflows,
                     ledger_stages,
+                    approve,
                 )
                 self._pipeline, self._planner = stages.pipeline(), stages.planner()
+                self._executor = stages.executor()
+                if self.approvals is not None:
+                    tg.start_soon(self.approvals.run)
                 yield self
             finally:
                 await self.policy.aclose()
@@ -115,6 +127,48 @@ class Gateway:
             },
         )
         return self.ledger, Masker.for_state_dir(self.config.state_dir, self.config.ledger.max_result_bytes)
+
+    def _open_approvals(self, tg: TaskGroup, masker: Masker | None) -> Approve | None:
+        settings = self.config.approvals
+        if not settings.enabled:
+            return None
+        database = settings.database if settings.database.is_absolute() else self.config.state_dir / settings.database
+        self.approvals = ApprovalQueue(ApprovalStore(database), settings.ttl_seconds, settings.poll_seconds)
+        self.approvals.execute = self._execute_approved
+        self.approvals.record = self._record
+        notifier = Notifier(settings.webhooks, settings.public_url, tg)
+        self.approvals.announce = notifier.announce
+        return Approve(self.approvals, settings.wait_seconds, masker)
+
+    async def _execute_approved(self, ticket: Ticket) -> Result:
+        """Run an approved call once, through the executor chain, on the shared upstream links."""
+        assert self._executor is not None
+        approvers = ", ".join(f"{a.approver} ({a.comment})" if a.comment else a.approver for a in ticket.approvals)
+        context = CallContext(
+            principal=Principal(ticket.principal, frozenset(ticket.principal_roles)),
+            requested_name=ticket.exposed_name,
+            arguments=ticket.arguments,
+            workflow_id=ticket.workflow,
+            step=ticket.step,
+            correlation_id=ticket.correlation_id,
+            meta=ticket.meta,
+        )
+        call = Call(context=context, links=self.pool.shared.get)
+        call.decision = Decision(
+            effect=Effect.ALLOW,
+            reasons=[f"approved by {approvers}"],
+            decision_id=ticket.decision_id,
+            approvers=ticket.rules,
+        )
+        result = await self._executor.call(call)
+        if call.manifest is not None:
+            mutation = call.manifest.manifest.reversibility.value != "read_only"
+            self.workflows.record(ticket.workflow, mutation=mutation)
+        return result
+
+    async def _record(self, kind: str, data: dict[str, object]) -> None:
+        if self.ledger is not None:
+            await self.ledger.append(kind, data)
 
     def _close_ledger(self) -> None:
         if self.ledger is not None:

@@ -132,6 +132,30 @@ class LedgerConfig(_Section):
     """Results larger than this (canonical JSON) are stored as digest and size."""
 
 
+class ApprovalsConfig(_Section):
+    enabled: bool = True
+    database: Path = Path("approvals.db")
+    """SQLite file, relative to the state directory."""
+    wait_seconds: Annotated[float, Field(ge=0, le=50)] = 20.0
+    """How long an agent's request waits (with progress) before a pending result. Clients cut tool
+    calls off after 60–120 s, so this stays well below."""
+    ttl_seconds: Annotated[float, Field(gt=0)] = 3600.0
+    """A pending approval expires (denied, reason "expired") after this long."""
+    poll_seconds: Annotated[float, Field(gt=0)] = 0.5
+    webhooks: list[str] = []
+    """URLs that receive a Slack-compatible JSON message for each new pending approval."""
+    public_url: str | None = None
+    """Where approvers open the approvals page, for links in notifications."""
+
+
+class ApproverConfig(_Section):
+    """A person (or team) who decides on held calls; never an agent."""
+
+    id: Annotated[str, Field(min_length=1)]
+    roles: list[str] = ["approver"]
+    token_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
 class PathsConfig(_Section):
     policies: Path = Path("policies")
     manifests: Path = Path("tool_manifests")
@@ -149,6 +173,8 @@ class Config(BaseSettings):
     paths: PathsConfig = PathsConfig()
     policy: PolicyConfig = PolicyConfig()
     ledger: LedgerConfig = LedgerConfig()
+    approvals: ApprovalsConfig = ApprovalsConfig()
+    approvers: list[ApproverConfig] = []
     upstreams: list[UpstreamConfig] = []
     agents: list[AgentConfig] = []
     base_dir: Path = Path(".")
@@ -172,9 +198,13 @@ class Config(BaseSettings):
             if upstream.name in seen:
                 raise ValueError(f"upstreams[{index}].name: {upstream.name!r} is used twice")
             seen.add(upstream.name)
-        hashes = [agent.token_sha256 for agent in self.agents]
+        hashes = [agent.token_sha256 for agent in self.agents] + [a.token_sha256 for a in self.approvers]
         if len(hashes) != len(set(hashes)):
-            raise ValueError("agents: two agents share one token")
+            raise ValueError("agents/approvers: two identities share one token")
+        agent_ids = {agent.id for agent in self.agents}
+        for index, approver in enumerate(self.approvers):
+            if approver.id in agent_ids:
+                raise ValueError(f"approvers[{index}].id: {approver.id!r} is also an agent; approvers must be people")
         return self
 
     def resolve(self, path: Path) -> Path:

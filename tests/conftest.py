@@ -101,12 +101,21 @@ def start_gateway(tmp_path: Path) -> Iterator[object]:
     started: list[subprocess.Popen[bytes]] = []
 
     def start(
-        body: str, *, server: str = "", policies: Path = ALLOW_ALL, manifests: Path = MANIFESTS, extra: str = ""
+        body: str,
+        *,
+        server: str = "",
+        policies: Path = ALLOW_ALL,
+        manifests: Path = MANIFESTS,
+        extra: str = "",
+        approvals: str = "wait_seconds = 0.3",
     ) -> RunningGateway:
         port = free_port()
         config = tmp_path / f"rollgate-{port}.toml"
         paths = f'[paths]\npolicies = "{policies}"\nmanifests = "{manifests}"\nstate_dir = "{tmp_path / "state"}"\n'
-        config.write_text(f"[server]\nport = {port}\n{server}\n{paths}{extra}\n{agents_toml()}\n{body}")
+        approval_section = f"[approvals]\n{approvals}\n"
+        config.write_text(
+            f"[server]\nport = {port}\n{server}\n{paths}{approval_section}{extra}\n{agents_toml()}\n{body}"
+        )
         log = tmp_path / f"gateway-{port}.log"
         process = subprocess.Popen(
             [PYTHON, "-m", "gateway", "--config", str(config), "serve"],

@@ -28,6 +28,14 @@ def _sentence(kind: str, data: dict[str, Any]) -> str:
         manifest = data.get("manifest") or {}
         undo = _undo(manifest)
         return f"{who} asked to run {tool}{where} with {json.dumps(data.get('arguments'))}; {said}. {undo}"
+    if kind == "call.held":
+        answer = data.get("answer") or {}
+        return (
+            f"{who}'s call to {tool}{where} is held for approval {answer.get('approval_id')} "
+            f"({answer.get('status')}); {said}"
+        )
+    if kind.startswith("approval."):
+        return _approval_sentence(kind, data)
     if kind == "call.refused":
         reason = said or f"rejected: {data.get('error')}"
         return f"{who}'s call to {tool}{where} was not run; {reason}"
@@ -56,6 +64,25 @@ def _sentence(kind: str, data: dict[str, Any]) -> str:
     if kind == "key.rotated":
         return f"signing key {data.get('key_id')} {data.get('reason', 'rotated')}"
     return f"{kind}: {json.dumps(data)}"
+
+
+def _approval_sentence(kind: str, data: dict[str, Any]) -> str:
+    ref = f"approval {data.get('approval_id')} ({data.get('tool')} for {data.get('principal')})"
+    if kind == "approval.requested":
+        return f"{ref} requested: needs {'; '.join(data.get('awaiting', []))}"
+    if kind == "approval.granted":
+        comment = f': "{data["comment"]}"' if data.get("comment") else ""
+        done = " — approved, the call will run" if data.get("complete") else ""
+        return f"{data.get('approver')} approved {ref}{comment}{done}"
+    if kind == "approval.denied":
+        return f"{data.get('approver')} denied {ref}: {data.get('reason')}"
+    if kind == "approval.expired":
+        return f"{ref} expired without a decision; the call did not run"
+    if kind == "approval.executed":
+        return f"{ref} ran" + (" and the tool reported an error" if data.get("is_error") else "")
+    if kind == "approval.failed":
+        return f"{ref} was approved but failed: {data.get('error')}"
+    return f"{ref}: {kind}"
 
 
 def _undo(manifest: dict[str, Any]) -> str:

@@ -1,9 +1,10 @@
 """The call pipeline: stages composed in one ordered list, read top to bottom.
 
-    record outcome → resolve → validate → decide → record intent → forward
+    record outcome → resolve → validate → decide → approve → record intent → forward
 
-Approval and snapshot stages slot in between in later releases; a stage that a configuration
-turns off is simply absent from the list (the ledger stages when `ledger.enabled = false`).
+An approved call runs later through the executor chain (record outcome → resolve → validate →
+record intent → forward) with the approval as its decision. A stage that a configuration turns
+off is simply absent from the list (the ledger stages when `ledger.enabled = false`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from gateway.ledger.ledger import Ledger
 from gateway.ledger.privacy import Masker
 from gateway.manifests import ManifestRegistry
+from gateway.pipeline.approve import Approve
 from gateway.pipeline.call import Call, LinkSource, Result, Stage
 from gateway.pipeline.chain import Pipeline
 from gateway.pipeline.decide import Decide
@@ -38,6 +40,7 @@ class Stages:
         policy: Callable[[], PolicyService],
         workflows: WorkflowBook,
         ledger: tuple[Ledger, Masker] | None = None,
+        approve: Approve | None = None,
     ) -> None:
         self.resolve = Resolve(catalog, manifests)
         self.validate = Validate()
@@ -45,6 +48,7 @@ class Stages:
         self.forward = Forward()
         self.record_outcome = RecordOutcome(*ledger) if ledger else None
         self.record_intent = RecordIntent(*ledger) if ledger else None
+        self.approve = approve
 
     def pipeline(self) -> Pipeline:
         stages: list[Stage | None] = [
@@ -52,6 +56,18 @@ class Stages:
             self.resolve,
             self.validate,
             self.decide,
+            self.approve,
+            self.record_intent,
+            self.forward,
+        ]
+        return Pipeline([stage for stage in stages if stage is not None])
+
+    def executor(self) -> Pipeline:
+        """For calls that were approved: the decision is the approval, set on the call beforehand."""
+        stages: list[Stage | None] = [
+            self.record_outcome,
+            self.resolve,
+            self.validate,
             self.record_intent,
             self.forward,
         ]

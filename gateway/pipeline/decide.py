@@ -39,8 +39,9 @@ class Decide:
 
     async def __call__(self, call: Call, proceed: Proceed) -> Result:
         decision = (await self.evaluate(call)).decision
-        if decision.effect is not Effect.ALLOW:
+        if decision.effect is Effect.DENY:
             return refusal(decision)
+        # require_approval proceeds to the approval stage; Forward refuses anything not allowed.
         result = await proceed(call)
         assert call.manifest is not None
         mutation = call.manifest.manifest.reversibility is not Reversibility.READ_ONLY
@@ -52,9 +53,8 @@ def refusal(decision: Decision) -> Result:
     if decision.effect is Effect.REQUIRE_APPROVAL:
         approvers = ", ".join(f"{a.count} of role {a.role!r}" for a in decision.approvers)
         text = (
-            f"Held by policy: this call needs approval ({approvers}). "
-            "This release has no approval queue yet, so the call was not forwarded. "
-            f"Reasons: {'; '.join(decision.reasons)}"
+            f"Held by policy: this call needs approval ({approvers}), and approvals are turned off here, "
+            f"so it was not forwarded. Reasons: {'; '.join(decision.reasons)}"
         )
     else:
         text = f"Denied by policy: {'; '.join(decision.reasons)}"

@@ -1,7 +1,8 @@
 """Stage 8: forward the call to its upstream over the session's long-lived link.
 
-Upstream progress is streamed to the downstream request that made the call. The upstream's own
-tool result (content, structured content, isError) is returned untouched.
+The last guard: only a call whose decision is `allow` (or an approval's) goes out; anything else
+is refused here, whichever stages ran before. Upstream progress is streamed to the downstream
+request that made the call; the upstream's own result is returned untouched.
 """
 
 from __future__ import annotations
@@ -9,10 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.pipeline.call import Call, Proceed, Result
+from gateway.pipeline.decide import refusal
+from gateway.policy import Effect
+from gateway.policy.interpret import deny
 
 
 class Forward:
     async def __call__(self, call: Call, proceed: Proceed) -> Result:
+        if call.decision is None or call.decision.effect is not Effect.ALLOW:
+            if call.decision is None:
+                return refusal(deny("", "no policy decision was made for this call: not forwarded"))
+            return refusal(call.decision)
         assert call.tool is not None
         link = await call.links(call.tool.upstream)
         params: dict[str, Any] = {"name": call.tool.name, "arguments": dict(call.context.arguments)}

@@ -22,6 +22,7 @@ from gateway.ledger.entry import EntryKind
 from gateway.ledger.ledger import Ledger
 from gateway.ledger.privacy import Masker
 from gateway.pipeline.call import Call, Proceed, Result
+from gateway.policy import Effect
 
 
 def _who(call: Call) -> dict[str, Any]:
@@ -68,13 +69,15 @@ class RecordOutcome:
             else:  # rejected before any decision (unknown tool, invalid arguments)
                 await self._ledger.append(EntryKind.CALL_REFUSED, {**_who(call), "error": message})
             raise
-        if call.intent_seq is None:  # refused before forwarding: record the decision
+        if call.intent_seq is None:  # not forwarded here: record the decision (refused, or held)
+            held = call.decision is not None and call.decision.effect is Effect.REQUIRE_APPROVAL
             await self._ledger.append(
-                EntryKind.CALL_REFUSED,
+                EntryKind.CALL_HELD if held else EntryKind.CALL_REFUSED,
                 {
                     **_who(call),
                     "arguments": self._masker.mask("args", dict(call.context.arguments), _mask_paths(call)),
                     "decision": _decision(call),
+                    "answer": result.get("structuredContent"),
                 },
             )
             return result

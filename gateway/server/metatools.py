@@ -12,8 +12,11 @@ from typing import Any
 import mcp_types as types
 from pydantic import ValidationError
 
+from gateway.approvals.queue import ApprovalQueue
+from gateway.approvals.ticket import State
 from gateway.errors import CallError
 from gateway.pipeline import Call, Planner, Result
+from gateway.pipeline.approve import answer
 from gateway.pipeline.plan import Plan
 
 PLAN = types.Tool(
@@ -42,18 +45,56 @@ PLAN = types.Tool(
     annotations=types.ToolAnnotations(read_only_hint=True, open_world_hint=False, idempotent_hint=True),
 )
 
-META_TOOLS = {PLAN.name: PLAN}
+APPROVAL_STATUS = types.Tool(
+    name="rollgate_approval_status",
+    title="Status of a held call",
+    description=(
+        "The state of a call that is waiting for human approval (pending, approved, denied, expired, "
+        "executing, executed, failed) and, once it has run, its result."
+    ),
+    input_schema={
+        "type": "object",
+        "properties": {"approval_id": {"type": "string"}},
+        "required": ["approval_id"],
+        "additionalProperties": False,
+    },
+    annotations=types.ToolAnnotations(read_only_hint=True, open_world_hint=False, idempotent_hint=True),
+)
+
+META_TOOLS = {PLAN.name: PLAN, APPROVAL_STATUS.name: APPROVAL_STATUS}
 
 
 class InvalidMetaToolArguments(CallError):
     code = types.INVALID_PARAMS
 
 
-async def call_meta_tool(call: Call, planner: Planner) -> Result:
+async def call_meta_tool(call: Call, planner: Planner, approvals: ApprovalQueue | None) -> Result:
     name = call.context.requested_name
     if name == PLAN.name:
         return await _plan(call, planner)
+    if name == APPROVAL_STATUS.name:
+        return _approval_status(call, approvals)
     raise InvalidMetaToolArguments(f"unknown meta-tool {name!r}")
+
+
+def _approval_status(call: Call, approvals: ApprovalQueue | None) -> Result:
+    approval_id = call.context.arguments.get("approval_id")
+    if not isinstance(approval_id, str):
+        raise InvalidMetaToolArguments("rollgate_approval_status needs approval_id, a string")
+    ticket = approvals.store.get(approval_id) if approvals is not None else None
+    if ticket is None or ticket.principal != call.context.principal.id:
+        raise InvalidMetaToolArguments(f"no approval {approval_id!r} of yours")
+    if ticket.state is State.EXECUTED and ticket.result is not None:
+        result = ticket.result
+        status = {"status": "executed", "approval_id": ticket.id, "result": result}
+        text = f"Approval {ticket.id} was granted and the call ran."
+        return {
+            "content": [{"type": "text", "text": text}, *result.get("content", [])],
+            "structuredContent": status,
+            "isError": False,
+        }
+    held = answer(ticket)
+    return {**held, "isError": False}
 
 
 async def _plan(call: Call, planner: Planner) -> Result:

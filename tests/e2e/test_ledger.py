@@ -66,11 +66,13 @@ async def test_the_ledger_tells_who_asked_what_the_policy_said_and_what_happened
         )
     config = next(tmp_path.glob("rollgate-*.toml"))
     story = rollgate(config, "ledger", "show", "--workflow", "wf-story").stdout.splitlines()
-    assert len(story) == 3
+    assert len(story) == 4, story
     assert "agent-one asked to run demo/create_customer (workflow wf-story, step 1)" in story[0]
     assert "policy said allow" in story[0] and "Undo: delete_customer" in story[0]
     assert "demo/create_customer for agent-one finished: ok" in story[1]
-    assert "demo/send_email (workflow wf-story, step 2) was not run; policy said require_approval" in story[2]
+    assert "(demo/send_email for agent-one) requested: needs 1 more of role 'approver'" in story[2]
+    assert "demo/send_email (workflow wf-story, step 2) is held for approval apr_" in story[3]
+    assert "policy said require_approval" in story[3]
     export = tmp_path / "export.jsonl"
     assert rollgate(config, "ledger", "checkpoint").returncode == 0
     assert rollgate(config, "ledger", "export", "--out", str(export)).returncode == 0

@@ -1,0 +1,195 @@
+"""The approval queue: hold a call, let people decide, run it exactly once.
+
+The gateway process owns execution and the ledger: approvals made elsewhere (the CLI) only change
+the ticket store, and the gateway's loop notices them, executes approved tickets (compare-and-set
+approved → executing, so one worker wins), expires old ones, and writes every approver action from
+the store's outbox to the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import anyio
+
+from gateway.approvals.store import ApprovalStore
+from gateway.approvals.ticket import (
+    AlreadyDecided,
+    NotFound,
+    State,
+    Ticket,
+    approve,
+    dedup_key,
+    deny,
+    expire,
+    now,
+)
+from gateway.models import Principal
+
+logger = logging.getLogger(__name__)
+
+Execute = Callable[[Ticket], Awaitable[dict[str, Any]]]
+Record = Callable[[str, dict[str, Any]], Awaitable[None]]
+Announce = Callable[[Ticket], Awaitable[None]]
+
+
+def act(store: ApprovalStore, ticket_id: str, approver: Principal, *, approved: bool, text: str) -> Ticket:
+    """Apply one approver's decision (from any process); raises an ApprovalError subclass."""
+    for _ in range(20):
+        ticket = store.get(ticket_id)
+        if ticket is None:
+            raise NotFound(f"no approval {ticket_id!r}")
+        at = now()
+        if approved:
+            updated = approve(ticket, approver.id, set(approver.roles), text, at)
+            event = (
+                "approval.granted",
+                {
+                    "approver": approver.id,
+                    "roles": sorted(approver.roles),
+                    "comment": text,
+                    "complete": updated.state is State.APPROVED,
+                },
+            )
+        else:
+            updated = deny(ticket, approver.id, set(approver.roles), text, at)
+            event = ("approval.denied", {"approver": approver.id, "roles": sorted(approver.roles), "reason": text})
+        stored = store.swap(ticket, updated, event)
+        if stored is not None:
+            return stored
+    raise AlreadyDecided(f"{ticket_id} is changing too fast; try again")
+
+
+class ApprovalQueue:
+    def __init__(self, store: ApprovalStore, ttl_seconds: float, poll_seconds: float) -> None:
+        self.store = store
+        self._ttl = ttl_seconds
+        self._poll = poll_seconds
+        self._changed: dict[str, anyio.Event] = {}
+        self._wake = anyio.Event()
+        self.execute: Execute | None = None
+        self.record: Record | None = None
+        self.announce: Announce | None = None
+
+    async def request(self, ticket: Ticket) -> tuple[Ticket, bool]:
+        """The open ticket for this call: an existing one when the agent retries, else a new one."""
+        existing = self.store.open_duplicate(ticket.dedup_key)
+        if existing is not None:
+            return existing, False
+        created = self.store.create(ticket)
+        if self.record is not None:
+            await self.record("approval.requested", _summary(created))
+        if self.announce is not None:
+            await self.announce(created)
+        return created, True
+
+    def new_ticket(self, **fields: Any) -> Ticket:
+        created = now()
+        return Ticket(
+            id=f"apr_{secrets.token_hex(8)}",
+            state=State.PENDING,
+            created_at=created.isoformat(),
+            expires_at=(created + timedelta(seconds=fields.pop("ttl", None) or self._ttl)).isoformat(),
+            dedup_key=dedup_key(fields["principal"], fields["workflow"], fields["tool"], fields["arguments"]),
+            **fields,
+        )
+
+    async def wait(self, ticket_id: str, seconds: float, tick: Callable[[float], Awaitable[None]]) -> Ticket:
+        """Wait until the ticket is final or `seconds` pass, calling `tick(elapsed)` every second."""
+        elapsed = 0.0
+        while elapsed < seconds:
+            ticket = self.store.get(ticket_id)
+            if ticket is None or ticket.state in (State.EXECUTED, State.FAILED, State.DENIED, State.EXPIRED):
+                break
+            event = self._changed.setdefault(ticket_id, anyio.Event())
+            step = min(1.0, seconds - elapsed)
+            with anyio.move_on_after(step):
+                await event.wait()
+            elapsed += step
+            await tick(elapsed)
+        ticket = self.store.get(ticket_id)
+        assert ticket is not None
+        return ticket
+
+    def decide(self, ticket_id: str, approver: Principal, *, approved: bool, text: str) -> Ticket:
+        ticket = act(self.store, ticket_id, approver, approved=approved, text=text)
+        self.poke(ticket_id)
+        return ticket
+
+    def poke(self, ticket_id: str | None = None) -> None:
+        self._wake.set()
+        if ticket_id is not None and (event := self._changed.pop(ticket_id, None)) is not None:
+            event.set()
+
+    async def run(self) -> None:
+        """The gateway's loop: ledger the outbox, expire, execute approved tickets."""
+        self._recover()
+        while True:
+            try:
+                await self._once()
+            except Exception:  # top of a task: log, keep the loop alive
+                logger.exception("approval loop iteration failed")
+            with anyio.move_on_after(self._poll):
+                await self._wake.wait()
+            self._wake = anyio.Event()
+
+    def _recover(self) -> None:
+        """A ticket left executing by a crash has an unknown outcome: fail it, never run it again."""
+        for ticket in self.store.list(State.EXECUTING):
+            failed = ticket.model_copy(
+                update={"state": State.FAILED, "error": "the gateway stopped while running this call; outcome unknown"}
+            )
+            self.store.swap(ticket, failed, ("approval.outcome_unknown", {"reason": failed.error}))
+
+    async def _once(self) -> None:
+        await self._deliver()
+        at = now()
+        for ticket in self.store.list(State.PENDING, limit=1000):
+            expired = expire(ticket, at)
+            if expired is not None and self.store.swap(ticket, expired, ("approval.expired", {"reason": "expired"})):
+                self.poke(ticket.id)
+        for ticket in self.store.list(State.APPROVED, limit=1000):
+            await self._execute(ticket)
+        await self._deliver()
+
+    async def _execute(self, ticket: Ticket) -> None:
+        if self.execute is None:
+            return
+        running = self.store.swap(ticket, ticket.model_copy(update={"state": State.EXECUTING}))
+        if running is None:
+            return  # another worker took it
+        event: tuple[str, dict[str, object]]
+        try:
+            result = await self.execute(running)
+            final = running.model_copy(update={"state": State.EXECUTED, "result": result})
+            event = ("approval.executed", {"is_error": bool(result.get("isError"))})
+        except Exception as exc:  # the call failed: record it, never retry an approved call silently
+            final = running.model_copy(update={"state": State.FAILED, "error": str(exc) or type(exc).__name__})
+            event = ("approval.failed", {"error": final.error})
+        self.store.swap(running, final, event)
+        self.poke(ticket.id)
+
+    async def _deliver(self) -> None:
+        for event_id, ticket_id, kind, document in self.store.undelivered():
+            if self.record is not None:
+                ticket = self.store.get(ticket_id)
+                await self.record(kind, {**(_summary(ticket) if ticket else {"approval_id": ticket_id}), **document})
+            self.store.delivered(event_id)
+            self.poke(ticket_id)
+
+
+def _summary(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "approval_id": ticket.id,
+        "correlation_id": ticket.correlation_id,
+        "principal": ticket.principal,
+        "workflow": ticket.workflow,
+        "tool": ticket.tool,
+        "state": ticket.state.value,
+        "decision_id": ticket.decision_id,
+        "awaiting": ticket.awaiting(),
+    }

@@ -1,0 +1,114 @@
+"""Durable approval tickets in SQLite; every change is a compare-and-set on the ticket's version.
+
+Two approvers acting at once, or two processes (the gateway and the CLI), can never both move a
+ticket from the same state: the loser's update matches no row and is retried or refused.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+from gateway.approvals.ticket import OPEN, State, Ticket
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tickets (
+    id TEXT PRIMARY KEY, state TEXT NOT NULL, version INTEGER NOT NULL, dedup_key TEXT NOT NULL,
+    principal TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT NOT NULL, document TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS tickets_state ON tickets (state, created_at);
+CREATE INDEX IF NOT EXISTS tickets_dedup ON tickets (dedup_key, state);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY, ticket TEXT NOT NULL, kind TEXT NOT NULL, document TEXT NOT NULL,
+    delivered INTEGER NOT NULL DEFAULT 0);
+"""
+
+
+class ApprovalStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def create(self, ticket: Ticket) -> Ticket:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO tickets VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    ticket.id,
+                    ticket.state.value,
+                    ticket.version,
+                    ticket.dedup_key,
+                    ticket.principal,
+                    ticket.created_at,
+                    ticket.expires_at,
+                    ticket.model_dump_json(),
+                ),
+            )
+        return ticket
+
+    def undelivered(self) -> list[tuple[int, str, str, dict[str, object]]]:
+        """Events (id, ticket, kind, document) not yet written to the ledger, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, ticket, kind, document FROM events WHERE delivered = 0 ORDER BY id")
+            return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows.fetchall()]
+
+    def delivered(self, event_id: int) -> None:
+        with self._lock:
+            self._db.execute("UPDATE events SET delivered = 1 WHERE id = ?", (event_id,))
+
+    def get(self, ticket_id: str) -> Ticket | None:
+        with self._lock:
+            row = self._db.execute("SELECT document FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+        return Ticket.model_validate_json(row[0]) if row else None
+
+    def open_duplicate(self, dedup_key: str) -> Ticket | None:
+        marks = ",".join("?" * len(OPEN))
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT document FROM tickets WHERE dedup_key = ? AND state IN ({marks}) ORDER BY created_at LIMIT 1",
+                (dedup_key, *[s.value for s in OPEN]),
+            ).fetchone()
+        return Ticket.model_validate_json(row[0]) if row else None
+
+    def list(self, state: State | None = None, limit: int = 200) -> list[Ticket]:
+        query = "SELECT document FROM tickets"
+        params: tuple[object, ...] = ()
+        if state is not None:
+            query += " WHERE state = ?"
+            params = (state.value,)
+        query += " ORDER BY created_at DESC LIMIT ?"
+        with self._lock:
+            rows = self._db.execute(query, (*params, limit)).fetchall()
+        return [Ticket.model_validate_json(row[0]) for row in rows]
+
+    def swap(self, old: Ticket, new: Ticket, event: tuple[str, dict[str, object]] | None = None) -> Ticket | None:
+        """Store `new` only if the ticket is still at `old`'s version, with an outbox event in the
+        same transaction; the stored ticket, or None when someone else changed it first."""
+        stored = new.model_copy(update={"version": old.version + 1})
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = self._db.execute(
+                    "UPDATE tickets SET state = ?, version = ?, document = ? WHERE id = ? AND version = ?",
+                    (stored.state.value, stored.version, stored.model_dump_json(), old.id, old.version),
+                )
+                if cursor.rowcount == 1 and event is not None:
+                    self._db.execute(
+                        "INSERT INTO events (ticket, kind, document) VALUES (?, ?, ?)",
+                        (old.id, event[0], json.dumps(event[1])),
+                    )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return stored if cursor.rowcount == 1 else None
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

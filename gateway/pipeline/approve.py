@@ -1,0 +1,98 @@
+"""Stage 6: hold a call that policy says needs approval, until people decide.
+
+The call becomes a durable ticket (an agent retrying the same call gets the same ticket). The
+agent's request waits a short while, with progress notifications, and then answers with the
+call's real result if it ran meanwhile, or with a structured pending result it can poll with
+`rollgate_approval_status` (clients cut tool calls off after 60–120 s, so nothing waits longer).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.approvals.queue import ApprovalQueue
+from gateway.approvals.ticket import State, Ticket
+from gateway.ledger.privacy import Masker
+from gateway.pipeline.call import Call, Proceed, Result
+from gateway.policy import Effect
+
+
+class Approve:
+    def __init__(self, queue: ApprovalQueue, wait_seconds: float, masker: Masker | None) -> None:
+        self._queue = queue
+        self._wait = wait_seconds
+        self._masker = masker
+
+    async def __call__(self, call: Call, proceed: Proceed) -> Result:
+        decision = call.decision
+        if decision is None or decision.effect is not Effect.REQUIRE_APPROVAL:
+            return await proceed(call)
+        ticket, _ = await self._queue.request(self._ticket(call))
+        obligations = decision.obligations
+        if obligations.approval_mode != "pending":
+            wait = min(self._wait, obligations.max_approval_wait_seconds or self._wait)
+
+            async def tick(elapsed: float) -> None:
+                if call.progress is not None:
+                    await call.progress(elapsed, wait, f"waiting for approval {ticket.id}")
+
+            ticket = await self._queue.wait(ticket.id, wait, tick)
+        return answer(ticket)
+
+    def _ticket(self, call: Call) -> Ticket:
+        assert call.tool is not None and call.decision is not None
+        context = call.context
+        arguments = dict(context.arguments)
+        masked = self._masker.mask("args", arguments, call.decision.obligations.mask) if self._masker else arguments
+        manifest = call.manifest.manifest.model_dump(mode="json", exclude_none=True) if call.manifest else {}
+        return self._queue.new_ticket(
+            principal=context.principal.id,
+            principal_roles=sorted(context.principal.roles),
+            workflow=context.workflow_id,
+            step=context.step,
+            correlation_id=context.correlation_id,
+            tool=call.tool.qualified,
+            exposed_name=context.requested_name,
+            arguments=arguments,
+            display_arguments=masked,
+            meta=dict(context.meta),
+            manifest=manifest,
+            decision_id=call.decision.decision_id,
+            reasons=call.decision.reasons,
+            rules=call.decision.approvers,
+            ttl=call.decision.obligations.max_approval_wait_seconds,
+        )
+
+
+def answer(ticket: Ticket) -> Result:
+    """What the agent gets for a held call: the real result once it ran, else its status."""
+    if ticket.state is State.EXECUTED and ticket.result is not None:
+        return ticket.result
+    status: dict[str, Any] = {
+        "effect": "require_approval",
+        "status": ticket.state.value,
+        "approval_id": ticket.id,
+        "tool": ticket.tool,
+        "reasons": ticket.reasons,
+        "approvers": [rule.model_dump() for rule in ticket.rules],
+        "decision_id": ticket.decision_id,
+    }
+    if ticket.state in (State.PENDING, State.APPROVED, State.EXECUTING):
+        status |= {
+            "awaiting": ticket.awaiting(),
+            "expires_at": ticket.expires_at,
+            "poll": {"tool": "rollgate_approval_status", "arguments": {"approval_id": ticket.id}},
+        }
+        text = (
+            f"Waiting for approval {ticket.id} ({'; '.join(ticket.awaiting()) or ticket.state.value}). "
+            f"Nothing has run yet. Poll rollgate_approval_status with approval_id={ticket.id}. "
+            f"Why it is held: {'; '.join(ticket.reasons)}"
+        )
+    elif ticket.state is State.FAILED:
+        status["error"] = ticket.error
+        text = f"Approved, but the call failed: {ticket.error}"
+    else:
+        status["reason"] = ticket.denial_reason
+        who = f" by {ticket.denied_by}" if ticket.denied_by else ""
+        text = f"Not approved ({ticket.state.value}{who}): {ticket.denial_reason}. The call did not run."
+    return {"content": [{"type": "text", "text": text}], "structuredContent": status, "isError": True}

@@ -63,6 +63,22 @@ def main(argv: list[str] | None = None) -> int:
     ledger.add_parser("public-key", help="print the public key (PEM) and note verifier key")
     ledger.add_parser("checkpoint", help="sign the current tree head now and print it")
     ledger.add_parser("rotate-key", help="retire the signing key and create a new one")
+    approvals = commands.add_parser("approvals", help="the human approval queue").add_subparsers(
+        dest="approvals_command", required=True
+    )
+    listing = approvals.add_parser("list", help="approvals, newest first")
+    listing.add_argument(
+        "--state", choices=["pending", "approved", "denied", "expired", "executing", "executed", "failed"]
+    )
+    approvals.add_parser("show", help="one approval, as approvers see it").add_argument("id")
+    approve = approvals.add_parser("approve", help="approve a held call")
+    approve.add_argument("id")
+    approve.add_argument("--comment", default="")
+    approve.add_argument("--token", help="your approver token (else ROLLGATE_APPROVER_TOKEN)")
+    reject = approvals.add_parser("deny", help="deny a held call")
+    reject.add_argument("id")
+    reject.add_argument("--reason", required=True)
+    reject.add_argument("--token", help="your approver token (else ROLLGATE_APPROVER_TOKEN)")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
@@ -74,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             return _authoring(args, config)
         if args.command == "ledger":
             return _ledger(args, config)
+        if args.command == "approvals":
+            return _approvals(args, config)
         if args.command == "serve":
             from gateway.server.http import serve_http
 
@@ -138,6 +156,20 @@ def _ledger(args: argparse.Namespace, config: Config) -> int:
             return ledger.checkpoint(config)
         case _:
             return ledger.rotate_key(config)
+
+
+def _approvals(args: argparse.Namespace, config: Config) -> int:
+    from gateway.approvals import commands as approvals
+
+    match args.approvals_command:
+        case "list":
+            return approvals.list_tickets(config, args.state)
+        case "show":
+            return approvals.show(config, args.id)
+        case "approve":
+            return approvals.decide(config, args.id, args.token, approved=True, text=args.comment)
+        case _:
+            return approvals.decide(config, args.id, args.token, approved=False, text=args.reason)
 
 
 def _load(path: Path | None) -> Config:

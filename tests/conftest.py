@@ -23,6 +23,8 @@ DEFAULT_POLICIES = ROOT / "policies"
 MANIFESTS = ROOT / "tool_manifests"
 TOKEN = "rg_test_token_for_agent_one"
 OTHER_TOKEN = "rg_test_token_for_agent_two"
+APPROVER_TOKEN = "rg_test_token_for_alice_approver"
+TREASURY_TOKENS = ("rg_test_token_for_tom_treasury", "rg_test_token_for_tess_treasury")
 
 
 @pytest.fixture
@@ -93,6 +95,10 @@ def agents_toml() -> str:
     return (
         f'[[agents]]\nid = "agent-one"\nroles = ["agent"]\ntoken_sha256 = "{hash_token(TOKEN)}"\n'
         f'[[agents]]\nid = "agent-two"\nroles = ["agent"]\ntoken_sha256 = "{hash_token(OTHER_TOKEN)}"\n'
+        f'[[approvers]]\nid = "alice"\nroles = ["approver"]\ntoken_sha256 = "{hash_token(APPROVER_TOKEN)}"\n'
+        f'[[approvers]]\nid = "tom"\nroles = ["treasury", "approver"]\n'
+        f'token_sha256 = "{hash_token(TREASURY_TOKENS[0])}"\n'
+        f'[[approvers]]\nid = "tess"\nroles = ["treasury"]\ntoken_sha256 = "{hash_token(TREASURY_TOKENS[1])}"\n'
     )
 
 

@@ -27,6 +27,7 @@ from gateway.server.auth import BearerAuth, TokenTable
 from gateway.server.events import MemoryEventStore
 from gateway.server.fastpath import FastToolCalls
 from gateway.server.handlers import build_server
+from gateway.web import ApprovalsApi, ApproverTokens, page_routes
 
 _LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
 _LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
@@ -72,7 +73,12 @@ def build_app(gateway: Gateway) -> Any:
         async with manager.run():
             yield
 
-    app = Starlette(routes=[Route("/healthz", endpoint=health)], lifespan=lifespan)
+    routes: list[Any] = [Route("/healthz", endpoint=health)]
+    if gateway.approvals is not None:
+        ledger_store = gateway.ledger.store if gateway.ledger is not None else None
+        routes += ApprovalsApi(gateway.approvals, ApproverTokens(config), ledger_store).routes()
+        routes += page_routes()
+    app = Starlette(routes=routes, lifespan=lifespan)
     return _McpFirst(config.server.path, mcp_endpoint, app)
 
 

@@ -1,0 +1,1 @@
+"""Human approvals: tickets, their store, the queue, notifications and CLI."""

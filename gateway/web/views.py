@@ -1,0 +1,82 @@
+"""What approvers see of a ticket: never the raw arguments, only their masked form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.approvals.ticket import Ticket
+
+
+class TicketView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: str
+    state: str
+    created_at: str
+    expires_at: str
+    agent: str
+    workflow: str
+    step: str | None
+    tool: str
+    arguments: dict[str, Any]
+    reversibility: str | None
+    impact: str | None
+    side_effects: list[str]
+    compensation: dict[str, Any] | None
+    snapshot: Any
+    reasons: list[str]
+    rules: list[dict[str, Any]]
+    awaiting: list[str]
+    approvals: list[dict[str, Any]]
+    denied_by: str | None
+    denial_reason: str | None
+    error: str | None
+    executed: bool
+
+
+class TicketDetail(TicketView):
+    timeline: list[str] = Field(default_factory=list)
+    """The workflow's ledger so far, in plain language."""
+
+
+class ApproveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    comment: str = Field("", max_length=2000)
+
+
+class DenyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ErrorBody(BaseModel):
+    error: str
+
+
+def view(ticket: Ticket) -> TicketView:
+    manifest = ticket.manifest
+    return TicketView(
+        id=ticket.id,
+        state=ticket.state.value,
+        created_at=ticket.created_at,
+        expires_at=ticket.expires_at,
+        agent=ticket.principal,
+        workflow=ticket.workflow,
+        step=ticket.step,
+        tool=ticket.tool,
+        arguments=ticket.display_arguments,
+        reversibility=manifest.get("reversibility"),
+        impact=manifest.get("impact"),
+        side_effects=list(manifest.get("side_effects", [])),
+        compensation=manifest.get("compensation"),
+        snapshot=ticket.snapshot,
+        reasons=ticket.reasons,
+        rules=[rule.model_dump() for rule in ticket.rules],
+        awaiting=ticket.awaiting(),
+        approvals=[a.model_dump() for a in ticket.approvals],
+        denied_by=ticket.denied_by,
+        denial_reason=ticket.denial_reason,
+        error=ticket.error,
+        executed=ticket.state.value == "executed",
+    )

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NPM_SERVERS := .npm-servers/node_modules/.bin/mcp-server-everything
 
-.PHONY: install dev run test test-fast npm-servers conformance bench fmt lint typecheck clean
+.PHONY: install dev run test test-fast npm-servers browser conformance bench fmt lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,15 @@ npm-servers:
 			@modelcontextprotocol/server-memory@2026.8.31 @modelcontextprotocol/server-everything@2026.8.31; \
 	else echo "npm not found: the reference-server tests will be skipped"; fi
 
-test: dev npm-servers
+# Debian's Chromium for the approvals page test (Playwright drives it; it downloads no browser).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; \
+		else echo "chromium not found and cannot be installed here: the browser test will be skipped"; fi; \
+	fi
+
+test: dev npm-servers browser
 	$(BIN)/python -m pytest -q
 
 test-fast: dev

@@ -47,7 +47,7 @@ async function refresh() {
     $("pending").replaceChildren(...pending.map(item));
     $("recent").replaceChildren(...all.filter((t) => t.state !== "pending").slice(0, 15).map(item));
     $("count").textContent = pending.length;
-    text($("status"), pending.length ? "" : "Nothing waits for you.");
+    $("status").textContent = pending.length ? "" : "Nothing waits for you.";
     if (state.selected) await open(state.selected, true);
   } catch (error) {
     $("status").textContent = "Cannot load approvals: " + error.message;

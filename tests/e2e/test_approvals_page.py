@@ -1,0 +1,65 @@
+"""The approvals page in a real headless Chromium (Debian's, driven by Playwright; nothing downloads a browser)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import anyio
+import pytest
+
+from tests.conftest import APPROVER_TOKEN, DEFAULT_POLICIES, ROOT, TOKEN
+from tests.e2e.helpers import http_client
+from tests.e2e.test_approvals import demo, funded_accounts, transfers
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOT = ROOT / "docs" / "approvals.png"
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make browser)")
+async def test_the_page_lists_the_pending_call_shows_its_context_and_approving_runs_it(
+    start_gateway, tmp_path: Path
+) -> None:
+    from playwright.async_api import async_playwright
+
+    db = tmp_path / "demo.db"
+    gateway = start_gateway(demo(db), policies=DEFAULT_POLICIES)
+    async with http_client(gateway.url, TOKEN) as client:
+        source, target = await funded_accounts(client)
+        held = await client.call_tool(
+            "demo__transfer", {"from_account_id": source, "to_account_id": target, "amount_cents": 4_200},
+            meta={"rollgate/workflow": "wf-invoices", "rollgate/step": "3"},
+        )
+    ticket = held.structured_content["approval_id"]
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        page = await browser.new_page(viewport={"width": 1280, "height": 900})
+        await page.goto(f"{gateway.base}/approvals")
+        await page.fill("#token", APPROVER_TOKEN)
+        await page.click("#login button")
+        item = page.locator(f'#pending li[data-id="{ticket}"]')
+        await item.wait_for(timeout=10_000)
+        assert "demo/transfer" in await item.inner_text() and "agent-one" in await item.inner_text()
+        await item.click()
+        await page.wait_for_function("document.getElementById('d-agent').textContent === 'agent-one'")
+        assert await page.inner_text("#d-workflow") == "wf-invoices (step 3)"
+        assert await page.inner_text("#d-rev") == "compensable" and await page.inner_text("#d-impact") == "high"
+        assert '"amount_cents": 4200' in await page.inner_text("#d-args")
+        assert "refund" in await page.inner_text("#d-comp")
+        assert "moves money between accounts" in await page.inner_text("#d-effects")
+        assert "compensable tool with high impact" in await page.inner_text("#d-reasons")
+        await page.fill("#comment", "invoice 2026-118 checked")
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOT), full_page=True)
+        await page.click("#approve")
+        await page.wait_for_function("document.getElementById('d-message').textContent.startsWith('Approved')")
+        await browser.close()
+    with anyio.fail_after(20):
+        while not transfers(db):
+            await anyio.sleep(0.2)
+    assert transfers(db) == [(source, target, 4_200, "completed")]

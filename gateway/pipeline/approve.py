@@ -8,13 +8,24 @@ call's real result if it ran meanwhile, or with a structured pending result it c
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
+import anyio
+from mcp.shared.exceptions import MCPError
+
 from gateway.approvals.queue import ApprovalQueue
-from gateway.approvals.ticket import State, Ticket
+from gateway.approvals.ticket import ApprovalError, State, Ticket
 from gateway.ledger.privacy import Masker
+from gateway.models import Principal
 from gateway.pipeline.call import Call, Proceed, Result
 from gateway.policy import Effect
+
+logger = logging.getLogger(__name__)
+
+END_USER_ROLE = "end_user"
+"""An approver rule with this role is answered by the user of the client that made the call."""
 
 
 class Approve:
@@ -28,6 +39,8 @@ class Approve:
         if decision is None or decision.effect is not Effect.REQUIRE_APPROVAL:
             return await proceed(call)
         ticket, _ = await self._queue.request(self._ticket(call))
+        if call.ask_user is not None and any(rule.role == END_USER_ROLE for rule in ticket.rules):
+            ticket = await self._ask_end_user(call, ticket)
         obligations = decision.obligations
         if obligations.approval_mode != "pending":
             wait = min(self._wait, obligations.max_approval_wait_seconds or self._wait)
@@ -38,6 +51,41 @@ class Approve:
 
             ticket = await self._queue.wait(ticket.id, wait, tick)
         return answer(ticket)
+
+    async def _ask_end_user(self, call: Call, ticket: Ticket) -> Ticket:
+        """Policy named the client's own user as approver: ask them through elicitation.
+
+        Any failure (the client cannot show the form, times out, errors) leaves the ticket pending
+        in the queue, where a person can still decide.
+        """
+        assert call.ask_user is not None
+        question = (
+            f"{ticket.principal} wants to run {ticket.tool} with {json.dumps(ticket.display_arguments)}. "
+            f"Why this needs you: {'; '.join(ticket.reasons)}. Allow it?"
+        )
+        schema = {
+            "type": "object",
+            "properties": {
+                "approve": {"type": "boolean", "title": "Allow this call"},
+                "comment": {"type": "string", "title": "Comment"},
+            },
+            "required": ["approve"],
+        }
+        try:
+            with anyio.fail_after(self._wait or 30):
+                answer = await call.ask_user("elicitation/create", {"message": question, "requestedSchema": schema})
+        except (MCPError, TimeoutError, ValueError) as exc:
+            logger.info("end-user approval of %s not obtained by elicitation (%s); it stays queued", ticket.id, exc)
+            return ticket
+        content = answer.get("content") or {}
+        approved = answer.get("action") == "accept" and content.get("approve") is True
+        user = Principal(f"end-user:{ticket.principal}", frozenset({END_USER_ROLE}))
+        text = str(content.get("comment") or ("" if approved else f"the user answered {answer.get('action')}"))
+        try:
+            return self._queue.decide(ticket.id, user, approved=approved, text=text or "declined by the user")
+        except ApprovalError as exc:
+            logger.info("end-user decision on %s not applied: %s", ticket.id, exc)
+            return ticket
 
     def _ticket(self, call: Call) -> Ticket:
         assert call.tool is not None and call.decision is not None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,6 +17,9 @@ LinkSource = Callable[[str], Awaitable[UpstreamLink]]
 """Gives the link to an upstream for this call's downstream session."""
 
 Result = dict[str, Any]
+
+AskUser = Callable[[str, Mapping[str, Any] | None], Awaitable[dict[str, Any]]]
+"""(method, params) → the client's answer: a server-to-client request on this call's stream."""
 """A `CallToolResult` in its wire form, passed through without re-building models."""
 
 
@@ -31,6 +34,8 @@ class Call:
     decision: Decision | None = None
     intent_seq: int | None = None
     """The ledger entry of this call's intent, once it is durable."""
+    ask_user: AskUser | None = None
+    """Sends an elicitation to the client's user during this call, when the client supports it."""
 
 
 Proceed = Callable[[Call], Awaitable[Result]]

@@ -131,6 +131,8 @@ class FastToolCalls:
             meta = params.get("_meta") if isinstance(params, dict) else None
             channel.progress_token = meta.get("progressToken") if isinstance(meta, dict) else None
             call = build_call(params, principal, session.links, channel.progress, session_id)
+            if session.can_elicit:
+                call.ask_user = channel.request
             with anyio.CancelScope() as cancel, session.relay.in_channel(channel):
                 session.running[request_id] = cancel
                 result = await self._dispatch(call)

@@ -27,7 +27,7 @@ from gateway.server.calls import build_call, forwardable_meta
 from gateway.server.metatools import META_TOOLS
 from gateway.server.sessions import KnownSession
 from gateway.upstream.pool import LinkSet
-from gateway.upstream.relay import DownstreamRelay
+from gateway.upstream.relay import DownstreamRelay, SdkCallChannel
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -86,6 +86,10 @@ def _connection(ctx: Ctx) -> Connection:
     return ctx.session._connection  # pyright: ignore[reportPrivateUsage]
 
 
+def _can_elicit(capabilities: types.ClientCapabilities | None) -> bool:
+    return capabilities is not None and capabilities.elicitation is not None
+
+
 def _for_downstream(ctx: Ctx, result: dict[str, Any]) -> dict[str, Any]:
     """Adapt an upstream result to the downstream revision (the SDK sieves later-revision fields)."""
     if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS and "resultType" not in result:
@@ -113,7 +117,9 @@ class _Handlers:
             self.gateway.relays.add(relay)
             session_id = connection.session_id
             if session_id is not None:
-                self.gateway.sessions[session_id] = KnownSession(self._principal(ctx), links, relay)
+                self.gateway.sessions[session_id] = KnownSession(
+                    self._principal(ctx), links, relay, can_elicit=_can_elicit(ctx.session.client_capabilities)
+                )
             connection.exit_stack.push_async_callback(self._close_links, links, relay, session_id)
         assert isinstance(links.relay, DownstreamRelay)
         links.relay.attach(ctx.session)
@@ -156,6 +162,8 @@ class _Handlers:
         links = await self._links(ctx)
         try:
             call = build_call(ctx.params, principal, links, ctx.session.report_progress, self._session_key(ctx))
+            if _can_elicit(ctx.session.client_capabilities):
+                call.ask_user = SdkCallChannel(ctx.session, ctx.request_id).request
             if isinstance(links.relay, DownstreamRelay):
                 with links.relay.in_call(ctx.session, ctx.request_id):
                     return _for_downstream(ctx, await self.gateway.dispatch(call))

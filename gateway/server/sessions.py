@@ -20,6 +20,8 @@ class KnownSession:
     principal: Principal
     links: LinkSet
     relay: DownstreamRelay
+    can_elicit: bool = False
+    """The client declared the elicitation capability (the end user can be asked directly)."""
     pending: dict[str, ObjectSendStream[dict[str, Any]]] = field(default_factory=dict)
     """Server-to-client requests sent on a fast-path stream, awaiting the client's answer."""
     running: dict[Any, anyio.CancelScope] = field(default_factory=dict)

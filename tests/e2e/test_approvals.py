@@ -277,3 +277,36 @@ async def test_fifty_approvals_from_two_processes_with_agent_retries_each_run_ex
                 await anyio.sleep(0.5)
     amounts = sorted(row[2] for row in transfers(db))
     assert amounts == list(range(1, 51))
+
+
+async def test_when_policy_names_the_end_user_the_client_is_asked_by_elicitation(start_gateway, tmp_path) -> None:
+    from tests.e2e.helpers import Recorder
+
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "p.rego").write_text(
+        "package rollgate.policy\nimport rego.v1\n"
+        'decision := {"effect": "allow", "reasons": ["reads"]} if input.tool.manifest.reversibility == "read_only"\n'
+        'decision := {"effect": "require_approval", "reasons": ["your call"], "approvers": [{"role": "end_user"}]}'
+        ' if input.tool.manifest.reversibility != "read_only"\n'
+    )
+    db = tmp_path / "demo.db"
+    gateway = start_gateway(demo(db), policies=policies, approvals="wait_seconds = 10")
+
+    class Yes(Recorder):
+        async def elicitation(self, ctx: Any, params: Any) -> Any:
+            import mcp_types as types
+
+            self.elicited.append(params.message)
+            return types.ElicitResult(action="accept", content={"approve": self.tag == "yes", "comment": self.tag})
+
+    yes, no = Yes("yes"), Yes("no")
+    async with http_client(gateway.url, TOKEN, yes) as client:
+        created = await client.call_tool("demo__create_customer", {"name": "Ada", "email": "ada@example.com"})
+    async with http_client(gateway.url, TOKEN, no) as client:
+        refused = await client.call_tool("demo__create_customer", {"name": "Bob", "email": "bob@example.com"})
+    assert not created.is_error and created.structured_content["name"] == "Ada"
+    assert "agent-one wants to run demo/create_customer" in yes.elicited[0] and "your call" in yes.elicited[0]
+    assert refused.is_error and refused.structured_content["status"] == "denied"
+    with sqlite3.connect(db) as conn:
+        assert [row[0] for row in conn.execute("SELECT name FROM customers")] == ["Ada"]

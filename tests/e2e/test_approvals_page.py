@@ -28,15 +28,22 @@ async def test_the_page_lists_the_pending_call_shows_its_context_and_approving_r
     async with http_client(gateway.url, TOKEN) as client:
         source, target = await funded_accounts(client)
         held = await client.call_tool(
-            "demo__transfer", {"from_account_id": source, "to_account_id": target, "amount_cents": 4_200},
+            "demo__transfer",
+            {"from_account_id": source, "to_account_id": target, "amount_cents": 4_200},
             meta={"rollgate/workflow": "wf-invoices", "rollgate/step": "3"},
         )
     ticket = held.structured_content["approval_id"]
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         page = await browser.new_page(viewport={"width": 1280, "height": 900})
         await page.goto(f"{gateway.base}/approvals")

@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 from weakref import WeakSet
 
 import anyio
@@ -22,6 +23,8 @@ from gateway.models import CallContext, Principal
 from gateway.pipeline import Call, Pipeline, Planner, Result, Stages
 from gateway.pipeline.approve import Approve
 from gateway.policy import Decision, Effect, OpaEngine, PolicyEngine, PolicyService, RegorusEngine
+from gateway.saga.service import Workflows, compensation_context
+from gateway.saga.store import SagaStore
 from gateway.server.metatools import META_TOOLS, call_meta_tool
 from gateway.server.sessions import SessionTable
 from gateway.upstream.pool import UpstreamPool
@@ -47,7 +50,9 @@ class Gateway:
         self._pool: UpstreamPool | None = None
         self._pipeline: Pipeline | None = None
         self._planner: Planner | None = None
-        self.workflows = WorkflowBook()
+        self.saga = SagaStore(config.state_dir / "saga.db")
+        self.workflows = WorkflowBook(lambda workflow: self.saga.status(workflow)[0].value)
+        self.operations = Workflows(self.saga, self._record)
         self.manifests = ManifestRegistry.load(config.resolve(config.paths.manifests))
         self.policy = PolicyService(make_engine(config), config.resolve(config.paths.policies), config.policy.query)
         self.ledger: Ledger | None = None
@@ -72,7 +77,7 @@ class Gateway:
     async def dispatch(self, call: Call) -> Result:
         """One tools/call: a meta-tool of the gateway's own, or the pipeline towards an upstream."""
         if call.context.requested_name in META_TOOLS:
-            return await call_meta_tool(call, self.planner, self.approvals)
+            return await call_meta_tool(call, self.planner, self.approvals, self.operations)
         return await self.pipeline.call(call)
 
     @asynccontextmanager
@@ -100,11 +105,16 @@ class Gateway:
                     self.workflows,
                     ledger_stages,
                     approve,
+                    self.saga,
+                    self._react,
                 )
                 self._pipeline, self._planner = stages.pipeline(), stages.planner()
                 self._executor = stages.executor()
+                self.operations.bind(self._run_internal, self.approvals)
                 if self.approvals is not None:
                     tg.start_soon(self.approvals.run)
+                assert self.operations.rollbacks is not None
+                tg.start_soon(self.operations.rollbacks.resume)
                 yield self
             finally:
                 await self.policy.aclose()
@@ -165,6 +175,22 @@ class Gateway:
             mutation = call.manifest.manifest.reversibility.value != "read_only"
             self.workflows.record(ticket.workflow, mutation=mutation)
         return result
+
+    async def _react(self, call: Call, failed: bool) -> None:
+        """Policy obligations and atomic workflows: quarantine or roll back automatically."""
+        workflow = call.context.workflow_id
+        obligations = call.decision.obligations if call.decision is not None else None
+        if obligations is not None and obligations.quarantine:
+            await self.operations.quarantine(workflow, "a policy obligation quarantined this workflow")
+        atomic = self.operations.is_atomic(workflow)
+        if (failed and atomic) or (obligations is not None and obligations.rollback):
+            assert self._task_group is not None and self.operations.rollbacks is not None
+            self._task_group.start_soon(self.operations.rollbacks.run, workflow)
+
+    async def _run_internal(self, tool: str, arguments: dict[str, Any], workflow: str, compensation: bool) -> Result:
+        """A call the gateway makes itself (compensations, verification reads), through the pipeline."""
+        call = Call(context=compensation_context(tool, arguments, workflow, compensation), links=self.pool.shared.get)
+        return await self.pipeline.call(call)
 
     async def _record(self, kind: str, data: dict[str, object]) -> None:
         if self.ledger is not None:

@@ -5,6 +5,7 @@ Kept in memory for now; the ledger release makes it durable. Policies read it th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.policy.document import WorkflowDoc
@@ -18,11 +19,15 @@ class _Counters:
 
 
 class WorkflowBook:
-    def __init__(self) -> None:
+    def __init__(self, status: Callable[[str], str] | None = None) -> None:
         self._workflows: dict[str, _Counters] = {}
+        self._status = status
+        """The durable status (quarantined, rolled back) kept by the saga store, when there is one."""
 
     def view(self, workflow_id: str) -> WorkflowDoc:
         counters = self._workflows.get(workflow_id) or _Counters()
+        if self._status is not None:
+            counters.status = self._status(workflow_id)
         return WorkflowDoc(
             id=workflow_id,
             status=counters.status,  # type: ignore[arg-type]

@@ -89,12 +89,17 @@ class ApprovalQueue:
 
     def new_ticket(self, **fields: Any) -> Ticket:
         created = now()
+        if fields.get("manual"):
+            fields.setdefault("dedup_key", f"manual:{fields['decision_id']}")
+        else:
+            fields["dedup_key"] = dedup_key(
+                fields["principal"], fields["workflow"], fields["tool"], fields["arguments"]
+            )
         return Ticket(
             id=f"apr_{secrets.token_hex(8)}",
             state=State.PENDING,
             created_at=created.isoformat(),
             expires_at=(created + timedelta(seconds=fields.pop("ttl", None) or self._ttl)).isoformat(),
-            dedup_key=dedup_key(fields["principal"], fields["workflow"], fields["tool"], fields["arguments"]),
             **fields,
         )
 
@@ -157,6 +162,11 @@ class ApprovalQueue:
         await self._deliver()
 
     async def _execute(self, ticket: Ticket) -> None:
+        if ticket.manual:
+            done = ticket.model_copy(update={"state": State.EXECUTED, "result": {"remediated": True}})
+            if self.store.swap(ticket, done, ("approval.remediated", {"approvals": len(ticket.approvals)})):
+                self.poke(ticket.id)
+            return
         if self.execute is None:
             return
         running = self.store.swap(ticket, ticket.model_copy(update={"state": State.EXECUTING}))

@@ -92,6 +92,9 @@ class Ticket(BaseModel):
     result: dict[str, Any] | None = None
     error: str | None = None
     dedup_key: str = ""
+    manual: bool = False
+    """A manual-remediation item (a step a rollback could not undo): approving it records that a
+    person fixed it; nothing is executed."""
 
     def awaiting(self) -> list[str]:
         """What is still needed, in words."""

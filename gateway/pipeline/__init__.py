@@ -1,9 +1,9 @@
 """The call pipeline: stages composed in one ordered list, read top to bottom.
 
-    record outcome → resolve → validate → decide → approve → record intent → forward
+    record outcome → resolve → validate → decide → snapshot → approve → record intent → track → forward
 
 An approved call runs later through the executor chain (record outcome → resolve → validate →
-record intent → forward) with the approval as its decision. A stage that a configuration turns
+snapshot → record intent → track → forward) with the approval as its decision. A stage that a configuration turns
 off is simply absent from the list (the ledger stages when `ledger.enabled = false`).
 """
 
@@ -22,8 +22,11 @@ from gateway.pipeline.forward import Forward
 from gateway.pipeline.plan import Planner
 from gateway.pipeline.record import RecordIntent, RecordOutcome
 from gateway.pipeline.resolve import Resolve
+from gateway.pipeline.snapshot import Snapshot
+from gateway.pipeline.track import React, Track
 from gateway.pipeline.validate import Validate
 from gateway.policy import PolicyService
+from gateway.saga.store import SagaStore
 from gateway.upstream.catalog import Catalog
 from gateway.workflows import WorkflowBook
 
@@ -41,6 +44,8 @@ class Stages:
         workflows: WorkflowBook,
         ledger: tuple[Ledger, Masker] | None = None,
         approve: Approve | None = None,
+        saga: SagaStore | None = None,
+        react: React | None = None,
     ) -> None:
         self.resolve = Resolve(catalog, manifests)
         self.validate = Validate()
@@ -49,6 +54,8 @@ class Stages:
         self.record_outcome = RecordOutcome(*ledger) if ledger else None
         self.record_intent = RecordIntent(*ledger) if ledger else None
         self.approve = approve
+        self.snapshot = Snapshot()
+        self.track = Track(saga, catalog, react) if saga is not None else None
 
     def pipeline(self) -> Pipeline:
         stages: list[Stage | None] = [
@@ -56,8 +63,10 @@ class Stages:
             self.resolve,
             self.validate,
             self.decide,
+            self.snapshot,
             self.approve,
             self.record_intent,
+            self.track,
             self.forward,
         ]
         return Pipeline([stage for stage in stages if stage is not None])
@@ -68,7 +77,9 @@ class Stages:
             self.record_outcome,
             self.resolve,
             self.validate,
+            self.snapshot,
             self.record_intent,
+            self.track,
             self.forward,
         ]
         return Pipeline([stage for stage in stages if stage is not None])

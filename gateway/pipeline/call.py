@@ -34,6 +34,8 @@ class Call:
     decision: Decision | None = None
     intent_seq: int | None = None
     """The ledger entry of this call's intent, once it is durable."""
+    snapshot: Any = None
+    """The before-image read by the snapshot stage, when the manifest declares one."""
     ask_user: AskUser | None = None
     """Sends an elicitation to the client's user during this call, when the client supports it."""
 

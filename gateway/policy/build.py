@@ -46,7 +46,7 @@ def build_input(
             step=context.step,
             meta=dict(context.meta),
             confidence=_confidence(context.meta.get(META_CONFIDENCE)),
-            idempotency_key=_idempotency_key(context, resolved),
+            idempotency_key=idempotency_key(context, resolved),
         ),
         compensation=context.compensation,
         time=TimeDoc(now=now.isoformat(), unix=now.timestamp(), weekday=now.weekday(), hour=now.hour),
@@ -59,7 +59,7 @@ def _confidence(value: Any) -> float | None:
     return float(value) if 0.0 <= value <= 1.0 else None
 
 
-def _idempotency_key(context: CallContext, resolved: ResolvedManifest) -> str | None:
+def idempotency_key(context: CallContext, resolved: ResolvedManifest) -> str | None:
     explicit = context.meta.get(META_IDEMPOTENCY_KEY)
     if isinstance(explicit, str) and explicit:
         return explicit

@@ -18,6 +18,7 @@ from gateway.errors import CallError
 from gateway.pipeline import Call, Planner, Result
 from gateway.pipeline.approve import answer
 from gateway.pipeline.plan import Plan
+from gateway.saga.service import Workflows
 
 PLAN = types.Tool(
     name="rollgate_plan",
@@ -61,20 +62,129 @@ APPROVAL_STATUS = types.Tool(
     annotations=types.ToolAnnotations(read_only_hint=True, open_world_hint=False, idempotent_hint=True),
 )
 
-META_TOOLS = {PLAN.name: PLAN, APPROVAL_STATUS.name: APPROVAL_STATUS}
+
+def _tool(
+    name: str, title: str, description: str, properties: dict[str, Any], required: list[str], read_only: bool
+) -> types.Tool:
+    return types.Tool(
+        name=name,
+        title=title,
+        description=description,
+        input_schema={"type": "object", "properties": properties, "required": required, "additionalProperties": False},
+        annotations=types.ToolAnnotations(read_only_hint=read_only, open_world_hint=False),
+    )
+
+
+_WORKFLOW = {"type": "string", "description": "default: this call's workflow"}
+BEGIN = _tool(
+    "rollgate_begin_workflow",
+    "Begin a workflow",
+    "Start a workflow and get its id; send it as _meta['rollgate/workflow'] on every call of the workflow. "
+    "An atomic workflow is rolled back as a whole when one of its steps fails.",
+    {"name": {"type": "string"}, "atomic": {"type": "boolean"}},
+    [],
+    False,
+)
+CHECKPOINT = _tool(
+    "rollgate_checkpoint",
+    "Mark a checkpoint",
+    "Record a point in this workflow that a rollback can return to, with optional agent state that is "
+    "handed back after such a rollback.",
+    {"label": {"type": "string", "minLength": 1}, "state": {}, "workflow_id": _WORKFLOW},
+    ["label"],
+    False,
+)
+ROLLBACK = _tool(
+    "rollgate_rollback",
+    "Roll back a workflow",
+    "Undo what a workflow did, newest step first: all of it, back to a checkpoint, named steps, or the steps "
+    "touching one resource. dry_run shows the plan without running it. What cannot be undone goes to a person.",
+    {
+        "workflow_id": _WORKFLOW,
+        "to_checkpoint": {"type": "string"},
+        "steps": {"type": "array", "items": {"type": "integer"}},
+        "resource": {"type": "string"},
+        "dry_run": {"type": "boolean"},
+    },
+    [],
+    False,
+)
+STATUS = _tool(
+    "rollgate_status",
+    "Workflow status",
+    "A workflow's status (active, quarantined, rolled_back), its steps with how each can be undone, and its checkpoints.",
+    {"workflow_id": _WORKFLOW},
+    [],
+    True,
+)
+
+META_TOOLS = {t.name: t for t in (PLAN, APPROVAL_STATUS, BEGIN, CHECKPOINT, ROLLBACK, STATUS)}
 
 
 class InvalidMetaToolArguments(CallError):
     code = types.INVALID_PARAMS
 
 
-async def call_meta_tool(call: Call, planner: Planner, approvals: ApprovalQueue | None) -> Result:
+async def call_meta_tool(call: Call, planner: Planner, approvals: ApprovalQueue | None, workflows: Workflows) -> Result:
     name = call.context.requested_name
     if name == PLAN.name:
         return await _plan(call, planner)
     if name == APPROVAL_STATUS.name:
         return _approval_status(call, approvals)
-    raise InvalidMetaToolArguments(f"unknown meta-tool {name!r}")
+    return await _workflow_tool(call, workflows)
+
+
+async def _workflow_tool(call: Call, workflows: Workflows) -> Result:
+    name, arguments = call.context.requested_name, dict(call.context.arguments)
+    workflow = arguments.get("workflow_id") or call.context.workflow_id
+    if not isinstance(workflow, str):
+        raise InvalidMetaToolArguments("workflow_id must be a string")
+    if name == BEGIN.name:
+        started = workflows.begin(call.context.principal, arguments.get("name"), bool(arguments.get("atomic")))
+        return _ok(
+            f"Workflow {started} started; send _meta['rollgate/workflow'] = {started!r} on its calls.",
+            {"workflow_id": started, "meta": {"rollgate/workflow": started}},
+        )
+    if name == CHECKPOINT.name:
+        label = arguments.get("label")
+        if not isinstance(label, str) or not label:
+            raise InvalidMetaToolArguments("rollgate_checkpoint needs a label")
+        mark = await workflows.checkpoint(workflow, label, arguments.get("state"))
+        return _ok(
+            f"Checkpoint {label!r} of {workflow} after step {mark.after_seq}.",
+            {"workflow_id": workflow, "label": label, "after_step": mark.after_seq},
+        )
+    if name == STATUS.name:
+        status = workflows.status(workflow)
+        return _ok(f"Workflow {workflow} is {status['status']} with {len(status['steps'])} steps.", status)
+    assert workflows.rollbacks is not None
+    scope, selection = rollback_scope(arguments)
+    try:
+        report = await workflows.rollbacks.run(workflow, scope, dry_run=bool(arguments.get("dry_run")), **selection)
+    except ValueError as exc:
+        raise InvalidMetaToolArguments(str(exc)) from None
+    document = report.model_dump(mode="json")
+    text = (
+        f"Rollback of {workflow}: {len(report.compensated)} step(s) undone, {len(report.escalated)} escalated, "
+        f"{len(report.failed)} failed; workflow is {report.status}."
+        if not report.dry_run
+        else f"Plan for rolling back {workflow}: " + "; ".join(f"step {a['step']} {a['action']}" for a in report.plan)
+    )
+    return _ok(text, document)
+
+
+def rollback_scope(arguments: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    if arguments.get("to_checkpoint"):
+        return "checkpoint", {"checkpoint": arguments["to_checkpoint"]}
+    if arguments.get("steps"):
+        return "steps", {"step_seqs": {int(s) for s in arguments["steps"]}}
+    if arguments.get("resource"):
+        return "resource", {"resource": str(arguments["resource"])}
+    return "all", {}
+
+
+def _ok(text: str, structured: dict[str, Any]) -> Result:
+    return {"content": [{"type": "text", "text": text}], "structuredContent": structured, "isError": False}
 
 
 def _approval_status(call: Call, approvals: ApprovalQueue | None) -> Result:

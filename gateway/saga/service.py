@@ -1,0 +1,121 @@
+"""The gateway's workflow operations: begin, checkpoint, status, rollback, quarantine, release.
+
+Glue between the saga store, the rollback executor, the approval queue (for escalations) and the
+ledger; the meta-tools, the REST API and the CLI all call these.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.approvals.queue import ApprovalQueue
+from gateway.models import CallContext, Principal
+from gateway.policy.document import ApproverRule
+from gateway.saga.model import Checkpoint, Step, WorkflowStatus
+from gateway.saga.rollback import Record, Rollbacks, RunCall
+from gateway.saga.store import SagaStore
+
+ROLLBACK_PRINCIPAL = Principal("rollgate-rollback", frozenset({"operator"}))
+
+
+class Workflows:
+    def __init__(self, saga: SagaStore, record: Record) -> None:
+        self.saga = saga
+        self._record = record
+        self.rollbacks: Rollbacks | None = None
+        self._approvals: ApprovalQueue | None = None
+
+    def bind(self, run_call: RunCall, approvals: ApprovalQueue | None) -> None:
+        self._approvals = approvals
+        self.rollbacks = Rollbacks(self.saga, run_call, self._escalate, self._record)
+
+    def begin(self, principal: Principal, name: str | None, atomic: bool) -> str:
+        workflow = f"wf_{secrets.token_hex(8)}"
+        self.saga.set_status(workflow, WorkflowStatus.ACTIVE, "atomic" if atomic else None)
+        return workflow
+
+    def is_atomic(self, workflow: str) -> bool:
+        status, reason = self.saga.status(workflow)
+        return status is WorkflowStatus.ACTIVE and reason == "atomic"
+
+    async def checkpoint(self, workflow: str, label: str, state: Any) -> Checkpoint:
+        mark = Checkpoint(
+            workflow=workflow,
+            label=label,
+            after_seq=self.saga.last_seq(workflow),
+            state=state,
+            created_at=datetime.now(UTC).isoformat(),
+        )
+        self.saga.add_checkpoint(mark)
+        await self._record("workflow.checkpoint", {"workflow": workflow, "label": label, "after_step": mark.after_seq})
+        return mark
+
+    def status(self, workflow: str) -> dict[str, Any]:
+        status, reason = self.saga.status(workflow)
+        return {
+            "workflow": workflow,
+            "status": status.value,
+            "reason": reason,
+            "steps": [
+                {
+                    "step": s.seq,
+                    "tool": s.tool,
+                    "status": s.status.value,
+                    "reversibility": s.reversibility,
+                    "resources": s.resources,
+                    "compensation": s.compensation.tool if s.compensation else None,
+                }
+                for s in self.saga.steps(workflow)
+            ],
+            "checkpoints": [{"label": c.label, "after_step": c.after_seq} for c in self.saga.checkpoints(workflow)],
+        }
+
+    async def quarantine(self, workflow: str, reason: str) -> None:
+        self.saga.set_status(workflow, WorkflowStatus.QUARANTINED, reason)
+        await self._record("quarantine", {"workflow": workflow, "reason": reason})
+
+    async def release(self, workflow: str, by: str) -> None:
+        self.saga.set_status(workflow, WorkflowStatus.ACTIVE, None)
+        await self._record("quarantine.released", {"workflow": workflow, "by": by})
+
+    async def _escalate(self, step: Step, why: str) -> str | None:
+        """A step nobody can undo automatically becomes a manual-remediation item in the queue."""
+        if self._approvals is None:
+            return None
+        ticket = self._approvals.new_ticket(
+            principal=step.principal,
+            workflow=step.workflow,
+            step=str(step.seq),
+            correlation_id=step.correlation_id,
+            tool=step.tool,
+            exposed_name=f"manual remediation of {step.tool}",
+            arguments={"step": step.seq},
+            display_arguments={
+                "step": step.seq,
+                "arguments": step.arguments,
+                "side_effects": step.side_effects,
+                "result": step.result.get("structuredContent") if isinstance(step.result, dict) else None,
+            },
+            manifest={"reversibility": step.reversibility, "impact": step.impact, "side_effects": step.side_effects},
+            snapshot=step.snapshot,
+            decision_id=f"rollback:{step.workflow}:{step.seq}",
+            reasons=[f"rollback could not undo step {step.seq}: {why}"],
+            rules=[ApproverRule(role="approver", count=1)],
+            manual=True,
+        )
+        ticket, _ = await self._approvals.request(ticket)
+        return ticket.id
+
+
+def compensation_context(tool: str, arguments: dict[str, Any], workflow: str, compensation: bool) -> CallContext:
+    return CallContext(
+        principal=ROLLBACK_PRINCIPAL,
+        requested_name=tool,
+        arguments=arguments,
+        workflow_id=workflow,
+        step=None,
+        correlation_id=f"call_{secrets.token_hex(16)}",
+        compensation=compensation,
+    )

@@ -1,0 +1,99 @@
+"""Durable sagas: steps, checkpoints and workflow status in SQLite (`<state>/saga.db`)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+from gateway.saga.model import Checkpoint, Step, StepStatus, WorkflowStatus
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS steps (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, workflow TEXT NOT NULL, status TEXT NOT NULL,
+    idempotency_key TEXT, document TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS steps_workflow ON steps (workflow, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS steps_key ON steps (workflow, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    id INTEGER PRIMARY KEY, workflow TEXT NOT NULL, document TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS workflows (
+    id TEXT PRIMARY KEY, status TEXT NOT NULL, reason TEXT, rollback TEXT);
+"""
+
+
+class SagaStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def add_step(self, step: Step) -> Step:
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT INTO steps (workflow, status, idempotency_key, document) VALUES (?, ?, ?, '')",
+                (step.workflow, step.status.value, step.idempotency_key),
+            )
+            stored = step.model_copy(update={"seq": int(cursor.lastrowid or 0)})
+            self._db.execute("UPDATE steps SET document = ? WHERE seq = ?", (stored.model_dump_json(), stored.seq))
+        return stored
+
+    def by_key(self, workflow: str, key: str) -> Step | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT document FROM steps WHERE workflow = ? AND idempotency_key = ?", (workflow, key)
+            ).fetchone()
+        return Step.model_validate_json(row[0]) if row and row[0] else None
+
+    def update_step(self, step: Step) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE steps SET status = ?, document = ? WHERE seq = ?",
+                (step.status.value, step.model_dump_json(), step.seq),
+            )
+
+    def steps(self, workflow: str) -> list[Step]:
+        with self._lock:
+            rows = self._db.execute("SELECT document FROM steps WHERE workflow = ? ORDER BY seq", (workflow,))
+            return [Step.model_validate_json(r[0]) for r in rows.fetchall() if r[0]]
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO checkpoints (workflow, document) VALUES (?, ?)",
+                (checkpoint.workflow, checkpoint.model_dump_json()),
+            )
+
+    def checkpoints(self, workflow: str) -> list[Checkpoint]:
+        with self._lock:
+            rows = self._db.execute("SELECT document FROM checkpoints WHERE workflow = ? ORDER BY id", (workflow,))
+            return [Checkpoint.model_validate_json(r[0]) for r in rows.fetchall()]
+
+    def last_seq(self, workflow: str) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT MAX(seq) FROM steps WHERE workflow = ?", (workflow,)).fetchone()
+        return int(row[0] or 0)
+
+    def status(self, workflow: str) -> tuple[WorkflowStatus, str | None]:
+        with self._lock:
+            row = self._db.execute("SELECT status, reason FROM workflows WHERE id = ?", (workflow,)).fetchone()
+        return (WorkflowStatus(row[0]), row[1]) if row else (WorkflowStatus.ACTIVE, None)
+
+    def set_status(self, workflow: str, status: WorkflowStatus, reason: str | None) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO workflows (id, status, reason) VALUES (?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET status = excluded.status, reason = excluded.reason",
+                (workflow, status.value, reason),
+            )
+
+    def in_flight_rollbacks(self) -> list[str]:
+        """Workflows with a step left half-compensated (the gateway stopped during a rollback)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT workflow FROM steps WHERE status = ?", (StepStatus.COMPENSATING.value,)
+            )
+            return [r[0] for r in rows.fetchall()]

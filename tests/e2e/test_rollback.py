@@ -1,0 +1,172 @@
+"""Rollback end to end: the demo bank's five-step workflow, partial rollback, flaky compensations."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from tests.conftest import DEFAULT_POLICIES, PYTHON, ROOT, TOKEN, probe_upstream
+from tests.e2e.helpers import http_client, text_of
+from tests.e2e.test_approvals import demo
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
+KV_MANIFESTS = ROOT / "tests" / "fixtures" / "manifests"
+
+
+def snapshot_db(db: Path) -> dict[str, Any]:
+    with sqlite3.connect(db) as conn:
+        return {
+            "customers": sorted(conn.execute("SELECT id, name, email FROM customers").fetchall()),
+            "accounts": sorted(conn.execute("SELECT id, customer_id, balance_cents, status FROM accounts").fetchall()),
+            "records": sorted(conn.execute("SELECT key, value FROM records").fetchall()),
+            "transfers": sorted(conn.execute("SELECT amount_cents, status FROM transfers").fetchall()),
+            "outbox": sorted(conn.execute("SELECT recipient FROM outbox").fetchall()),
+        }
+
+
+async def wait_for_status(client: Any, workflow: str, wanted: str) -> dict[str, Any]:
+    with anyio.fail_after(60):
+        while True:
+            status = (await client.call_tool("rollgate_status", {"workflow_id": workflow})).structured_content
+            if status["status"] == wanted:
+                return status
+            await anyio.sleep(0.2)
+
+
+async def test_an_atomic_workflow_that_fails_is_rolled_back_and_the_email_escalated(start_gateway, tmp_path) -> None:
+    db = tmp_path / "demo.db"
+    gateway = start_gateway(demo(db), policies=DEFAULT_POLICIES, approvals="wait_seconds = 0")
+    async with http_client(gateway.url, TOKEN) as client:
+        async def call(tool: str, meta: dict[str, Any] | None = None, **arguments: Any) -> Any:
+            return await client.call_tool(f"demo__{tool}", arguments, meta=meta)
+
+        zed = (await call("create_customer", name="Zed", email="zed@example.com")).structured_content
+        target = (await call("open_account", customer_id=zed["id"])).structured_content
+        await call("update_record", key="profile", value={"tier": "gold"})
+        before = snapshot_db(db)
+
+        begun = await client.call_tool("rollgate_begin_workflow", {"name": "onboarding", "atomic": True})
+        workflow = begun.structured_content["workflow_id"]
+        meta = {"rollgate/workflow": workflow}
+        ada = (await call("create_customer", meta, name="Ada", email="ada@example.com")).structured_content
+        source = (await call("open_account", meta, customer_id=ada["id"], initial_balance_cents=10_000)
+                  ).structured_content
+        await call("update_record", meta, key="profile", value={"tier": "platinum"})
+        # transfer (compensable/high) and send_email (irreversible) need approval under the default policy:
+        held = await call("transfer", meta, from_account_id=source["id"], to_account_id=target["id"],
+                          amount_cents=2_500)
+        mail = await call("send_email", meta, to="ada@example.com", subject="Welcome", body="hello")
+        async with httpx_approver(gateway) as approver:
+            for answer in (held, mail):
+                ticket = answer.structured_content["approval_id"]
+                assert (await approver.post(f"/api/approvals/{ticket}/approve", json={})).status_code == 200
+        with anyio.fail_after(30):
+            while len(snapshot_db(db)["outbox"]) < 1 or not snapshot_db(db)["transfers"]:
+                await anyio.sleep(0.2)
+        failing = await call("deposit", meta, account_id=source["id"], amount_cents=-5)
+        status = await wait_for_status(client, workflow, "quarantined")
+        refused = await call("create_customer", meta, name="Eve", email="eve@example.com")
+    after = snapshot_db(db)
+    assert failing.is_error and "amount must be positive" in text_of(failing)
+    assert after["customers"] == before["customers"] and after["accounts"] == before["accounts"]
+    assert after["records"] == before["records"]
+    assert after["transfers"] == [(2_500, "refunded")]  # the money went back; the refund is on record
+    assert after["outbox"] == [("ada@example.com",)]  # e-mail cannot be recalled: escalated
+    steps = {s["tool"]: s["status"] for s in status["steps"]}
+    assert steps == {"demo/create_customer": "compensated", "demo/open_account": "compensated",
+                     "demo/update_record": "compensated", "demo/transfer": "compensated",
+                     "demo/send_email": "irreversible"}
+    assert refused.is_error and "quarantined" in text_of(refused)
+    config = next(tmp_path.glob("rollgate-*.toml"))
+    story = subprocess.run([PYTHON, "-m", "gateway", "-c", str(config), "ledger", "show", "--workflow", workflow],
+                           capture_output=True, text=True, cwd=ROOT, timeout=60).stdout
+    order = [line for line in story.splitlines() if "asked to run" in line and "rollgate-rollback" in line]
+    undone = [line.split("asked to run ")[1].split(" ")[0] for line in order]
+    assert [u for u in undone if u in ("demo/update_record", "demo/refund", "demo/close_account",
+                                        "demo/delete_customer")] == [
+        # newest first: the transfer ran (after its approval) after the record update
+        "demo/refund", "demo/update_record", "demo/close_account", "demo/delete_customer"]
+    pending = subprocess.run([PYTHON, "-m", "gateway", "-c", str(config), "approvals", "list", "--state", "pending"],
+                             capture_output=True, text=True, cwd=ROOT, timeout=60).stdout
+    assert "demo/send_email" in pending  # the manual-remediation item
+    verified = subprocess.run([PYTHON, "-m", "gateway", "-c", str(config), "ledger", "verify"],
+                              capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert verified.returncode == 0, verified.stderr
+
+
+def httpx_approver(gateway: Any) -> Any:
+    import httpx
+
+    from tests.conftest import APPROVER_TOKEN
+
+    return httpx.AsyncClient(base_url=gateway.base, headers={"Authorization": f"Bearer {APPROVER_TOKEN}"}, timeout=30)
+
+
+async def test_a_rollback_by_resource_leaves_the_other_customers_work_untouched(start_gateway, tmp_path) -> None:
+    db = tmp_path / "demo.db"
+    gateway = start_gateway(demo(db), policies=DEFAULT_POLICIES)
+    async with http_client(gateway.url, TOKEN) as client:
+        workflow = (await client.call_tool("rollgate_begin_workflow", {})).structured_content["workflow_id"]
+        meta = {"rollgate/workflow": workflow}
+        ada = (await client.call_tool("demo__create_customer", {"name": "Ada", "email": "a@x.io"}, meta=meta)
+               ).structured_content
+        bob = (await client.call_tool("demo__create_customer", {"name": "Bob", "email": "b@x.io"}, meta=meta)
+               ).structured_content
+        await client.call_tool("demo__open_account", {"customer_id": ada["id"]}, meta=meta)
+        await client.call_tool("demo__open_account", {"customer_id": bob["id"]}, meta=meta)
+        plan = await client.call_tool("rollgate_rollback", {"resource": f"customer:{ada['id']}", "dry_run": True},
+                                      meta=meta)
+        assert [a["tool"] for a in plan.structured_content["plan"]] == ["demo/open_account", "demo/create_customer"]
+        assert snapshot_db(db)["customers"] == sorted([(ada["id"], "Ada", "a@x.io"), (bob["id"], "Bob", "b@x.io")])
+        done = await client.call_tool("rollgate_rollback", {"resource": f"customer:{ada['id']}"}, meta=meta)
+    assert done.structured_content["compensated"] and not done.structured_content["failed"]
+    state = snapshot_db(db)
+    assert state["customers"] == [(bob["id"], "Bob", "b@x.io")]
+    assert [(a[1], a[3]) for a in state["accounts"]] == [(bob["id"], "open")]
+
+
+async def test_a_flaky_compensation_is_retried_and_one_that_always_fails_is_escalated(start_gateway, tmp_path) -> None:
+    store = tmp_path / "kv.json"
+    gateway = start_gateway(probe_upstream(), policies=DEFAULT_POLICIES, manifests=KV_MANIFESTS)
+    async with http_client(gateway.url, TOKEN) as client:
+        flaky = (await client.call_tool("rollgate_begin_workflow", {})).structured_content["workflow_id"]
+        await client.call_tool("probe__kv_set", {"path": str(store), "key": "a", "value": "1", "undo_failures": 2},
+                               meta={"rollgate/workflow": flaky})
+        first = await client.call_tool("rollgate_rollback", {"workflow_id": flaky})
+        broken = (await client.call_tool("rollgate_begin_workflow", {})).structured_content["workflow_id"]
+        other = tmp_path / "kv2.json"
+        await client.call_tool("probe__kv_set", {"path": str(other), "key": "b", "value": "2", "undo_failures": 99},
+                               meta={"rollgate/workflow": broken})
+        second = await client.call_tool("rollgate_rollback", {"workflow_id": broken})
+    assert first.structured_content["compensated"] and first.structured_content["status"] == "rolled_back"
+    assert json.loads(store.read_text()) == {} and Path(str(store) + ".attempts").read_text() == "3"
+    assert second.structured_content["failed"] and second.structured_content["status"] == "quarantined"
+    assert json.loads(other.read_text()) == {"b": "2"}
+
+
+async def test_idempotent_retries_run_once_and_a_reused_key_with_other_arguments_is_refused(start_gateway, tmp_path):
+    db = tmp_path / "demo.db"
+    gateway = start_gateway(demo(db), policies=DEFAULT_POLICIES)
+    async with http_client(gateway.url, TOKEN) as client:
+        meta = {"rollgate/workflow": "wf-idem", "rollgate/idempotency_key": "signup-ada"}
+        results = []
+
+        async def create() -> None:
+            results.append(await client.call_tool("demo__create_customer", {"name": "Ada", "email": "a@x.io"},
+                                                  meta=meta))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(8):
+                tg.start_soon(create)
+        from mcp.shared.exceptions import MCPError
+
+        with pytest.raises(MCPError, match="with other arguments"):
+            await client.call_tool("demo__create_customer", {"name": "Eve", "email": "e@x.io"}, meta=meta)
+    assert len({r.structured_content["id"] for r in results}) == 1
+    assert len(snapshot_db(db)["customers"]) == 1

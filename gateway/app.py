@@ -51,7 +51,7 @@ class Gateway:
         self._pipeline: Pipeline | None = None
         self._planner: Planner | None = None
         self.saga = SagaStore(config.state_dir / "saga.db")
-        self.workflows = WorkflowBook(lambda workflow: self.saga.status(workflow)[0].value)
+        self.workflows = WorkflowBook(lambda workflow: _status(self.saga, workflow))
         self.operations = Workflows(self.saga, self._record)
         self.manifests = ManifestRegistry.load(config.resolve(config.paths.manifests))
         self.policy = PolicyService(make_engine(config), config.resolve(config.paths.policies), config.policy.query)
@@ -216,3 +216,8 @@ def make_engine(config: Config) -> PolicyEngine:
     if config.policy.engine == "opa":
         return OpaEngine(config.policy.opa_url, config.policy.opa_timeout_seconds, config.policy.manage_opa_policies)
     return RegorusEngine(config.policy.query)
+
+
+def _status(saga: SagaStore, workflow: str) -> tuple[str, str | None]:
+    status, reason = saga.status(workflow)
+    return status.value, (None if reason == "atomic" else reason)

@@ -79,6 +79,18 @@ def main(argv: list[str] | None = None) -> int:
     reject.add_argument("id")
     reject.add_argument("--reason", required=True)
     reject.add_argument("--token", help="your approver token (else ROLLGATE_APPROVER_TOKEN)")
+    rollback = commands.add_parser("rollback", help="undo a workflow's steps, newest first")
+    rollback.add_argument("workflow")
+    rollback.add_argument("--to-checkpoint", help="undo the steps after this checkpoint")
+    rollback.add_argument("--steps", help="only these steps, e.g. 3,5")
+    rollback.add_argument("--resource", help="only steps touching this resource key, e.g. account:acc_1")
+    rollback.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
+    rollback.add_argument("--token", help="operator (approver) token, else ROLLGATE_APPROVER_TOKEN")
+    quarantine = commands.add_parser("quarantine", help="refuse a workflow's calls, or release it")
+    quarantine.add_argument("workflow")
+    quarantine.add_argument("--reason")
+    quarantine.add_argument("--release", action="store_true")
+    quarantine.add_argument("--token", help="operator (approver) token, else ROLLGATE_APPROVER_TOKEN")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
@@ -92,6 +104,20 @@ def main(argv: list[str] | None = None) -> int:
             return _ledger(args, config)
         if args.command == "approvals":
             return _approvals(args, config)
+        if args.command in ("rollback", "quarantine"):
+            from gateway.saga import commands as saga
+
+            if args.command == "rollback":
+                return saga.rollback(
+                    config,
+                    args.workflow,
+                    to_checkpoint=args.to_checkpoint,
+                    steps=args.steps,
+                    resource=args.resource,
+                    dry_run=args.dry_run,
+                    token=args.token,
+                )
+            return saga.quarantine(config, args.workflow, args.reason, args.release, args.token)
         if args.command == "serve":
             from gateway.server.http import serve_http
 

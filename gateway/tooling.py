@@ -15,10 +15,12 @@ import anyio
 
 from gateway.app import Gateway
 from gateway.config import Config
+from gateway.errors import PolicyError
 from gateway.manifests import ManifestFile
 from gateway.models import Principal
 from gateway.pipeline import Call
 from gateway.policy.document import Decision, PolicyInput
+from gateway.policy.service import short
 from gateway.policy.testing import run_tests
 from gateway.server.calls import build_call
 from gateway.server.metatools import render_plan
@@ -80,7 +82,11 @@ def _call(gateway: Gateway, tool: str, arguments: dict[str, Any], principal: Pri
 
 
 def policy_test(directory: Path, verbose: bool) -> int:
-    report = run_tests(directory)
+    try:
+        report = run_tests(directory)
+    except PolicyError as exc:
+        print(f"rollgate: the policy does not compile: {short(exc)}", file=sys.stderr)
+        return 1
     for outcome in report.outcomes:
         if verbose or not outcome.passed:
             status = "PASS" if outcome.passed else "FAIL"

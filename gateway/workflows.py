@@ -19,18 +19,20 @@ class _Counters:
 
 
 class WorkflowBook:
-    def __init__(self, status: Callable[[str], str] | None = None) -> None:
+    def __init__(self, status: Callable[[str], tuple[str, str | None]] | None = None) -> None:
         self._workflows: dict[str, _Counters] = {}
         self._status = status
         """The durable status (quarantined, rolled back) kept by the saga store, when there is one."""
 
     def view(self, workflow_id: str) -> WorkflowDoc:
         counters = self._workflows.get(workflow_id) or _Counters()
+        reason = None
         if self._status is not None:
-            counters.status = self._status(workflow_id)
+            counters.status, reason = self._status(workflow_id)
         return WorkflowDoc(
             id=workflow_id,
             status=counters.status,  # type: ignore[arg-type]
+            status_reason=reason,
             steps=counters.steps,
             mutations=counters.mutations,
             budget={"mutations": float(counters.mutations)},

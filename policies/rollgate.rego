@@ -23,7 +23,7 @@ masking := data.rollgate.masking
 deny contains reason if {
 	input.workflow.status == "quarantined"
 	not input.compensation
-	reason := sprintf("workflow %s is quarantined: its calls are refused until an operator releases it", [input.workflow.id])
+	reason := sprintf("workflow %s is quarantined%s; its calls are refused until an operator releases it", [input.workflow.id, quarantine_detail])
 }
 
 deny contains reason if {
@@ -40,6 +40,10 @@ deny contains reason if {
 	input.call.confidence < thresholds.deny_below_confidence
 	reason := sprintf("the agent's confidence %.2f is below %.2f for a mutating call", [input.call.confidence, thresholds.deny_below_confidence])
 }
+
+quarantine_detail := concat("", [": ", input.workflow.status_reason]) if {
+	is_string(input.workflow.status_reason)
+} else := ""
 
 # -- the matrix -------------------------------------------------------------------------------------
 

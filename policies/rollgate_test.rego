@@ -82,3 +82,9 @@ test_a_snapshot_in_the_manifest_is_an_obligation if {
 	snap := object.union(base, {"tool": object.union(base.tool, {"manifest": {"reversibility": "compensable", "impact": "low", "snapshot": {"tool": "get_account"}}})})
 	policy.decision.obligations.snapshot_required with input as snap
 }
+
+test_the_quarantine_reason_is_given if {
+	held := object.union(with_manifest("reversible", "low"), {"workflow": object.union(base.workflow, {"status": "quarantined", "status_reason": "fraud check"})})
+	d := policy.decision with input as held
+	contains(d.reasons[0], "quarantined: fraud check")
+}

@@ -32,6 +32,8 @@ class PrincipalDoc(_Doc):
 class WorkflowDoc(_Doc):
     id: str
     status: Literal["active", "quarantined", "rolled_back"] = "active"
+    status_reason: str | None = None
+    """Why the workflow is quarantined (or rolled back), as the operator or rollback said."""
     steps: int = 0
     """Calls of this workflow forwarded so far."""
     mutations: int = 0

@@ -28,6 +28,7 @@ from gateway.server.events import MemoryEventStore
 from gateway.server.fastpath import FastToolCalls
 from gateway.server.handlers import build_server
 from gateway.web import ApprovalsApi, ApproverTokens, page_routes
+from gateway.web.workflows_api import WorkflowsApi
 
 _LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
 _LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
@@ -78,6 +79,7 @@ def build_app(gateway: Gateway) -> Any:
         ledger_store = gateway.ledger.store if gateway.ledger is not None else None
         routes += ApprovalsApi(gateway.approvals, ApproverTokens(config), ledger_store).routes()
         routes += page_routes()
+    routes += WorkflowsApi(gateway.operations, ApproverTokens(config)).routes()
     app = Starlette(routes=routes, lifespan=lifespan)
     return _McpFirst(config.server.path, mcp_endpoint, app)
 

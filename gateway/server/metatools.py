@@ -112,7 +112,8 @@ ROLLBACK = _tool(
 STATUS = _tool(
     "rollgate_status",
     "Workflow status",
-    "A workflow's status (active, quarantined, rolled_back), its steps with how each can be undone, and its checkpoints.",
+    "A workflow's status (active, quarantined, rolled_back), its steps with how each can be undone, "
+    "and its checkpoints.",
     {"workflow_id": _WORKFLOW},
     [],
     True,

@@ -43,6 +43,7 @@ async def test_an_atomic_workflow_that_fails_is_rolled_back_and_the_email_escala
     db = tmp_path / "demo.db"
     gateway = start_gateway(demo(db), policies=DEFAULT_POLICIES, approvals="wait_seconds = 0")
     async with http_client(gateway.url, TOKEN) as client:
+
         async def call(tool: str, meta: dict[str, Any] | None = None, **arguments: Any) -> Any:
             return await client.call_tool(f"demo__{tool}", arguments, meta=meta)
 
@@ -55,12 +56,14 @@ async def test_an_atomic_workflow_that_fails_is_rolled_back_and_the_email_escala
         workflow = begun.structured_content["workflow_id"]
         meta = {"rollgate/workflow": workflow}
         ada = (await call("create_customer", meta, name="Ada", email="ada@example.com")).structured_content
-        source = (await call("open_account", meta, customer_id=ada["id"], initial_balance_cents=10_000)
-                  ).structured_content
+        source = (
+            await call("open_account", meta, customer_id=ada["id"], initial_balance_cents=10_000)
+        ).structured_content
         await call("update_record", meta, key="profile", value={"tier": "platinum"})
         # transfer (compensable/high) and send_email (irreversible) need approval under the default policy:
-        held = await call("transfer", meta, from_account_id=source["id"], to_account_id=target["id"],
-                          amount_cents=2_500)
+        held = await call(
+            "transfer", meta, from_account_id=source["id"], to_account_id=target["id"], amount_cents=2_500
+        )
         mail = await call("send_email", meta, to="ada@example.com", subject="Welcome", body="hello")
         async with httpx_approver(gateway) as approver:
             for answer in (held, mail):
@@ -79,24 +82,48 @@ async def test_an_atomic_workflow_that_fails_is_rolled_back_and_the_email_escala
     assert after["transfers"] == [(2_500, "refunded")]  # the money went back; the refund is on record
     assert after["outbox"] == [("ada@example.com",)]  # e-mail cannot be recalled: escalated
     steps = {s["tool"]: s["status"] for s in status["steps"]}
-    assert steps == {"demo/create_customer": "compensated", "demo/open_account": "compensated",
-                     "demo/update_record": "compensated", "demo/transfer": "compensated",
-                     "demo/send_email": "irreversible"}
+    assert steps == {
+        "demo/create_customer": "compensated",
+        "demo/open_account": "compensated",
+        "demo/update_record": "compensated",
+        "demo/transfer": "compensated",
+        "demo/send_email": "irreversible",
+    }
     assert refused.is_error and "quarantined" in text_of(refused)
     config = next(tmp_path.glob("rollgate-*.toml"))
-    story = subprocess.run([PYTHON, "-m", "gateway", "-c", str(config), "ledger", "show", "--workflow", workflow],
-                           capture_output=True, text=True, cwd=ROOT, timeout=60).stdout
+    story = subprocess.run(
+        [PYTHON, "-m", "gateway", "-c", str(config), "ledger", "show", "--workflow", workflow],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    ).stdout
     order = [line for line in story.splitlines() if "asked to run" in line and "rollgate-rollback" in line]
     undone = [line.split("asked to run ")[1].split(" ")[0] for line in order]
-    assert [u for u in undone if u in ("demo/update_record", "demo/refund", "demo/close_account",
-                                        "demo/delete_customer")] == [
+    assert [
+        u for u in undone if u in ("demo/update_record", "demo/refund", "demo/close_account", "demo/delete_customer")
+    ] == [
         # newest first: the transfer ran (after its approval) after the record update
-        "demo/refund", "demo/update_record", "demo/close_account", "demo/delete_customer"]
-    pending = subprocess.run([PYTHON, "-m", "gateway", "-c", str(config), "approvals", "list", "--state", "pending"],
-                             capture_output=True, text=True, cwd=ROOT, timeout=60).stdout
+        "demo/refund",
+        "demo/update_record",
+        "demo/close_account",
+        "demo/delete_customer",
+    ]
+    pending = subprocess.run(
+        [PYTHON, "-m", "gateway", "-c", str(config), "approvals", "list", "--state", "pending"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    ).stdout
     assert "demo/send_email" in pending  # the manual-remediation item
-    verified = subprocess.run([PYTHON, "-m", "gateway", "-c", str(config), "ledger", "verify"],
-                              capture_output=True, text=True, cwd=ROOT, timeout=60)
+    verified = subprocess.run(
+        [PYTHON, "-m", "gateway", "-c", str(config), "ledger", "verify"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert verified.returncode == 0, verified.stderr
 
 
@@ -114,14 +141,17 @@ async def test_a_rollback_by_resource_leaves_the_other_customers_work_untouched(
     async with http_client(gateway.url, TOKEN) as client:
         workflow = (await client.call_tool("rollgate_begin_workflow", {})).structured_content["workflow_id"]
         meta = {"rollgate/workflow": workflow}
-        ada = (await client.call_tool("demo__create_customer", {"name": "Ada", "email": "a@x.io"}, meta=meta)
-               ).structured_content
-        bob = (await client.call_tool("demo__create_customer", {"name": "Bob", "email": "b@x.io"}, meta=meta)
-               ).structured_content
+        ada = (
+            await client.call_tool("demo__create_customer", {"name": "Ada", "email": "a@x.io"}, meta=meta)
+        ).structured_content
+        bob = (
+            await client.call_tool("demo__create_customer", {"name": "Bob", "email": "b@x.io"}, meta=meta)
+        ).structured_content
         await client.call_tool("demo__open_account", {"customer_id": ada["id"]}, meta=meta)
         await client.call_tool("demo__open_account", {"customer_id": bob["id"]}, meta=meta)
-        plan = await client.call_tool("rollgate_rollback", {"resource": f"customer:{ada['id']}", "dry_run": True},
-                                      meta=meta)
+        plan = await client.call_tool(
+            "rollgate_rollback", {"resource": f"customer:{ada['id']}", "dry_run": True}, meta=meta
+        )
         assert [a["tool"] for a in plan.structured_content["plan"]] == ["demo/open_account", "demo/create_customer"]
         assert snapshot_db(db)["customers"] == sorted([(ada["id"], "Ada", "a@x.io"), (bob["id"], "Bob", "b@x.io")])
         done = await client.call_tool("rollgate_rollback", {"resource": f"customer:{ada['id']}"}, meta=meta)
@@ -136,13 +166,19 @@ async def test_a_flaky_compensation_is_retried_and_one_that_always_fails_is_esca
     gateway = start_gateway(probe_upstream(), policies=DEFAULT_POLICIES, manifests=KV_MANIFESTS)
     async with http_client(gateway.url, TOKEN) as client:
         flaky = (await client.call_tool("rollgate_begin_workflow", {})).structured_content["workflow_id"]
-        await client.call_tool("probe__kv_set", {"path": str(store), "key": "a", "value": "1", "undo_failures": 2},
-                               meta={"rollgate/workflow": flaky})
+        await client.call_tool(
+            "probe__kv_set",
+            {"path": str(store), "key": "a", "value": "1", "undo_failures": 2},
+            meta={"rollgate/workflow": flaky},
+        )
         first = await client.call_tool("rollgate_rollback", {"workflow_id": flaky})
         broken = (await client.call_tool("rollgate_begin_workflow", {})).structured_content["workflow_id"]
         other = tmp_path / "kv2.json"
-        await client.call_tool("probe__kv_set", {"path": str(other), "key": "b", "value": "2", "undo_failures": 99},
-                               meta={"rollgate/workflow": broken})
+        await client.call_tool(
+            "probe__kv_set",
+            {"path": str(other), "key": "b", "value": "2", "undo_failures": 99},
+            meta={"rollgate/workflow": broken},
+        )
         second = await client.call_tool("rollgate_rollback", {"workflow_id": broken})
     assert first.structured_content["compensated"] and first.structured_content["status"] == "rolled_back"
     assert json.loads(store.read_text()) == {} and Path(str(store) + ".attempts").read_text() == "3"
@@ -158,8 +194,9 @@ async def test_idempotent_retries_run_once_and_a_reused_key_with_other_arguments
         results = []
 
         async def create() -> None:
-            results.append(await client.call_tool("demo__create_customer", {"name": "Ada", "email": "a@x.io"},
-                                                  meta=meta))
+            results.append(
+                await client.call_tool("demo__create_customer", {"name": "Ada", "email": "a@x.io"}, meta=meta)
+            )
 
         async with anyio.create_task_group() as tg:
             for _ in range(8):
@@ -170,3 +207,52 @@ async def test_idempotent_retries_run_once_and_a_reused_key_with_other_arguments
             await client.call_tool("demo__create_customer", {"name": "Eve", "email": "e@x.io"}, meta=meta)
     assert len({r.structured_content["id"] for r in results}) == 1
     assert len(snapshot_db(db)["customers"]) == 1
+
+
+async def test_rollback_to_a_checkpoint_from_the_cli_returns_the_agents_state_and_quarantine_is_released(
+    start_gateway, tmp_path
+) -> None:
+    from tests.conftest import APPROVER_TOKEN
+
+    store = tmp_path / "kv.json"
+    gateway = start_gateway(probe_upstream(), policies=DEFAULT_POLICIES, manifests=KV_MANIFESTS)
+    config = next(tmp_path.glob("rollgate-*.toml"))
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [PYTHON, "-m", "gateway", "-c", str(config), *args, "--token", APPROVER_TOKEN]
+            if args[0] in ("quarantine",) or (args[0] == "rollback" and "--dry-run" not in args)
+            else [PYTHON, "-m", "gateway", "-c", str(config), *args],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
+
+    async with http_client(gateway.url, TOKEN) as client:
+        workflow = (await client.call_tool("rollgate_begin_workflow", {})).structured_content["workflow_id"]
+        meta = {"rollgate/workflow": workflow}
+
+        async def kv(key: str, value: str) -> None:
+            result = await client.call_tool(
+                "probe__kv_set", {"path": str(store), "key": key, "value": value, "undo_failures": 0}, meta=meta
+            )
+            assert not result.is_error
+
+        await kv("a", "1")
+        await client.call_tool("rollgate_checkpoint", {"label": "after-a", "state": {"cursor": 7}}, meta=meta)
+        await kv("b", "2")
+        await kv("c", "3")
+        planned = cli("rollback", workflow, "--to-checkpoint", "after-a", "--dry-run")
+        assert planned.returncode == 0 and "UNDO    step 3 probe/kv_set" in planned.stdout
+        assert json.loads(store.read_text()) == {"a": "1", "b": "2", "c": "3"}
+        done = cli("rollback", workflow, "--to-checkpoint", "after-a")
+        report = json.loads(done.stdout)
+        assert done.returncode == 0 and report["checkpoint_state"] == {"cursor": 7}
+        assert json.loads(store.read_text()) == {"a": "1"}
+        assert cli("quarantine", workflow, "--reason", "investigating").returncode == 0
+        refused = await client.call_tool("probe__kv_get", {"path": str(store), "key": "a"}, meta=meta)
+        assert refused.is_error and "investigating" in text_of(refused)
+        assert cli("quarantine", workflow, "--release").returncode == 0
+        allowed = await client.call_tool("probe__kv_get", {"path": str(store), "key": "a"}, meta=meta)
+    assert not allowed.is_error and allowed.structured_content["value"] == "1"

@@ -168,7 +168,7 @@ async def test_a_flaky_compensation_is_retried_and_one_that_always_fails_is_esca
         flaky = (await client.call_tool("rollgate_begin_workflow", {})).structured_content["workflow_id"]
         await client.call_tool(
             "probe__kv_set",
-            {"path": str(store), "key": "a", "value": "1", "undo_failures": 2},
+            {"path": str(store), "key": "a", "value": "1", "undo_failures": 2, "undo_delay": 0},
             meta={"rollgate/workflow": flaky},
         )
         first = await client.call_tool("rollgate_rollback", {"workflow_id": flaky})
@@ -176,7 +176,7 @@ async def test_a_flaky_compensation_is_retried_and_one_that_always_fails_is_esca
         other = tmp_path / "kv2.json"
         await client.call_tool(
             "probe__kv_set",
-            {"path": str(other), "key": "b", "value": "2", "undo_failures": 99},
+            {"path": str(other), "key": "b", "value": "2", "undo_failures": 99, "undo_delay": 0},
             meta={"rollgate/workflow": broken},
         )
         second = await client.call_tool("rollgate_rollback", {"workflow_id": broken})
@@ -235,7 +235,9 @@ async def test_rollback_to_a_checkpoint_from_the_cli_returns_the_agents_state_an
 
         async def kv(key: str, value: str) -> None:
             result = await client.call_tool(
-                "probe__kv_set", {"path": str(store), "key": key, "value": value, "undo_failures": 0}, meta=meta
+                "probe__kv_set",
+                {"path": str(store), "key": key, "value": value, "undo_failures": 0, "undo_delay": 0},
+                meta=meta,
             )
             assert not result.is_error
 
@@ -256,3 +258,49 @@ async def test_rollback_to_a_checkpoint_from_the_cli_returns_the_agents_state_an
         assert cli("quarantine", workflow, "--release").returncode == 0
         allowed = await client.call_tool("probe__kv_get", {"path": str(store), "key": "a"}, meta=meta)
     assert not allowed.is_error and allowed.structured_content["value"] == "1"
+
+
+async def test_a_gateway_killed_during_a_rollback_resumes_it_without_compensating_anything_twice(
+    start_gateway, tmp_path
+) -> None:
+    import signal
+
+    import httpx
+
+    from tests.conftest import APPROVER_TOKEN
+
+    paths = [tmp_path / f"kv{n}.json" for n in range(3)]
+    gateway = start_gateway(probe_upstream(), policies=DEFAULT_POLICIES, manifests=KV_MANIFESTS)
+    async with http_client(gateway.url, TOKEN) as client:
+        workflow = (await client.call_tool("rollgate_begin_workflow", {})).structured_content["workflow_id"]
+        for n, path in enumerate(paths):
+            result = await client.call_tool(
+                "probe__kv_set",
+                {"path": str(path), "key": "k", "value": str(n), "undo_failures": 0, "undo_delay": 1.0},
+                meta={"rollgate/workflow": workflow},
+            )
+            assert not result.is_error
+
+    async def start_rollback() -> None:
+        async with httpx.AsyncClient(
+            base_url=gateway.base, timeout=60, headers={"Authorization": f"Bearer {APPROVER_TOKEN}"}
+        ) as api:
+            try:
+                await api.post(f"/api/workflows/{workflow}/rollback", json={})
+            except httpx.HTTPError:
+                pass  # the gateway is killed under it
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(start_rollback)
+        with anyio.fail_after(30):
+            while json.loads(paths[2].read_text()) != {}:  # the newest step is undone first
+                await anyio.sleep(0.05)
+        gateway.process.send_signal(signal.SIGKILL)
+        gateway.process.wait()
+        tg.cancel_scope.cancel()
+    restarted = start_gateway(probe_upstream(), policies=DEFAULT_POLICIES, manifests=KV_MANIFESTS)
+    async with http_client(restarted.url, TOKEN) as client:
+        status = await wait_for_status(client, workflow, "rolled_back")
+    assert [s["status"] for s in status["steps"]] == ["compensated"] * 3
+    assert [json.loads(p.read_text()) for p in paths] == [{}, {}, {}]
+    assert [Path(str(p) + ".attempts").read_text() for p in paths] == ["1", "1", "1"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
 
 import anyio
@@ -70,3 +71,31 @@ async def test_the_page_lists_the_pending_call_shows_its_context_and_approving_r
         while not transfers(db):
             await anyio.sleep(0.2)
     assert transfers(db) == [(source, target, 4_200, "completed")]
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make browser)")
+async def test_the_page_rolls_a_workflow_back(start_gateway, tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    db = tmp_path / "demo.db"
+    gateway = start_gateway(demo(db), policies=DEFAULT_POLICIES)
+    async with http_client(gateway.url, TOKEN) as client:
+        workflow = (await client.call_tool("rollgate_begin_workflow", {})).structured_content["workflow_id"]
+        await client.call_tool(
+            "demo__create_customer", {"name": "Ada", "email": "a@x.io"}, meta={"rollgate/workflow": workflow}
+        )
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = await browser.new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
+        await page.goto(f"{gateway.base}/approvals")
+        await page.fill("#token", APPROVER_TOKEN)
+        await page.click("#login button")
+        await page.fill("#workflow-id", workflow)
+        await page.click("#workflow-form button")
+        await page.wait_for_function("document.getElementById('w-steps').textContent.includes('demo/create_customer')")
+        await page.click("#w-rollback")
+        await page.wait_for_function("document.getElementById('w-status').textContent.includes('rolled_back')")
+        await browser.close()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM customers").fetchone()[0] == 0

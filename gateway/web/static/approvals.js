@@ -108,6 +108,41 @@ async function decide(action) {
   }
 }
 
+async function showWorkflow(id) {
+  const w = await api("/api/workflows/" + encodeURIComponent(id));
+  $("workflow").hidden = false;
+  $("w-status").textContent = `${w.workflow}: ${w.status}` + (w.reason ? ` (${w.reason})` : "");
+  list($("w-steps"), w.steps.map((s) => `step ${s.step} ${s.tool} — ${s.status}` +
+    (s.compensation ? `, undo: ${s.compensation}` : s.reversibility === "irreversible" ? ", cannot be undone" : "")));
+}
+
+async function workflowAction(path, body) {
+  const id = $("workflow-id").value.trim();
+  try {
+    const answer = await api(`/api/workflows/${encodeURIComponent(id)}/${path}`, {
+      method: "POST", body: JSON.stringify(body),
+    });
+    $("w-result").textContent = JSON.stringify(answer, null, 2);
+    await showWorkflow(id);
+  } catch (error) {
+    $("w-result").textContent = "Failed: " + error.message;
+  }
+}
+
+$("workflow-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  showWorkflow($("workflow-id").value.trim()).catch((error) => { $("w-result").textContent = error.message; });
+});
+$("w-plan").addEventListener("click", () => workflowAction("rollback", { dry_run: true }));
+$("w-rollback").addEventListener("click", () => {
+  if (confirm("Undo every step of this workflow that can be undone?")) workflowAction("rollback", {});
+});
+$("w-quarantine").addEventListener("click", () => {
+  const reason = prompt("Why quarantine this workflow?");
+  if (reason) workflowAction("quarantine", { reason });
+});
+$("w-release").addEventListener("click", () => workflowAction("release", {}));
+
 $("login").addEventListener("submit", (event) => {
   event.preventDefault();
   state.token = $("token").value.trim();

@@ -7,11 +7,11 @@ ticket from the same state: the loser's update matches no row and is retried or 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from pathlib import Path
 
 from gateway.approvals.ticket import OPEN, State, Ticket
+from gateway.store.connection import open_durable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tickets (
@@ -27,12 +27,7 @@ CREATE TABLE IF NOT EXISTS events (
 
 class ApprovalStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.executescript(_SCHEMA)
+        self._db = open_durable(path, _SCHEMA)
         self._lock = threading.Lock()
 
     def create(self, ticket: Ticket) -> Ticket:

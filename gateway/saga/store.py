@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from pathlib import Path
 
 from gateway.saga.model import Checkpoint, Step, StepStatus, WorkflowStatus
+from gateway.store.connection import open_durable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS steps (
@@ -23,12 +23,7 @@ CREATE TABLE IF NOT EXISTS workflows (
 
 class SagaStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.executescript(_SCHEMA)
+        self._db = open_durable(path, _SCHEMA)
         self._lock = threading.Lock()
 
     def add_step(self, step: Step) -> Step:

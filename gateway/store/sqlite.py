@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from gateway.store.base import LedgerRow
+from gateway.store.connection import open_durable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger (
@@ -24,12 +25,8 @@ _FILTERS = {"kind", "workflow", "principal", "tool", "correlation"}
 
 class SqliteLedgerStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_durable(path, _SCHEMA)
         self._lock = threading.Lock()
 
     def append(self, rows: Sequence[LedgerRow]) -> None:

@@ -303,3 +303,31 @@ async def test_a_gateway_killed_during_a_rollback_resumes_it_without_compensatin
     assert [s["status"] for s in status["steps"]] == ["compensated"] * 3
     assert [json.loads(p.read_text()) for p in paths] == [{}, {}, {}]
     assert [Path(str(p) + ".attempts").read_text() for p in paths] == ["1", "1", "1"]
+
+
+async def test_a_policy_obligation_quarantines_a_workflow_on_a_low_confidence_signal(start_gateway, tmp_path) -> None:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "p.rego").write_text(
+        "package rollgate.policy\nimport rego.v1\n"
+        'default decision := {"effect": "allow", "reasons": ["ok"]}\n'
+        'decision := {"effect": "allow", "reasons": ["unsure: allowed once, then the workflow is stopped"],'
+        ' "obligations": {"quarantine": true}} if {\n'
+        '  input.workflow.status != "quarantined"\n  is_number(input.call.confidence)\n  input.call.confidence < 0.3\n}\n'
+        'decision := {"effect": "deny", "reasons": ["quarantined"]} if input.workflow.status == "quarantined"\n'
+    )
+    store = tmp_path / "kv.json"
+    gateway = start_gateway(probe_upstream(), policies=policies, manifests=KV_MANIFESTS)
+    async with http_client(gateway.url, TOKEN) as client:
+        meta = {"rollgate/workflow": "wf-unsure", "rollgate/confidence": 0.1}
+        first = await client.call_tool(
+            "probe__kv_set",
+            {"path": str(store), "key": "a", "value": "1", "undo_failures": 0, "undo_delay": 0},
+            meta=meta,
+        )
+        second = await client.call_tool(
+            "probe__kv_get", {"path": str(store), "key": "a"}, meta={"rollgate/workflow": "wf-unsure"}
+        )
+        status = (await client.call_tool("rollgate_status", {"workflow_id": "wf-unsure"})).structured_content
+    assert not first.is_error and second.is_error and "quarantined" in text_of(second)
+    assert status["status"] == "quarantined" and "policy obligation" in status["reason"]

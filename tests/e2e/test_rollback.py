@@ -313,7 +313,9 @@ async def test_a_policy_obligation_quarantines_a_workflow_on_a_low_confidence_si
         'default decision := {"effect": "allow", "reasons": ["ok"]}\n'
         'decision := {"effect": "allow", "reasons": ["unsure: allowed once, then the workflow is stopped"],'
         ' "obligations": {"quarantine": true}} if {\n'
-        '  input.workflow.status != "quarantined"\n  is_number(input.call.confidence)\n  input.call.confidence < 0.3\n}\n'
+        '  input.workflow.status != "quarantined"\n'
+        "  is_number(input.call.confidence)\n"
+        "  input.call.confidence < 0.3\n}\n"
         'decision := {"effect": "deny", "reasons": ["quarantined"]} if input.workflow.status == "quarantined"\n'
     )
     store = tmp_path / "kv.json"

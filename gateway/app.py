@@ -182,7 +182,11 @@ class Gateway:
         obligations = call.decision.obligations if call.decision is not None else None
         if obligations is not None and obligations.quarantine:
             await self.operations.quarantine(workflow, "a policy obligation quarantined this workflow")
-        atomic = self.operations.is_atomic(workflow)
+        atomic = (
+            self.operations.is_atomic(workflow)
+            or (obligations is not None and obligations.atomic)
+            or (call.manifest is not None and call.manifest.manifest.atomic)
+        )
         if (failed and atomic) or (obligations is not None and obligations.rollback):
             assert self._task_group is not None and self.operations.rollbacks is not None
             self._task_group.start_soon(self.operations.rollbacks.run, workflow)

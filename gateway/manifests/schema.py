@@ -88,6 +88,8 @@ class ToolManifest(_Model):
     idempotency_key: str | None = None
     blast_radius: list[str] = []
     labels: dict[str, str] = {}
+    atomic: bool = False
+    """A failure of this tool rolls its whole workflow back (the workflow is atomic around it)."""
 
     @field_validator("blast_radius")
     @classmethod

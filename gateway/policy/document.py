@@ -95,6 +95,8 @@ class Obligations(_Doc):
     approval_mode: Literal["wait", "task", "pending"] | None = None
     quarantine: bool = False
     rollback: bool = False
+    atomic: bool = False
+    """If this call fails, roll its workflow back."""
 
 
 class Decision(_Doc):

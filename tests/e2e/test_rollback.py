@@ -333,3 +333,25 @@ async def test_a_policy_obligation_quarantines_a_workflow_on_a_low_confidence_si
         status = (await client.call_tool("rollgate_status", {"workflow_id": "wf-unsure"})).structured_content
     assert not first.is_error and second.is_error and "quarantined" in text_of(second)
     assert status["status"] == "quarantined" and "policy obligation" in status["reason"]
+
+
+async def test_a_manifest_can_make_a_failing_tool_roll_its_workflow_back(start_gateway, tmp_path) -> None:
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    source = (KV_MANIFESTS / "probe_kv.yaml").read_text()
+    (manifests / "kv.yaml").write_text(
+        source + "  - {server: probe, tool: fail, reversibility: irreversible, impact: low, atomic: true}\n"
+    )
+    store = tmp_path / "kv.json"
+    gateway = start_gateway(probe_upstream(), policies=DEFAULT_POLICIES, manifests=manifests)
+    async with http_client(gateway.url, TOKEN) as client:
+        meta = {"rollgate/workflow": "wf-atomic"}
+        await client.call_tool(
+            "probe__kv_set",
+            {"path": str(store), "key": "a", "value": "1", "undo_failures": 0, "undo_delay": 0},
+            meta=meta,
+        )
+        failed = await client.call_tool("probe__fail", {"message": "boom"}, meta=meta)
+        status = await wait_for_status(client, "wf-atomic", "rolled_back")
+    assert failed.is_error and json.loads(store.read_text()) == {}
+    assert [s["status"] for s in status["steps"]] == ["compensated"]

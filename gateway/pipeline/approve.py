@@ -16,6 +16,7 @@ import anyio
 from mcp.shared.exceptions import MCPError
 
 from gateway.approvals.queue import ApprovalQueue
+from gateway.approvals.task import task_of
 from gateway.approvals.ticket import ApprovalError, State, Ticket
 from gateway.ledger.privacy import Masker
 from gateway.models import Principal
@@ -39,6 +40,8 @@ class Approve:
         if decision is None or decision.effect is not Effect.REQUIRE_APPROVAL:
             return await proceed(call)
         ticket, _ = await self._queue.request(self._ticket(call))
+        if call.wants_task:  # the client polls tasks/get and tasks/result instead of waiting here
+            return {"task": task_of(ticket)}
         if call.ask_user is not None and any(rule.role == END_USER_ROLE for rule in ticket.rules):
             ticket = await self._ask_end_user(call, ticket)
         obligations = decision.obligations

@@ -36,6 +36,8 @@ class Call:
     """The ledger entry of this call's intent, once it is durable."""
     snapshot: Any = None
     """The before-image read by the snapshot stage, when the manifest declares one."""
+    wants_task: bool = False
+    """The client asked for this call to run as an MCP task (`params.task`, 2025-11-25)."""
     ask_user: AskUser | None = None
     """Sends an elicitation to the client's user during this call, when the client supports it."""
 

@@ -64,4 +64,4 @@ def build_call(
         meta=meta,
         session_key=session_id,
     )
-    return Call(context=context, links=links.get, progress=progress)
+    return Call(context=context, links=links.get, progress=progress, wants_task=isinstance(params.get("task"), Mapping))

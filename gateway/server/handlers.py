@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 import warnings
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
@@ -20,12 +21,15 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions, Server
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
 
 from gateway.errors import CallError, UpstreamError
 from gateway.models import Principal
 from gateway.server.calls import build_call, forwardable_meta
 from gateway.server.metatools import META_TOOLS
 from gateway.server.sessions import KnownSession
+from gateway.server.tasks import TaskHandlers
+from gateway.server.tasks import capability as tasks_capability
 from gateway.upstream.pool import LinkSet
 from gateway.upstream.relay import DownstreamRelay, SdkCallChannel
 
@@ -43,7 +47,10 @@ Ctx = ServerRequestContext[Any, Any]
 
 
 class _GatewayServer(Server[Any]):
-    """Advertises list_changed for tools, prompts and resources: upstream changes are relayed."""
+    """Advertises list_changed for tools, prompts and resources (upstream changes are relayed), and
+    task-augmented tools/call when held calls can be tasks."""
+
+    offers_tasks = False
 
     def create_initialization_options(
         self, notification_options: NotificationOptions | None = None, *args: Any, **kwargs: Any
@@ -51,14 +58,17 @@ class _GatewayServer(Server[Any]):
         options = notification_options or NotificationOptions(
             prompts_changed=True, resources_changed=True, tools_changed=True
         )
-        return super().create_initialization_options(options, *args, **kwargs)
+        created = super().create_initialization_options(options, *args, **kwargs)
+        if self.offers_tasks:
+            created.capabilities = created.capabilities.model_copy(update={"tasks": tasks_capability()})
+        return created
 
 
 def build_server(gateway: Gateway) -> Server[Any]:
     handlers = _Handlers(gateway)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # logging/setLevel is deprecated at 2026-07-28, not before
-        server: Server[Any] = _GatewayServer(
+        server = _GatewayServer(
             "rollgate",
             version=gateway.version,
             instructions="Rollgate policy gateway: tools of several MCP servers behind one policy.",
@@ -74,10 +84,36 @@ def build_server(gateway: Gateway) -> Server[Any]:
             on_completion=handlers.complete,
             on_set_logging_level=handlers.set_logging_level,
         )
+    server.middleware = []  # see below: no per-request OpenTelemetry span
+    if gateway.approvals is not None:
+        server.middleware.append(_TaskAugmentedCalls(handlers))
+        tasks = TaskHandlers(gateway.approvals, gateway.config.approvals.wait_seconds)
+        server.add_request_handler("tasks/get", types.GetTaskRequestParams, tasks.get)
+        server.add_request_handler("tasks/result", types.GetTaskPayloadRequestParams, tasks.result)
+        server.offers_tasks = True
     # The SDK wraps every request in an OpenTelemetry span by default; with no tracer configured
     # that is pure per-call cost (about 10% of the gateway's CPU per call when profiled).
-    server.middleware = []
     return server
+
+
+class _TaskAugmentedCalls:
+    """A `tools/call` with `params.task` may answer `CreateTaskResult`, which the SDK's per-revision
+    result check (tools/call → CallToolResult only) would reject; answered here, before it."""
+
+    def __init__(self, handlers: _Handlers) -> None:
+        self._handlers = handlers
+
+    async def __call__(self, ctx: Ctx, call_next: Any) -> Any:
+        params = ctx.params
+        if ctx.method != "tools/call" or not isinstance(params, Mapping) or "task" not in params:
+            return await call_next(ctx)
+        if not _connection(ctx).initialized.is_set():
+            return await call_next(ctx)  # the SDK's pre-initialisation gate answers
+        try:
+            typed = types.CallToolRequestParams.model_validate(params, by_name=False)
+        except ValidationError:
+            return await call_next(ctx)  # the SDK answers invalid params as usual
+        return _for_downstream(ctx, await self._handlers.call_tool(ctx, typed))
 
 
 def _connection(ctx: Ctx) -> Connection:

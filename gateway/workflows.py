@@ -42,6 +42,3 @@ class WorkflowBook:
         counters = self._workflows.setdefault(workflow_id, _Counters())
         counters.steps += 1
         counters.mutations += int(mutation)
-
-    def set_status(self, workflow_id: str, status: str) -> None:
-        self._workflows.setdefault(workflow_id, _Counters()).status = status

@@ -60,10 +60,6 @@ class Ledger:
         self._closed = False
         self._thread.start()
 
-    @property
-    def size(self) -> int:
-        return self._seq
-
     async def append(self, kind: str, data: dict[str, Any]) -> StoredEntry:
         """Record one entry; returns once it is durable."""
         if self._closed:

@@ -52,19 +52,6 @@ def _split(n: int) -> int:
     return k
 
 
-def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
-    """PATH(m, D[n]) (RFC 9162 §2.1.3.1)."""
-    n = len(leaves)
-    if not 0 <= index < n:
-        raise ProofError(f"leaf {index} is not in a tree of size {n}")
-    if n == 1:
-        return []
-    k = _split(n)
-    if index < k:
-        return [*inclusion_proof(index, leaves[:k]), root(leaves[k:])]
-    return [*inclusion_proof(index - k, leaves[k:]), root(leaves[:k])]
-
-
 def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes], expected_root: bytes) -> None:
     """RFC 9162 §2.1.3.2; raises ProofError."""
     if not 0 <= index < size:

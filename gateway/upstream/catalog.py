@@ -8,7 +8,7 @@ whose template matches it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -114,6 +114,3 @@ class Catalog:
 
     def templates(self) -> list[types.ResourceTemplate]:
         return [template for listing in self._listings.values() for template in listing.templates]
-
-    def upstreams(self) -> Iterable[str]:
-        return self._listings.keys()

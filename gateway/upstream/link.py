@@ -207,10 +207,6 @@ class UpstreamLink:
                 raise UpstreamError(f"upstream {self.name!r} closed the connection during {method}") from None
             raise
 
-    async def notify(self, method: str, params: Mapping[str, Any] | None) -> None:
-        if self._dispatcher is not None:
-            await self._dispatcher.notify(method, params, {"headers": dict(self._headers)})  # type: ignore[arg-type]
-
     # -- server-to-client traffic ---------------------------------------------------------
 
     async def _on_sampling(

@@ -48,9 +48,6 @@ class LinkSet:
                 self._links[upstream] = link
         return link
 
-    def open_links(self) -> list[UpstreamLink]:
-        return list(self._links.values())
-
     async def aclose(self) -> None:
         links, self._links = list(self._links.values()), {}
         with anyio.CancelScope(shield=True):

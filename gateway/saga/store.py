@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS workflows (
 class SagaStore:
     def __init__(self, path: Path) -> None:
         self._db = open_durable(path, _SCHEMA)
+        self._statuses: dict[str, tuple[WorkflowStatus, str | None]] = {}
         self._lock = threading.Lock()
 
     def add_step(self, step: Step) -> Step:
@@ -73,11 +74,19 @@ class SagaStore:
         return int(row[0] or 0)
 
     def status(self, workflow: str) -> tuple[WorkflowStatus, str | None]:
+        """Read on every call's policy input, so kept in memory once read; this store's own
+        `set_status` is the only writer (operators change status through the running gateway)."""
+        known = self._statuses.get(workflow)
+        if known is not None:
+            return known
         with self._lock:
             row = self._db.execute("SELECT status, reason FROM workflows WHERE id = ?", (workflow,)).fetchone()
-        return (WorkflowStatus(row[0]), row[1]) if row else (WorkflowStatus.ACTIVE, None)
+        known = (WorkflowStatus(row[0]), row[1]) if row else (WorkflowStatus.ACTIVE, None)
+        self._statuses[workflow] = known
+        return known
 
     def set_status(self, workflow: str, status: WorkflowStatus, reason: str | None) -> None:
+        self._statuses[workflow] = (status, reason)
         with self._lock:
             self._db.execute(
                 "INSERT INTO workflows (id, status, reason) VALUES (?, ?, ?) "

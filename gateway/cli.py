@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     token = commands.add_parser("token", help="make a new bearer token and print its config entry")
     token.add_argument("agent_id")
     token.add_argument("--role", action="append", default=[])
+    token.add_argument("--approver", action="store_true", help="print an [[approvers]] entry (a person), not an agent")
     policy = commands.add_parser("policy", help="tools for policy authors").add_subparsers(
         dest="policy_command", required=True
     )
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "token":
-        return _token(args.agent_id, args.role)
+        return _token(args.agent_id, args.role, approver=args.approver)
     try:
         config = _load(args.config)
         if args.command in ("policy", "plan"):
@@ -205,11 +206,12 @@ def _load(path: Path | None) -> Config:
     return load_config(path)
 
 
-def _token(agent_id: str, roles: list[str]) -> int:
+def _token(identity: str, roles: list[str], *, approver: bool = False) -> int:
     token = "rg_" + secrets.token_urlsafe(24)
-    print(f"token (give it to the agent; it is not stored): {token}")
-    print("\n[[agents]]")
-    print(f'id = "{agent_id}"')
-    print(f"roles = {roles or ['agent']!r}".replace("'", '"'))
+    print(f"token (give it to the {'approver' if approver else 'agent'}; it is not stored): {token}")
+    print("\n[[approvers]]" if approver else "\n[[agents]]")
+    print(f'id = "{identity}"')
+    default = ["approver"] if approver else ["agent"]
+    print(f"roles = {roles or default!r}".replace("'", '"'))
     print(f'token_sha256 = "{hash_token(token)}"')
     return 0

@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 
 from gateway.config import Config, hash_token, load_config
-from gateway.errors import CatalogError, ConfigError
+from gateway.errors import CatalogError, ConfigError, StoreError
 
 DEFAULT_CONFIG = Path("rollgate.toml")
 
@@ -138,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _start_up_error(exc: BaseException) -> ConfigError | CatalogError | None:
-    if isinstance(exc, ConfigError | CatalogError):
+def _start_up_error(exc: BaseException) -> ConfigError | CatalogError | StoreError | None:
+    if isinstance(exc, ConfigError | CatalogError | StoreError):
         return exc
     if isinstance(exc, BaseExceptionGroup):
         for inner in exc.exceptions:

@@ -6,6 +6,8 @@ RollgateError
 ├── ManifestError            a tool manifest file does not validate                   (start-up, reload)
 ├── PolicyError              a policy does not compile, or its engine failed          (deny, logged)
 ├── AuthenticationError      missing or unknown bearer token                          (HTTP 401)
+├── StoreError               a state store cannot be opened, read or written          (start-up, CLI)
+│   └── LedgerBusyError      another process is writing this ledger                   (start-up, CLI)
 └── CallError                a call the gateway refuses or cannot complete            (MCP error)
     ├── UnknownToolError     no upstream offers that name                             (-32602)
     ├── InvalidArgumentsError arguments do not validate against the inputSchema       (-32602)
@@ -40,6 +42,14 @@ class PolicyError(RollgateError):
 
 class AuthenticationError(RollgateError):
     """An HTTP request carried no valid bearer token."""
+
+
+class StoreError(RollgateError):
+    """A state store cannot be opened, read or written; nothing recorded is changed."""
+
+
+class LedgerBusyError(StoreError):
+    """Another process (a running gateway) owns the ledger; only one may append to a hash chain."""
 
 
 class CallError(RollgateError):

@@ -6,11 +6,12 @@ import sys
 from pathlib import Path
 
 from gateway.config import Config
+from gateway.errors import LedgerBusyError
 from gateway.ledger import database_path
 from gateway.ledger.entry import EntryKind
 from gateway.ledger.export import export_lines, verify_export
 from gateway.ledger.keys import known_public_keys, load_or_create, load_public, rotate
-from gateway.ledger.ledger import Ledger
+from gateway.ledger.ledger import Ledger, sign_checkpoint
 from gateway.ledger.timeline import timeline
 from gateway.ledger.verify import VerificationError, verify_extension, verify_ledger, verify_rows
 from gateway.store import SqliteLedgerStore
@@ -20,7 +21,7 @@ def _store(config: Config) -> SqliteLedgerStore:
     path = database_path(config)
     if not path.exists():
         raise SystemExit(f"rollgate: no ledger at {path}")
-    return SqliteLedgerStore(path)
+    return SqliteLedgerStore(path, writer=False)
 
 
 def verify(config: Config, checkpoint: Path | None, export: Path | None, public_key: Path | None) -> int:
@@ -86,21 +87,29 @@ def public_key(config: Config) -> int:
 
 
 def checkpoint(config: Config) -> int:
+    """Sign the tree head of what is stored now. Needs no lock: a checkpoint is not in the chain,
+    so this works beside a running gateway."""
     key, _ = load_or_create(config.state_dir)
-    ledger = Ledger(SqliteLedgerStore(database_path(config)), key, config.ledger.origin)
-    note = ledger.checkpoint()
-    ledger.close()
-    last = SqliteLedgerStore(database_path(config)).checkpoints()
+    store = _store(config)
+    try:
+        note = sign_checkpoint(store, key, config.ledger.origin)
+        last = store.checkpoints()
+    finally:
+        store.close()
     print(note or (last[-1][1] if last else "(empty ledger)"), end="")
     return 0
 
 
 def rotate_key(config: Config) -> int:
+    try:  # appends a key.rotated entry: refused while a gateway owns the ledger
+        store = SqliteLedgerStore(database_path(config))
+    except LedgerBusyError as exc:
+        print(f"rollgate: cannot rotate the key now: {exc}", file=sys.stderr)
+        return 2
     old, new = rotate(config.state_dir)
-    ledger = Ledger(SqliteLedgerStore(database_path(config)), old, config.ledger.origin)
+    ledger = Ledger(store, old, config.ledger.origin)
     ledger.checkpoint()  # the old key signs what it has seen
-    ledger.close()
-    ledger = Ledger(SqliteLedgerStore(database_path(config)), new, config.ledger.origin)
+    ledger.key = new
     ledger.append_blocking(
         EntryKind.KEY_ROTATED, {"key_id": new.key_id, "previous_key_id": old.key_id, "reason": "rotated"}
     )

@@ -29,6 +29,9 @@ from gateway.store.base import LedgerRow, LedgerStore
 logger = logging.getLogger(__name__)
 
 _MAX_BATCH = 1024
+_SETTLE_AFTER = 0.002
+"""Seconds without appends after which the store's deferred work runs (readers never wait for it)."""
+_MAX_UNSETTLED = 4096
 
 
 @dataclass(slots=True)
@@ -96,9 +99,15 @@ class Ledger:
         return pending.entry
 
     def _write_forever(self) -> None:
+        unsettled = 0
         while True:
-            first = self._queue.get()
+            try:  # the store's deferred work (indexing) waits for a pause, off the callers' path
+                first = self._queue.get(timeout=_SETTLE_AFTER) if unsettled else self._queue.get()
+            except queue.Empty:
+                unsettled = self._settle()
+                continue
             if first is None:
+                self._settle()
                 return
             batch = [first]
             while len(batch) < _MAX_BATCH:
@@ -111,6 +120,16 @@ class Ledger:
                     break
                 batch.append(item)
             self._write(batch)
+            unsettled += len(batch)
+            if unsettled >= _MAX_UNSETTLED:
+                unsettled = self._settle()
+
+    def _settle(self) -> int:
+        try:
+            self.store.settle()
+        except Exception:  # the rows are durable; the store indexes them on its next settle or open
+            logger.exception("ledger index write failed")
+        return 0
 
     def _write(self, batch: list[_Pending]) -> None:
         seq, prev = self._seq, self._prev
@@ -144,9 +163,7 @@ class Ledger:
         size = self._seq
         if size == 0 or size == self._signed_size:
             return None
-        head = Checkpoint(self.origin, size, root(self._leaves[:size]), int(time.time()))
-        note = head.sign(KEY_NAME, self.key.private)
-        self.store.add_checkpoint(size, note, self.key.key_id)
+        note = _sign(self.store, self.key, self.origin, self._leaves[:size])
         self._signed_size = size
         return note
 
@@ -163,6 +180,22 @@ class Ledger:
         self._thread.join(timeout=30)
         self.checkpoint()
         self.store.close()
+
+
+def sign_checkpoint(store: LedgerStore, key: SigningKey, origin: str) -> str | None:
+    """Sign the tree head of what `store` holds now, unless the last checkpoint already covers it
+    (for a process that does not own the ledger: `rollgate ledger checkpoint`)."""
+    leaves = store.leaves()
+    signed = max((size for size, _, _ in store.checkpoints()), default=0)
+    if not leaves or len(leaves) == signed:
+        return None
+    return _sign(store, key, origin, leaves)
+
+
+def _sign(store: LedgerStore, key: SigningKey, origin: str, leaves: list[bytes]) -> str:
+    note = Checkpoint(origin, len(leaves), root(leaves), int(time.time())).sign(KEY_NAME, key.private)
+    store.add_checkpoint(len(leaves), note, key.key_id)
+    return note
 
 
 def _settle(future: asyncio.Future[None]) -> None:

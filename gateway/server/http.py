@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from gateway.app import Gateway
 from gateway.config import Config, ServerConfig
+from gateway.errors import ConfigError
 from gateway.server.auth import BearerAuth, TokenTable
 from gateway.server.events import MemoryEventStore
 from gateway.server.fastpath import FastToolCalls
@@ -105,7 +106,14 @@ async def serve_http(config: Config, *, announce: Any = None) -> None:
     sock = socket.socket(socket.AF_INET6 if ":" in config.server.host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((config.server.host, config.server.port))
+    try:
+        sock.bind((config.server.host, config.server.port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"server: cannot listen on {config.server.host}:{config.server.port}: {exc.strerror} "
+            "(another gateway running? set [server] port)"
+        ) from None
     host, port = sock.getsockname()[:2]
     async with gateway.running():
         uv_config = uvicorn.Config(

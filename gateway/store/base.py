@@ -29,6 +29,9 @@ class LedgerStore(Protocol):
     def append(self, rows: Sequence[LedgerRow]) -> None:
         """Write the rows in one transaction and make them durable (fsync) before returning."""
 
+    def settle(self) -> None:
+        """Finish what `append` left for after the callers were woken (SQLite: index the rows)."""
+
     def tail(self) -> LedgerRow | None: ...
 
     def leaves(self) -> list[bytes]:

@@ -1,4 +1,12 @@
-"""The embedded store: one SQLite file in WAL mode with synchronous=FULL, so a commit is on disk."""
+"""The embedded ledger store: a journal file for durability, a SQLite file (WAL) as the index.
+
+The process that owns the ledger (`writer=True`: the gateway, `rollgate ledger rotate-key`) holds
+the journal's lock. An append is durable once the journal's fdatasync returns; the rows are then
+inserted into SQLite, with synchronous=NORMAL, by `settle`, which the ledger calls after it has
+woken the callers, and which every read here runs first, so readers in this process always see
+every durable entry. Other processes open the file read-only (`writer=False`): they read what the
+index holds, and may add signed checkpoints, which are not part of the chain.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +15,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from gateway.errors import StoreError
 from gateway.store.base import LedgerRow
 from gateway.store.connection import open_durable
+from gateway.store.journal import JOURNAL_LIMIT, Journal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger (
@@ -16,6 +26,7 @@ CREATE TABLE IF NOT EXISTS ledger (
     kind TEXT NOT NULL, workflow TEXT, principal TEXT, tool TEXT, correlation TEXT, time TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS ledger_workflow ON ledger (workflow, seq);
 CREATE INDEX IF NOT EXISTS ledger_correlation ON ledger (correlation);
+CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoints (
     id INTEGER PRIMARY KEY, size INTEGER NOT NULL, note TEXT NOT NULL, key_id TEXT NOT NULL);
 """
@@ -24,45 +35,101 @@ _FILTERS = {"kind", "workflow", "principal", "tool", "correlation"}
 
 
 class SqliteLedgerStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, writer: bool = True, journal_limit: int = JOURNAL_LIMIT) -> None:
         self.path = path
-        self._db = open_durable(path, _SCHEMA)
         self._lock = threading.Lock()
+        self._unindexed: list[LedgerRow] = []
+        self._journal: Journal | None = None
+        if writer:
+            self._journal = Journal(path.with_name(path.name + ".journal"), limit=journal_limit)
+        try:
+            self._db = open_durable(path, _SCHEMA)
+            if self._journal is not None:
+                self._db.execute("PRAGMA synchronous=NORMAL")  # the journal is what is fsynced
+                tail = self._db.execute("SELECT max(seq) FROM ledger").fetchone()[0] or 0
+                self._insert(self._journal.recover(tail))
+                self._sync_index()
+                self._journal.restart()
+        except BaseException:
+            if self._journal is not None:
+                self._journal.close()
+            raise
 
     def append(self, rows: Sequence[LedgerRow]) -> None:
+        if self._journal is None:
+            raise StoreError(f"{self.path} is open read-only: only the process that owns the ledger appends")
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(
-                    f"INSERT INTO ledger ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            r.seq,
-                            r.body,
-                            r.entry_hash,
-                            r.leaf,
-                            r.kind,
-                            r.workflow,
-                            r.principal,
-                            r.tool,
-                            r.correlation,
-                            r.time,
-                        )
-                        for r in rows
-                    ],
-                )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+            self._journal.append(rows)
+            self._unindexed.extend(rows)
+
+    def settle(self) -> None:
+        with self._lock:
+            self._settle()
+
+    def _settle(self) -> None:
+        rows, self._unindexed = self._unindexed, []
+        try:
+            self._insert(rows)
+        except BaseException:
+            self._unindexed[:0] = rows  # durable in the journal: indexed by the next settle or start
+            raise
+        if self._journal is not None and self._journal.full:
+            self._sync_index()
+            self._journal.restart()
+
+    def _sync_index(self) -> None:
+        """Make every committed row durable in SQLite's own files, so the journal may start again.
+
+        One commit with synchronous=FULL fsyncs the WAL, and with it every frame committed before
+        under NORMAL (a checkpoint in between has synced the database file itself). Never open the
+        database files directly here: closing such a descriptor drops SQLite's POSIX locks.
+        """
+        self._db.execute("PRAGMA synchronous=FULL")
+        try:
+            self._db.execute(
+                "INSERT INTO journal (id, generation) VALUES (1, 1) "
+                "ON CONFLICT (id) DO UPDATE SET generation = generation + 1"
+            )
+        finally:
+            self._db.execute("PRAGMA synchronous=NORMAL")
+
+    def _insert(self, rows: Sequence[LedgerRow]) -> None:
+        if not rows:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(
+                f"INSERT INTO ledger ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        r.seq,
+                        r.body,
+                        r.entry_hash,
+                        r.leaf,
+                        r.kind,
+                        r.workflow,
+                        r.principal,
+                        r.tool,
+                        r.correlation,
+                        r.time,
+                    )
+                    for r in rows
+                ],
+            )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def tail(self) -> LedgerRow | None:
         with self._lock:
+            self._settle()
             row = self._db.execute(f"SELECT {_COLUMNS} FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
         return LedgerRow(*row) if row else None
 
     def leaves(self) -> list[bytes]:
         with self._lock:
+            self._settle()
             return [_blob(leaf) for (leaf,) in self._db.execute("SELECT leaf FROM ledger ORDER BY seq")]
 
     def rows(self, *, start: int = 1, **filters: str | None) -> Iterator[LedgerRow]:
@@ -72,6 +139,7 @@ class SqliteLedgerStore:
                 clauses.append(f"{key} = ?")
                 params.append(value)  # type: ignore[arg-type]
         query = f"SELECT {_COLUMNS} FROM ledger WHERE {' AND '.join(clauses)} ORDER BY seq"
+        self.settle()
         reader = sqlite3.connect(self.path, timeout=30)
         try:
             for row in reader.execute(query, params):
@@ -89,6 +157,10 @@ class SqliteLedgerStore:
 
     def close(self) -> None:
         with self._lock:
+            self._settle()
+            if self._journal is not None:
+                self._sync_index()
+                self._journal.close()
             self._db.close()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from pathlib import Path
@@ -74,7 +75,20 @@ async def test_the_ledger_tells_who_asked_what_the_policy_said_and_what_happened
     assert "demo/send_email (workflow wf-story, step 2) is held for approval apr_" in story[3]
     assert "policy said require_approval" in story[3]
     export = tmp_path / "export.jsonl"
-    assert rollgate(config, "ledger", "checkpoint").returncode == 0
+    assert rollgate(config, "ledger", "checkpoint").returncode == 0  # beside the running gateway
+    rotation = rollgate(config, "ledger", "rotate-key")  # would append to the chain the gateway owns
+    assert rotation.returncode == 2 and "cannot rotate the key now" in rotation.stderr, rotation.stderr
+    same_port = rollgate(config, "serve")
+    assert same_port.returncode == 2 and "cannot listen on 127.0.0.1:" in same_port.stderr, same_port.stderr
+    second = subprocess.run(  # a second gateway on the same ledger would fork its hash chain
+        [PYTHON, "-m", "gateway", "--config", str(config), "serve"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "ROLLGATE_SERVER__PORT": "0"},
+    )
+    assert second.returncode == 2 and "another process" in second.stderr, second.stderr
     assert rollgate(config, "ledger", "export", "--out", str(export)).returncode == 0
     public = tmp_path / "ledger.pub"
     public.write_text(rollgate(config, "ledger", "public-key").stdout.split("# note")[0])

@@ -84,7 +84,7 @@ def test_an_export_verifies_offline_with_only_the_public_key_and_catches_edits(t
     for n in range(37):
         ledger.append_blocking("call.intent", {"correlation_id": f"c{n}", "n": n})
     ledger.close()
-    store = SqliteLedgerStore(tmp_path / "ledger.db")
+    store = SqliteLedgerStore(tmp_path / "ledger.db", writer=False)
     lines = list(export_lines(list(store.rows()), store.checkpoints()[-1][1], "t", [key.public]))
     report = verify_export(io.StringIO("\n".join(lines) + "\n"), key.public)
     assert report.entries == 37
@@ -103,7 +103,7 @@ def test_a_rotated_key_keeps_old_checkpoints_verifiable(tmp_path: Path) -> None:
     ledger = Ledger(SqliteLedgerStore(tmp_path / "ledger.db"), new, "t")
     ledger.append_blocking("key.rotated", {"key_id": new.key_id})
     ledger.close()
-    store = SqliteLedgerStore(tmp_path / "ledger.db")
+    store = SqliteLedgerStore(tmp_path / "ledger.db", writer=False)
     report = verify_ledger(list(store.rows()), [n for _, n, _ in store.checkpoints()], known_public_keys(tmp_path))
     assert (report.entries, report.checkpoints) == (2, 2)
 

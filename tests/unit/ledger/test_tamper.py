@@ -40,7 +40,7 @@ def ledger_dir(tmp_path: Path) -> Path:
 
 
 def check(directory: Path) -> None:
-    store = SqliteLedgerStore(directory / "ledger.db")
+    store = SqliteLedgerStore(directory / "ledger.db", writer=False)
     verify_ledger(list(store.rows()), [note for _, note, _ in store.checkpoints()], known_public_keys(directory))
 
 
@@ -105,7 +105,7 @@ def test_a_cut_tail_is_detected_by_the_signed_checkpoint(ledger_dir: Path) -> No
 
 
 def test_a_checkpoint_signed_with_another_key_is_rejected(ledger_dir: Path) -> None:
-    store = SqliteLedgerStore(ledger_dir / "ledger.db")
+    store = SqliteLedgerStore(ledger_dir / "ledger.db", writer=False)
     leaves = [row.leaf for row in store.rows()]
     forged = Checkpoint("test/ledger", 10, root(leaves), 0).sign(KEY_NAME, Ed25519PrivateKey.generate())
     store.add_checkpoint(10, forged, "forged")
@@ -125,7 +125,7 @@ def test_a_checkpoint_whose_signature_was_altered_is_rejected(ledger_dir: Path) 
 
 
 def test_the_ledger_is_proved_an_extension_of_an_earlier_checkpoint(ledger_dir: Path) -> None:
-    store = SqliteLedgerStore(ledger_dir / "ledger.db")
+    store = SqliteLedgerStore(ledger_dir / "ledger.db", writer=False)
     earlier = store.checkpoints()[0][1]  # size 5
     keys = known_public_keys(ledger_dir)
     verify_extension(verify_rows(list(store.rows())), earlier, keys)

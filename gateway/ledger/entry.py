@@ -83,13 +83,54 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+_encode = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False, check_circular=False
+).encode
+
+
+def _same_in_both(value: Any) -> bool:
+    """Whether the C json encoder writes `value` exactly as RFC 8785 does.
+
+    True for strings, booleans, null, integers within ±(2^53-1), lists, and objects whose keys
+    have no character beyond U+FFFF (Python sorts keys by code point, RFC 8785 by UTF-16 code
+    unit: the orders differ only there). Both escape the same characters the same way. Floats
+    agree (the same shortest digits) only where both write plain decimals and Python adds no
+    ".0": non-integral magnitudes from 1e-4 up to 1e16.
+    """
+    if isinstance(value, str | bool) or value is None:  # str: also StrEnum members, as both write them
+        return True
+    if isinstance(value, int):
+        return -_SAFE_INTEGER <= value <= _SAFE_INTEGER
+    if isinstance(value, float):
+        return 1e-4 <= abs(value) < 1e16 and not value.is_integer()
+    if isinstance(value, dict):
+        return all(
+            isinstance(key, str) and (key.isascii() or max(key) <= "\uffff") and _same_in_both(item)
+            for key, item in value.items()
+        )
+    if isinstance(value, list | tuple):
+        return all(_same_in_both(item) for item in value)
+    return False
+
+
+def canonical_json(document: Any) -> bytes:
+    """RFC 8785 bytes of `document`: the library's, or the C encoder's where they are provably the
+    same (ten times faster; `test_entry` checks the two agree)."""
+    if _same_in_both(document):
+        try:
+            return _encode(document).encode()
+        except UnicodeEncodeError:  # a lone surrogate: the library says what is wrong with it
+            pass
+    return rfc8785.dumps(document)
+
+
 def seal(seq: int, prev: str, time: str, kind: str, data: dict[str, Any]) -> StoredEntry:
     document: dict[str, Any] = {"seq": seq, "prev": prev, "time": time, "kind": kind, "data": data}
     try:
-        body = rfc8785.dumps(document)
+        body = canonical_json(document)
     except (rfc8785.CanonicalizationError, TypeError, ValueError):
         document = jsonable(document)
-        body = rfc8785.dumps(document)
+        body = canonical_json(document)
     return StoredEntry(seq, body, hashlib.sha256(body).hexdigest(), leaf_hash(body), document)
 
 

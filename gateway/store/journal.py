@@ -8,10 +8,10 @@ every reader uses; it commits with synchronous=NORMAL, which in WAL mode survive
 the process, and the journal covers the rest (power loss): on open, records newer than the
 index's tail are put back into it.
 
-Frame: `u32 length, u32 crc32, payload`; payload is JSON `[seq, entry_hash, leaf (hex), kind,
-workflow, principal, tool, correlation, time, body]`. Seqs in the file are consecutive. When the
-file has grown past its limit and SQLite has checkpointed everything into the database file, the
-journal starts again at offset 0, overwriting the previous generation in place: a scan stops at
+Frame: `u32 length, u32 crc32, payload`; payload is a JSON line `[seq, entry_hash, leaf (hex),
+kind, workflow, principal, tool, correlation, time]` followed by the entry's body as it is. Seqs
+in the file are consecutive. When the file has grown past its limit and SQLite holds everything
+durably, the journal starts again at offset 0, overwriting the previous generation in place: a scan stops at
 the first frame that is torn (bad length or CRC) or whose seq does not follow the one before, so
 an older generation's leftovers are never read as new records.
 
@@ -124,7 +124,7 @@ class Journal:
 
 
 def _frame(row: LedgerRow) -> bytes:
-    payload = json.dumps(
+    header = json.dumps(
         [
             row.seq,
             row.entry_hash,
@@ -135,11 +135,11 @@ def _frame(row: LedgerRow) -> bytes:
             row.tool,
             row.correlation,
             row.time,
-            row.body.decode(),
         ],
         ensure_ascii=False,
         separators=(",", ":"),
     ).encode()
+    payload = b"%s\n%s" % (header, row.body)
     return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
@@ -154,9 +154,10 @@ def _scan(fd: int, size: int) -> Iterator[LedgerRow]:
         if len(payload) != length or zlib.crc32(payload) != crc:
             return
         try:
-            seq, entry_hash, leaf, kind, workflow, principal, tool, correlation, time, body = json.loads(payload)
+            header, body = payload.split(b"\n", 1)
+            seq, entry_hash, leaf, kind, workflow, principal, tool, correlation, time = json.loads(header)
             row = LedgerRow(
-                seq, body.encode(), entry_hash, bytes.fromhex(leaf), kind, workflow, principal, tool, correlation, time
+                seq, body, entry_hash, bytes.fromhex(leaf), kind, workflow, principal, tool, correlation, time
             )
         except (ValueError, TypeError, AttributeError):
             return

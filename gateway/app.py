@@ -11,6 +11,13 @@ from weakref import WeakSet
 
 import anyio
 from anyio.abc import TaskGroup
+from mcp.server.subscriptions import (
+    InMemorySubscriptionBus,
+    PromptsListChanged,
+    ResourcesListChanged,
+    ServerEvent,
+    ToolsListChanged,
+)
 
 from gateway.approvals.notify import Notifier
 from gateway.approvals.queue import ApprovalQueue
@@ -44,6 +51,8 @@ class Gateway:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.relays: WeakSet[DownstreamRelay] = WeakSet()
+        self.events = InMemorySubscriptionBus()
+        """Catalogue changes for 2026-07-28 clients, which hear of them on `subscriptions/listen`."""
         self.sessions = SessionTable()
         self.stdio_principal = Principal(config.auth.stdio_principal, frozenset(config.auth.stdio_roles))
         self._task_group: TaskGroup | None = None
@@ -214,6 +223,15 @@ class Gateway:
         assert self._task_group is not None
         for relay in list(self.relays):
             self._task_group.start_soon(relay.broadcast, method)
+        if (event := _LIST_CHANGED_EVENTS.get(method)) is not None:
+            self._task_group.start_soon(self.events.publish, event)
+
+
+_LIST_CHANGED_EVENTS: dict[str, ServerEvent] = {
+    "notifications/tools/list_changed": ToolsListChanged(),
+    "notifications/prompts/list_changed": PromptsListChanged(),
+    "notifications/resources/list_changed": ResourcesListChanged(),
+}
 
 
 def make_engine(config: Config) -> PolicyEngine:

@@ -19,6 +19,7 @@ import mcp_types as types
 from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions, Server
+from mcp.server.subscriptions import ListenHandler
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
@@ -83,6 +84,7 @@ def build_server(gateway: Gateway) -> Server[Any]:
             on_unsubscribe_resource=handlers.unsubscribe,
             on_completion=handlers.complete,
             on_set_logging_level=handlers.set_logging_level,
+            on_subscriptions_listen=ListenHandler(gateway.events),  # 2026-07-28: list changes
         )
     server.middleware = []  # see below: no per-request OpenTelemetry span
     if gateway.approvals is not None:

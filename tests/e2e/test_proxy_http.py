@@ -150,6 +150,21 @@ async def test_a_tool_list_change_upstream_reaches_the_client(start_gateway) -> 
     assert "probe__sprout" in names
 
 
+async def test_a_2026_client_hears_of_tool_list_changes_on_its_listen_stream(start_gateway) -> None:
+    from mcp.server.subscriptions import ToolsListChanged
+
+    gateway = start_gateway(probe_upstream())
+    async with http_client(gateway.url, TOKEN, mode="2026-07-28") as client:
+        async with client.listen(tools_list_changed=True) as subscription:
+            assert subscription.honored.tools_list_changed
+            await client.call_tool("probe__grow", {"name": "shoot"})
+            with anyio.fail_after(10):
+                event = await subscription.__anext__()
+        assert isinstance(event, ToolsListChanged)
+        names = {tool.name for tool in (await client.list_tools()).tools}
+    assert "probe__shoot" in names
+
+
 async def test_requests_without_a_valid_token_get_401(start_gateway) -> None:
     gateway = start_gateway(probe_upstream())
     body = {"jsonrpc": "2.0", "id": 1, "method": "ping"}

@@ -12,6 +12,10 @@ DELETE, other revisions) goes to the SDK unchanged, with its body replayed.
 
 The client's answers to server-to-client requests sent here (sampling, elicitation, roots) and
 its `notifications/cancelled` for calls running here are picked up here too.
+
+Such a stream can be resumed: every event carries an id (`fp-<stream>-<n>`), the call goes on if
+the client's connection drops, and a GET with `Last-Event-ID` from the same session and principal
+replays what the client missed and then carries the rest of the stream, the result included.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -41,7 +46,12 @@ logger = logging.getLogger(__name__)
 
 _SESSION_HEADER = b"mcp-session-id"
 _VERSION_HEADER = b"mcp-protocol-version"
+_LAST_EVENT_HEADER = b"last-event-id"
+_EVENT_PREFIX = "fp-"
+_RESUMABLE_STREAMS = 256
+"""Streams (running or finished) kept for resumption, newest last."""
 _ids = itertools.count(1)
+_stream_ids = itertools.count(1)
 REQUEST_CANCELLED = -32800
 """Answer to a call the client cancelled: the POST still needs a response to end (JSON-RPC has no code)."""
 
@@ -60,8 +70,12 @@ class FastToolCalls:
         self._sessions = sessions
         self._security = TransportSecurityMiddleware(security)
         self._max_body = max_body
+        self._streams: OrderedDict[str, _ResponseChannel] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (resumed := self._stream_to_resume(scope)) is not None:
+            await self._resume(*resumed, scope, receive, send)
+            return
         session = self._session_for(scope)
         if session is None:
             await self._app(scope, receive, send)
@@ -80,6 +94,45 @@ class FastToolCalls:
         handled = isinstance(message, dict) and await self._try(session, message, scope, send)
         if not handled:
             await self._app(scope, _replay(body, receive), send)
+
+    def _stream_to_resume(self, scope: Scope) -> tuple[_ResponseChannel | None, int, str] | None:
+        """(the stream or None if it is gone, events already received, session id) for a GET
+        resuming a fast-path stream; None for any other request."""
+        if scope["type"] != "http" or scope["method"] != "GET":
+            return None
+        headers = dict(scope["headers"])
+        last = headers.get(_LAST_EVENT_HEADER, b"").decode("latin-1")
+        if not last.startswith(_EVENT_PREFIX):
+            return None
+        stream, _, seen = last.rpartition("-")
+        channel = self._streams.get(stream)
+        return channel, int(seen) if seen.isdigit() else 0, headers.get(_SESSION_HEADER, b"").decode("latin-1")
+
+    async def _resume(
+        self, channel: _ResponseChannel | None, seen: int, session_id: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        if await self._security.validate_request(Request(scope), is_post=False) is not None:
+            await self._app(scope, receive, send)  # the SDK answers with the reason
+            return
+        principal = scope.get(PRINCIPAL_SCOPE_KEY)
+        if (
+            channel is None
+            or channel.session_id != session_id
+            or principal is None
+            or principal.id != channel.session.principal.id
+        ):
+            body = _dumps(_error(None, types.INVALID_REQUEST, "no such stream to resume (it ended long ago?)"))
+            await send(
+                {"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"application/json")]}
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await channel.resume(send, seen)
+
+    def _remember(self, channel: _ResponseChannel) -> None:
+        self._streams[channel.stream_id] = channel
+        while len(self._streams) > _RESUMABLE_STREAMS:
+            self._streams.popitem(last=False)
 
     def _session_for(self, scope: Scope) -> KnownSession | None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -124,7 +177,7 @@ class FastToolCalls:
     ) -> None:
         request_id = message["id"]
         session_id = next((v.decode("latin-1") for k, v in scope["headers"] if k == _SESSION_HEADER), None)
-        channel = _ResponseChannel(send, session)
+        channel = _ResponseChannel(send, session, session_id, self._remember)
         response: dict[str, Any] | None = None
         try:
             params = message.get("params")
@@ -154,14 +207,22 @@ class FastToolCalls:
 
 
 class _ResponseChannel:
-    """One POST's response: JSON if nothing came before the result, else an SSE stream."""
+    """One POST's response: JSON if nothing came before the result, else an SSE stream whose
+    events are kept, so that a client that lost the stream can resume it."""
 
-    def __init__(self, send: Send, session: KnownSession) -> None:
+    def __init__(
+        self, send: Send, session: KnownSession, session_id: str | None, remember: Callable[[_ResponseChannel], None]
+    ) -> None:
         self._send = send
-        self._session = session
+        self.session = session
+        self.session_id = session_id
+        self._remember = remember
         self._streaming = False
         self._lock = anyio.Lock()
         self.progress_token: Any = None
+        self.stream_id = ""
+        self._events: list[bytes] = []
+        self._finished = anyio.Event()
 
     async def progress(self, progress: float, total: float | None, message: str | None) -> None:
         if self.progress_token is None:
@@ -182,7 +243,7 @@ class _ResponseChannel:
     async def request(self, method: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
         request_id = f"rollgate-{next(_ids)}"
         sender, receiver = anyio.create_memory_object_stream[dict[str, Any]](1)
-        self._session.pending[request_id] = sender
+        self.session.pending[request_id] = sender
         payload: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
         if params is not None:
             payload["params"] = params
@@ -191,35 +252,42 @@ class _ResponseChannel:
             async with receiver:
                 answer = await receiver.receive()
         finally:
-            self._session.pending.pop(request_id, None)
+            self.session.pending.pop(request_id, None)
         if "error" in answer:
             error = answer["error"]
             raise MCPError(code=error.get("code", types.INTERNAL_ERROR), message=error.get("message", ""))
         return answer.get("result") or {}
 
     async def _event(self, payload: dict[str, Any]) -> None:
-        data = b"event: message\ndata: " + _dumps(payload) + b"\n\n"
         async with self._lock:
             if not self._streaming:
                 self._streaming = True
-                await self._send(
-                    {
-                        "type": "http.response.start",
-                        "status": 200,
-                        "headers": [
-                            (b"content-type", b"text/event-stream"),
-                            (b"cache-control", b"no-cache, no-transform"),
-                            (b"x-accel-buffering", b"no"),
-                        ],
-                    }
-                )
-            await self._send({"type": "http.response.body", "body": data, "more_body": True})
+                self.stream_id = f"{_EVENT_PREFIX}{next(_stream_ids)}"
+                self._remember(self)
+                await self._send(_SSE_START)
+            await self._send({"type": "http.response.body", "body": self._record(payload), "more_body": True})
+
+    def _record(self, payload: dict[str, Any]) -> bytes:
+        self._events.append(
+            b"id: %s-%d\nevent: message\ndata: %s\n\n"
+            % (self.stream_id.encode(), len(self._events) + 1, _dumps(payload))
+        )
+        return self._events[-1]
+
+    async def resume(self, send: Send, seen: int) -> None:
+        """Carry this stream on `send` (a GET with Last-Event-ID) from the event after `seen`."""
+        async with self._lock:
+            self._send = send
+            await send(_SSE_START)
+            missed = b"".join(self._events[seen:])
+            await send({"type": "http.response.body", "body": missed, "more_body": not self._finished.is_set()})
+        await self._finished.wait()
 
     async def finish(self, response: dict[str, Any]) -> None:
         async with self._lock:
             if self._streaming:
-                data = b"event: message\ndata: " + _dumps(response) + b"\n\n"
-                await self._send({"type": "http.response.body", "body": data, "more_body": False})
+                await self._send({"type": "http.response.body", "body": self._record(response), "more_body": False})
+                self._finished.set()
                 return
             body = _dumps(response)
             await self._send(
@@ -230,6 +298,17 @@ class _ResponseChannel:
                 }
             )
             await self._send({"type": "http.response.body", "body": body})
+
+
+_SSE_START: Message = {
+    "type": "http.response.start",
+    "status": 200,
+    "headers": [
+        (b"content-type", b"text/event-stream"),
+        (b"cache-control", b"no-cache, no-transform"),
+        (b"x-accel-buffering", b"no"),
+    ],
+}
 
 
 def _dumps(payload: Any) -> bytes:

@@ -241,6 +241,8 @@ class UpstreamLink:
             logger.debug("upstream %r transport error: %s", self.name, message)
             return
         method = message.method
+        if method == "notifications/progress":
+            return  # reaches the client through the request's own progress callback, with the client's token
         if method.endswith("/list_changed"):
             if self._session is None:
                 return  # still connecting: the listing is fetched once the handshake is done

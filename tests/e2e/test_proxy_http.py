@@ -258,3 +258,90 @@ async def test_a_session_cannot_be_used_with_another_agents_token(start_gateway)
             headers={**session_headers, "Authorization": f"Bearer {OTHER_TOKEN}"},
         )
     assert "another principal" in hijack.text
+
+
+async def _raw_session(http: httpx.AsyncClient, url: str, token: str) -> dict[str, str]:
+    """A handshake-era session opened by hand (the stream's connection is the test's to drop)."""
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {token}",
+    }
+    init = await http.post(
+        url,
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        },
+        headers=headers,
+    )
+    headers |= {"mcp-session-id": init.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
+    await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
+    warm_up = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "tools/call",
+        "params": {"name": "probe__echo", "arguments": {"text": "."}},
+    }
+    await http.post(
+        url, json=warm_up, headers=headers
+    )  # the session's upstream links open: later calls take the fast path
+    return headers
+
+
+def _sse_events(text: str) -> list[tuple[str, dict]]:
+    import json
+
+    events = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "data" in fields:
+            events.append((fields.get("id", ""), json.loads(fields["data"])))
+    return events
+
+
+async def test_a_dropped_call_stream_is_resumed_with_last_event_id_and_loses_nothing(start_gateway) -> None:
+    gateway = start_gateway(probe_upstream())
+    call = {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "method": "tools/call",
+        "params": {
+            "name": "probe__progress_and_log",
+            "arguments": {"tag": "r", "steps": 40},
+            "_meta": {"progressToken": 1},
+        },
+    }
+    async with httpx.AsyncClient(timeout=30) as http:
+        headers = await _raw_session(http, gateway.url, TOKEN)
+        first: list[tuple[str, dict]] = []
+        async with http.stream("POST", gateway.url, json=call, headers=headers) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            buffer = ""
+            async for chunk in response.aiter_text():
+                buffer += chunk.replace("\r\n", "\n")
+                first = _sse_events(buffer.rpartition("\n\n")[0])
+                if len(first) >= 3:
+                    break  # the connection drops here, mid-call
+        last_id = first[-1][0]
+        assert last_id.startswith("fp-")
+        stolen = await http.get(
+            gateway.url, headers={**headers, "Authorization": f"Bearer {OTHER_TOKEN}", "Last-Event-ID": last_id}
+        )
+        resumed = await http.get(gateway.url, headers={**headers, "Last-Event-ID": last_id})
+    assert stolen.status_code in (401, 404)
+    rest = _sse_events(resumed.text)
+    events = first + rest
+    numbers = [int(event_id.rpartition("-")[2]) for event_id, _ in events]
+    assert numbers == list(range(1, len(events) + 1))  # nothing missed, nothing twice
+    progress = [m["params"]["progress"] for _, m in events if m.get("method") == "notifications/progress"]
+    assert {m["params"]["progressToken"] for _, m in events if m.get("method") == "notifications/progress"} == {1}
+    assert progress == list(range(1, 41))  # once each, with the client's own token
+    final = events[-1][1]
+    assert final["id"] == 7 and final["result"]["content"][0]["text"] == "r:done"

@@ -65,3 +65,18 @@ def test_upstream_transport_follows_command_or_url(tmp_path: Path) -> None:
 
 def test_tokens_are_stored_as_sha256() -> None:
     assert hash_token("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_the_container_configuration_loads_and_names_what_the_image_holds(monkeypatch) -> None:
+    """docker/rollgate.toml as the image uses it (no Docker engine here to build the image itself)."""
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.setenv("ROLLGATE_PATHS__STATE_DIR", "/var/lib/rollgate")
+    monkeypatch.setenv("ROLLGATE_SERVER__HOST", "0.0.0.0")
+    config = load_config(root / "docker" / "rollgate.toml")
+    assert config.server.host == "0.0.0.0" and config.state_dir == Path("/var/lib/rollgate")
+    assert (config.resolve(config.paths.policies) / "rollgate.rego").is_file()
+    assert (config.resolve(config.paths.manifests) / "demo.yaml").is_file()
+    assert config.upstreams[0].args[:2] == ["-m", "examples.demo_server"]
+    dockerfile = (root / "docker" / "Dockerfile").read_text()
+    for copied in ("gateway", "policies", "tool_manifests", "examples", "docker/rollgate.toml"):
+        assert f"COPY {copied} " in dockerfile

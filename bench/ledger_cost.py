@@ -1,6 +1,7 @@
 """What the signed ledger costs.
 
     .venv/bin/python bench/ledger_cost.py [--calls 2000] [--verify 100000] [--gateway-calls 300]
+                                          [--store postgres --url postgresql://127.0.0.1/empty_db]
 
 1. Both entries of a call (intent + result), durable (fsync), p50/p99, one caller.
 2. Durable appends per second: one caller, and 32 concurrent callers (group commit).
@@ -34,6 +35,7 @@ from gateway.ledger.note import Checkpoint  # noqa: E402
 from gateway.ledger.verify import known_key, verify_ledger  # noqa: E402
 from gateway.store import SqliteLedgerStore  # noqa: E402
 from gateway.store.base import LedgerRow  # noqa: E402
+from gateway.store.postgres import PostgresLedgerStore  # noqa: E402
 
 DATA = {
     "correlation_id": "call_x",
@@ -50,7 +52,8 @@ def pct(values: list[float], q: int) -> float:
 
 async def appends(args: argparse.Namespace, directory: Path) -> None:
     key, _ = load_or_create(directory)
-    ledger = Ledger(SqliteLedgerStore(directory / "ledger.db"), key, "bench/ledger")
+    store = PostgresLedgerStore(args.url) if args.store == "postgres" else SqliteLedgerStore(directory / "ledger.db")
+    ledger = Ledger(store, key, f"bench/ledger ({args.store})")
     pairs = []
     for _ in range(args.calls):
         start = time.perf_counter()
@@ -134,4 +137,9 @@ if __name__ == "__main__":
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--verify", type=int, default=100_000)
     parser.add_argument("--gateway-calls", type=int, default=300)
-    anyio.run(main, parser.parse_args())
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite", help="for the append figures")
+    parser.add_argument("--url", help="an empty PostgreSQL database, with --store postgres")
+    options = parser.parse_args()
+    if options.store == "postgres" and not options.url:
+        parser.error("--store postgres needs --url postgresql://...")
+    anyio.run(main, options)

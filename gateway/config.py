@@ -124,12 +124,21 @@ class PolicyConfig(_Section):
 class LedgerConfig(_Section):
     enabled: bool = True
     database: Path = Path("ledger.db")
-    """SQLite file, relative to the state directory."""
+    """SQLite file, relative to the state directory (used unless `url` is set)."""
+    url: str | None = None
+    """A PostgreSQL database for the ledger instead (`postgresql://user@host:5432/db`)."""
     origin: str = "rollgate.local/ledger"
     """The log's name in its signed checkpoints."""
     checkpoint_interval_seconds: Annotated[float, Field(gt=0)] = 10.0
     max_result_bytes: Annotated[int, Field(ge=0)] = 64 * 1024
     """Results larger than this (canonical JSON) are stored as digest and size."""
+
+    @field_validator("url")
+    @classmethod
+    def _postgresql_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL (the SQLite ledger is configured with 'database')")
+        return value
 
 
 class ApprovalsConfig(_Section):

@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+pytest_plugins = ["tests.pg"]  # the postgres_url fixture
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PROBE = str(ROOT / "tests" / "fixtures" / "probe_server.py")

@@ -11,7 +11,7 @@ from gateway.ledger.ledger import Ledger, LedgerClosed
 from gateway.ledger.privacy import Masker
 from gateway.ledger.recovery import mark_unknown_outcomes
 from gateway.ledger.verify import Report, VerificationError, verify_ledger
-from gateway.store import SqliteLedgerStore
+from gateway.store import LedgerStore, open_ledger_store
 
 __all__ = [
     "EntryKind",
@@ -23,6 +23,7 @@ __all__ = [
     "StoredEntry",
     "VerificationError",
     "database_path",
+    "ledger_store",
     "mark_unknown_outcomes",
     "open_ledger",
     "verify_ledger",
@@ -34,7 +35,13 @@ def database_path(config: Config) -> Path:
     return database if database.is_absolute() else config.state_dir / database
 
 
+def ledger_store(config: Config, *, writer: bool) -> LedgerStore:
+    """This deployment's ledger store; `writer` takes the single-writer lock."""
+    return open_ledger_store(database_path(config), config.ledger.url, writer=writer)
+
+
 def open_ledger(config: Config) -> tuple[Ledger, bool]:
     """The ledger of this deployment; (ledger, key_created)."""
+    store = ledger_store(config, writer=True)
     key, created = load_or_create(config.state_dir)
-    return Ledger(SqliteLedgerStore(database_path(config)), key, config.ledger.origin), created
+    return Ledger(store, key, config.ledger.origin), created

@@ -7,21 +7,18 @@ from pathlib import Path
 
 from gateway.config import Config
 from gateway.errors import LedgerBusyError
-from gateway.ledger import database_path
+from gateway.ledger import ledger_store
 from gateway.ledger.entry import EntryKind
 from gateway.ledger.export import export_lines, verify_export
 from gateway.ledger.keys import known_public_keys, load_or_create, load_public, rotate
 from gateway.ledger.ledger import Ledger, sign_checkpoint
 from gateway.ledger.timeline import timeline
 from gateway.ledger.verify import VerificationError, verify_extension, verify_ledger, verify_rows
-from gateway.store import SqliteLedgerStore
+from gateway.store import LedgerStore
 
 
-def _store(config: Config) -> SqliteLedgerStore:
-    path = database_path(config)
-    if not path.exists():
-        raise SystemExit(f"rollgate: no ledger at {path}")
-    return SqliteLedgerStore(path, writer=False)
+def _store(config: Config) -> LedgerStore:
+    return ledger_store(config, writer=False)
 
 
 def verify(config: Config, checkpoint: Path | None, export: Path | None, public_key: Path | None) -> int:
@@ -102,7 +99,7 @@ def checkpoint(config: Config) -> int:
 
 def rotate_key(config: Config) -> int:
     try:  # appends a key.rotated entry: refused while a gateway owns the ledger
-        store = SqliteLedgerStore(database_path(config))
+        store = ledger_store(config, writer=True)
     except LedgerBusyError as exc:
         print(f"rollgate: cannot rotate the key now: {exc}", file=sys.stderr)
         return 2

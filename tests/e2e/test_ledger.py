@@ -94,3 +94,19 @@ async def test_the_ledger_tells_who_asked_what_the_policy_said_and_what_happened
     public.write_text(rollgate(config, "ledger", "public-key").stdout.split("# note")[0])
     offline = rollgate(config, "ledger", "verify", "--export", str(export), "--public-key", str(public))
     assert offline.returncode == 0 and offline.stdout.startswith("OK:"), offline.stderr
+
+
+async def test_a_gateway_keeps_its_ledger_in_postgresql_when_configured(start_gateway, tmp_path, postgres_url) -> None:
+    gateway = start_gateway(probe_upstream(), extra=f'[ledger]\nurl = "{postgres_url}"\n')
+    config = next(tmp_path.glob("rollgate-*.toml"))
+    async with http_client(gateway.url, TOKEN) as client:
+        await client.call_tool("probe__echo", {"text": "stored in postgres"}, meta={"rollgate/workflow": "wf-pg"})
+    shown = rollgate(config, "ledger", "show", "--workflow", "wf-pg")
+    assert "agent-one asked to run probe/echo (workflow wf-pg)" in shown.stdout, shown.stderr
+    assert "probe/echo for agent-one finished: ok" in shown.stdout
+    assert rollgate(config, "ledger", "checkpoint").returncode == 0
+    verified = rollgate(config, "ledger", "verify")
+    assert verified.returncode == 0 and verified.stdout.startswith("OK:"), verified.stderr
+    assert not (tmp_path / "state" / "ledger.db").exists()  # nothing went to the SQLite default
+    rotation = rollgate(config, "ledger", "rotate-key")
+    assert rotation.returncode == 2 and "another process" in rotation.stderr, rotation.stderr

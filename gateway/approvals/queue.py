@@ -27,6 +27,7 @@ from gateway.approvals.ticket import (
     deny,
     expire,
     now,
+    withdraw,
 )
 from gateway.models import Principal
 
@@ -124,6 +125,19 @@ class ApprovalQueue:
         ticket = act(self.store, ticket_id, approver, approved=approved, text=text)
         self.poke(ticket_id)
         return ticket
+
+    def withdraw(self, ticket_id: str, requester: Principal, reason: str) -> Ticket:
+        """The requesting agent cancels its own pending call (compare-and-set, like a decision)."""
+        for _ in range(5):
+            ticket = self.store.get(ticket_id)
+            if ticket is None:
+                raise NotFound(f"no approval {ticket_id}")
+            updated = withdraw(ticket, requester.id, reason)
+            event = ("approval.denied", {"approver": requester.id, "reason": reason, "withdrawn": True})
+            if (stored := self.store.swap(ticket, updated, event)) is not None:
+                self.poke(ticket_id)
+                return stored
+        raise AlreadyDecided(f"{ticket_id} is changing too fast; try again")
 
     def poke(self, ticket_id: str | None = None) -> None:
         self._wake.set()

@@ -19,6 +19,8 @@ CREATE TABLE IF NOT EXISTS tickets (
     principal TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT NOT NULL, document TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS tickets_state ON tickets (state, created_at);
 CREATE INDEX IF NOT EXISTS tickets_dedup ON tickets (dedup_key, state);
+CREATE TABLE IF NOT EXISTS call_tasks (
+    id TEXT PRIMARY KEY, principal TEXT NOT NULL, created_at TEXT NOT NULL, result TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY, ticket TEXT NOT NULL, kind TEXT NOT NULL, document TEXT NOT NULL,
     delivered INTEGER NOT NULL DEFAULT 0);
@@ -103,6 +105,21 @@ class ApprovalStore:
                 raise
             self._db.execute("COMMIT")
         return stored if cursor.rowcount == 1 else None
+
+    def add_call_task(self, task_id: str, principal: str, created_at: str, result: dict[str, object]) -> None:
+        """A task-augmented call that was not held: it ran at once; its task keeps the result."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO call_tasks VALUES (?, ?, ?, ?)", (task_id, principal, created_at, json.dumps(result))
+            )
+
+    def call_task(self, task_id: str) -> tuple[str, str, dict[str, object]] | None:
+        """(principal, created_at, result) of such a task."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT principal, created_at, result FROM call_tasks WHERE id = ?", (task_id,)
+            ).fetchone()
+        return (row[0], row[1], json.loads(row[2])) if row else None
 
     def close(self) -> None:
         with self._lock:

@@ -3,6 +3,7 @@
     pending ──approve (rules met)──► approved ──► executing ──► executed
        │ └──approve (rules not yet met): stays pending, approval recorded          └─► failed
        ├──deny──► denied
+       ├──withdraw (by the agent that asked)──► denied
        └──TTL──► expired (a denial with reason "expired")
 
 Separation of duties: an approver is an identity of its own, never the agent that asked; each
@@ -138,6 +139,19 @@ def deny(ticket: Ticket, approver: str, roles: set[str], reason: str, at: dateti
     if not any(rule.role in roles for rule in ticket.rules):
         raise NotAllowed(f"{approver} holds none of the roles that decide on {ticket.id}")
     return ticket.model_copy(update={"state": State.DENIED, "denied_by": approver, "denial_reason": reason})
+
+
+def withdraw(ticket: Ticket, requester: str, reason: str) -> Ticket:
+    """The agent that asked takes its request back (an MCP `tasks/cancel`): a denial in its name."""
+    if requester != ticket.principal:
+        raise NotAllowed(f"{requester} did not ask for {ticket.id} and cannot withdraw it")
+    if ticket.state is not State.PENDING:
+        raise AlreadyDecided(f"{ticket.id} is {ticket.state.value}, no longer pending")
+    return ticket.model_copy(update={"state": State.DENIED, "denied_by": requester, "denial_reason": reason})
+
+
+def withdrawn(ticket: Ticket) -> bool:
+    return ticket.state is State.DENIED and ticket.denied_by == ticket.principal
 
 
 def expire(ticket: Ticket, at: datetime) -> Ticket | None:

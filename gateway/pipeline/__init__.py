@@ -1,10 +1,12 @@
 """The call pipeline: stages composed in one ordered list, read top to bottom.
 
-    record outcome → resolve → validate → decide → snapshot → approve → record intent → track → forward
+    as task → record outcome → resolve → validate → decide → snapshot → approve → record intent → track
+    → forward
 
 An approved call runs later through the executor chain (record outcome → resolve → validate →
 snapshot → record intent → track → forward) with the approval as its decision. A stage that a configuration turns
-off is simply absent from the list (the ledger stages when `ledger.enabled = false`).
+off is simply absent from the list (the ledger stages when `ledger.enabled = false`, the approval
+and task stages when `approvals.enabled = false`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from gateway.ledger.ledger import Ledger
 from gateway.ledger.privacy import Masker
 from gateway.manifests import ManifestRegistry
 from gateway.pipeline.approve import Approve
-from gateway.pipeline.call import Call, LinkSource, Result, Stage
+from gateway.pipeline.as_task import AnswerAsTask
+from gateway.pipeline.call import Call, InputRound, LinkSource, Result, Stage, TaskSupport
 from gateway.pipeline.chain import Pipeline
 from gateway.pipeline.decide import Decide
 from gateway.pipeline.forward import Forward
@@ -30,7 +33,7 @@ from gateway.saga.store import SagaStore
 from gateway.upstream.catalog import Catalog
 from gateway.workflows import WorkflowBook
 
-__all__ = ["Call", "LinkSource", "Pipeline", "Planner", "Result", "Stage", "Stages"]
+__all__ = ["Call", "InputRound", "LinkSource", "Pipeline", "Planner", "Result", "Stage", "Stages", "TaskSupport"]
 
 
 class Stages:
@@ -54,11 +57,13 @@ class Stages:
         self.record_outcome = RecordOutcome(*ledger) if ledger else None
         self.record_intent = RecordIntent(*ledger) if ledger else None
         self.approve = approve
+        self.as_task = AnswerAsTask(approve.store) if approve is not None else None
         self.snapshot = Snapshot()
         self.track = Track(saga, catalog, react) if saga is not None else None
 
     def pipeline(self) -> Pipeline:
         stages: list[Stage | None] = [
+            self.as_task,
             self.record_outcome,
             self.resolve,
             self.validate,

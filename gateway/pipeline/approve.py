@@ -4,29 +4,39 @@ The call becomes a durable ticket (an agent retrying the same call gets the same
 agent's request waits a short while, with progress notifications, and then answers with the
 call's real result if it ran meanwhile, or with a structured pending result it can poll with
 `rollgate_approval_status` (clients cut tool calls off after 60–120 s, so nothing waits longer).
+A client that takes MCP tasks gets a task at once instead (`gateway.approvals.task`).
+
+When policy names the end user as approver, the client's user is asked: by an elicitation
+request during the call (2025-11-25 and older), or by an `input_required` result whose
+`requestState` is the ticket id (2026-07-28 multi-round calls; the SDK seals the state, so an
+answer only counts on the retry of the very call it was asked about).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import anyio
 from mcp.shared.exceptions import MCPError
 
 from gateway.approvals.queue import ApprovalQueue
-from gateway.approvals.task import task_of
-from gateway.approvals.ticket import ApprovalError, State, Ticket
+from gateway.approvals.store import ApprovalStore
+from gateway.approvals.task import created_task, task_of
+from gateway.approvals.ticket import OPEN, ApprovalError, State, Ticket
 from gateway.ledger.privacy import Masker
 from gateway.models import Principal
-from gateway.pipeline.call import Call, Proceed, Result
+from gateway.pipeline.call import Call, InputRound, Proceed, Result, TaskSupport
 from gateway.policy import Effect
 
 logger = logging.getLogger(__name__)
 
 END_USER_ROLE = "end_user"
 """An approver rule with this role is answered by the user of the client that made the call."""
+APPROVAL_INPUT = "rollgate/approval"
+"""The key of the end-user approval in an `input_required` result and the client's responses."""
 
 
 class Approve:
@@ -35,15 +45,27 @@ class Approve:
         self._wait = wait_seconds
         self._masker = masker
 
+    @property
+    def store(self) -> ApprovalStore:
+        return self._queue.store
+
     async def __call__(self, call: Call, proceed: Proceed) -> Result:
         decision = call.decision
         if decision is None or decision.effect is not Effect.REQUIRE_APPROVAL:
             return await proceed(call)
-        ticket, _ = await self._queue.request(self._ticket(call))
-        if call.wants_task:  # the client polls tasks/get and tasks/result instead of waiting here
+        ticket = self._resumed(call) or (await self._queue.request(self._ticket(call)))[0]
+        if any(rule.role == END_USER_ROLE for rule in ticket.rules):
+            if call.input_round is not None and call.input_round.can_elicit:
+                answered = self._answered_inline(call.input_round, ticket)
+                if answered is None:
+                    return _ask_inline(ticket)
+                ticket = answered
+            elif call.ask_user is not None and call.task is None:
+                ticket = await self._ask_end_user(call, ticket)
+        if call.task is TaskSupport.CORE:  # the client polls tasks/get and tasks/result instead
             return {"task": task_of(ticket)}
-        if call.ask_user is not None and any(rule.role == END_USER_ROLE for rule in ticket.rules):
-            ticket = await self._ask_end_user(call, ticket)
+        if call.task is TaskSupport.EXTENSION:
+            return created_task(ticket)
         obligations = decision.obligations
         if obligations.approval_mode != "pending":
             wait = min(self._wait, obligations.max_approval_wait_seconds or self._wait)
@@ -62,25 +84,35 @@ class Approve:
         in the queue, where a person can still decide.
         """
         assert call.ask_user is not None
-        question = (
-            f"{ticket.principal} wants to run {ticket.tool} with {json.dumps(ticket.display_arguments)}. "
-            f"Why this needs you: {'; '.join(ticket.reasons)}. Allow it?"
-        )
-        schema = {
-            "type": "object",
-            "properties": {
-                "approve": {"type": "boolean", "title": "Allow this call"},
-                "comment": {"type": "string", "title": "Comment"},
-            },
-            "required": ["approve"],
-        }
         try:
             with anyio.fail_after(self._wait or 30):
-                answer = await call.ask_user("elicitation/create", {"message": question, "requestedSchema": schema})
+                answer = await call.ask_user("elicitation/create", _question(ticket))
         except (MCPError, TimeoutError, ValueError) as exc:
             logger.info("end-user approval of %s not obtained by elicitation (%s); it stays queued", ticket.id, exc)
             return ticket
-        content = answer.get("content") or {}
+        return self._apply_user_answer(ticket, answer)
+
+    def _resumed(self, call: Call) -> Ticket | None:
+        """On the retry of a multi-round call, the ticket its `requestState` names (the SDK checked
+        that the state is ours, unexpired, and minted for this principal, tool and arguments).
+        Stateless clients have no session to tie the rounds to a workflow, so the state does."""
+        state = call.input_round.state if call.input_round is not None else None
+        ticket = self._queue.store.get(state) if state else None
+        if ticket is None or ticket.state not in OPEN or ticket.principal != call.context.principal.id:
+            return None
+        return ticket
+
+    def _answered_inline(self, round_: InputRound, ticket: Ticket) -> Ticket | None:
+        """The ticket after the user's answer on this retry, or None when the user is yet to be
+        asked (first round, or state minted for another ticket, such as one that expired since)."""
+        answer = round_.responses.get(APPROVAL_INPUT)
+        if round_.state != ticket.id or not isinstance(answer, Mapping):
+            return None
+        return self._apply_user_answer(ticket, answer)
+
+    def _apply_user_answer(self, ticket: Ticket, answer: Mapping[str, Any]) -> Ticket:
+        content = answer.get("content")
+        content = content if isinstance(content, Mapping) else {}
         approved = answer.get("action") == "accept" and content.get("approve") is True
         user = Principal(f"end-user:{ticket.principal}", frozenset({END_USER_ROLE}))
         text = str(content.get("comment") or ("" if approved else f"the user answered {answer.get('action')}"))
@@ -113,6 +145,33 @@ class Approve:
             rules=call.decision.approvers,
             ttl=call.decision.obligations.max_approval_wait_seconds,
         )
+
+
+def _question(ticket: Ticket) -> dict[str, Any]:
+    """The elicitation that asks the end user to allow a held call (masked arguments only)."""
+    return {
+        "message": (
+            f"{ticket.principal} wants to run {ticket.tool} with {json.dumps(ticket.display_arguments)}. "
+            f"Why this needs you: {'; '.join(ticket.reasons)}. Allow it?"
+        ),
+        "requestedSchema": {
+            "type": "object",
+            "properties": {
+                "approve": {"type": "boolean", "title": "Allow this call"},
+                "comment": {"type": "string", "title": "Comment"},
+            },
+            "required": ["approve"],
+        },
+    }
+
+
+def _ask_inline(ticket: Ticket) -> Result:
+    """2026-07-28: ask the user in an `input_required` result; the client retries with the answer."""
+    return {
+        "resultType": "input_required",
+        "inputRequests": {APPROVAL_INPUT: {"method": "elicitation/create", "params": _question(ticket)}},
+        "requestState": ticket.id,
+    }
 
 
 def answer(ticket: Ticket) -> Result:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Protocol
 
 import mcp_types as types
@@ -17,10 +18,31 @@ LinkSource = Callable[[str], Awaitable[UpstreamLink]]
 """Gives the link to an upstream for this call's downstream session."""
 
 Result = dict[str, Any]
+"""A `CallToolResult` in its wire form, passed through without re-building models."""
 
 AskUser = Callable[[str, Mapping[str, Any] | None], Awaitable[dict[str, Any]]]
 """(method, params) → the client's answer: a server-to-client request on this call's stream."""
-"""A `CallToolResult` in its wire form, passed through without re-building models."""
+
+
+class TaskSupport(Enum):
+    """How the client that made a call takes MCP tasks, if it does."""
+
+    CORE = "2025-11-25"
+    """`params.task` on a handshake-era session: every answer is a `CreateTaskResult`."""
+    EXTENSION = "io.modelcontextprotocol/tasks"
+    """2026-07-28, declared in the request's capabilities: the server chooses; held calls are tasks."""
+
+
+@dataclass(frozen=True, slots=True)
+class InputRound:
+    """A 2026-07-28 `tools/call` that may be answered `input_required` (a multi-round call)."""
+
+    can_elicit: bool
+    """The request's capabilities include elicitation."""
+    responses: Mapping[str, Any]
+    """The client's `inputResponses` on this round (empty on the first)."""
+    state: str | None
+    """The `requestState` this gateway minted, as verified and unsealed by the SDK."""
 
 
 @dataclass(slots=True)
@@ -36,10 +58,12 @@ class Call:
     """The ledger entry of this call's intent, once it is durable."""
     snapshot: Any = None
     """The before-image read by the snapshot stage, when the manifest declares one."""
-    wants_task: bool = False
-    """The client asked for this call to run as an MCP task (`params.task`, 2025-11-25)."""
+    task: TaskSupport | None = None
+    """Whether, and in which era's shape, this call may be answered with an MCP task."""
     ask_user: AskUser | None = None
     """Sends an elicitation to the client's user during this call, when the client supports it."""
+    input_round: InputRound | None = None
+    """Set on 2026-07-28 calls: what the client answered to the gateway's input requests."""
 
 
 Proceed = Callable[[Call], Awaitable[Result]]

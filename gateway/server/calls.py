@@ -10,7 +10,7 @@ import mcp_types as types
 
 from gateway.errors import CallError
 from gateway.models import META_STEP, META_WORKFLOW, CallContext, Principal, ProgressSink
-from gateway.pipeline import Call
+from gateway.pipeline import Call, TaskSupport
 from gateway.upstream.pool import LinkSet
 
 _HOP_BY_HOP_META = frozenset(
@@ -64,4 +64,5 @@ def build_call(
         meta=meta,
         session_key=session_id,
     )
-    return Call(context=context, links=links.get, progress=progress, wants_task=isinstance(params.get("task"), Mapping))
+    task = TaskSupport.CORE if isinstance(params.get("task"), Mapping) else None
+    return Call(context=context, links=links.get, progress=progress, task=task)

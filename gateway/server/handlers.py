@@ -10,6 +10,7 @@ with the session.
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 import warnings
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ import mcp_types as types
 from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import NotificationOptions, Server
+from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp.server.subscriptions import ListenHandler
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
@@ -26,10 +28,11 @@ from pydantic import ValidationError
 
 from gateway.errors import CallError, UpstreamError
 from gateway.models import Principal
+from gateway.pipeline import Call, InputRound, TaskSupport
 from gateway.server.calls import build_call, forwardable_meta
 from gateway.server.metatools import META_TOOLS
 from gateway.server.sessions import KnownSession
-from gateway.server.tasks import TaskHandlers
+from gateway.server.tasks import TASKS_EXTENSION, TaskHandlers, TaskIdParams, UpdateTaskParams
 from gateway.server.tasks import capability as tasks_capability
 from gateway.upstream.pool import LinkSet
 from gateway.upstream.relay import DownstreamRelay, SdkCallChannel
@@ -61,7 +64,10 @@ class _GatewayServer(Server[Any]):
         )
         created = super().create_initialization_options(options, *args, **kwargs)
         if self.offers_tasks:
-            created.capabilities = created.capabilities.model_copy(update={"tasks": tasks_capability()})
+            extensions = {**(created.capabilities.extensions or {}), TASKS_EXTENSION: {}}
+            created.capabilities = created.capabilities.model_copy(
+                update={"tasks": tasks_capability(), "extensions": extensions}
+            )
         return created
 
 
@@ -88,10 +94,21 @@ def build_server(gateway: Gateway) -> Server[Any]:
         )
     server.middleware = []  # see below: no per-request OpenTelemetry span
     if gateway.approvals is not None:
+        # requestState of multi-round calls (end-user approval on 2026-07-28) is sealed and bound
+        # to the call, its arguments and the principal, so a client cannot forge an answer.
+        # The key lives in this process only: after a restart the client is asked again.
+        security = RequestStateSecurity(
+            keys=[os.urandom(32)],
+            ttl=gateway.config.approvals.ttl_seconds,
+            bind_principal=lambda ctx: handlers.principal(ctx).id,
+        )
+        server.middleware.append(RequestStateBoundary(security, default_audience="rollgate"))
         server.middleware.append(_TaskAugmentedCalls(handlers))
-        tasks = TaskHandlers(gateway.approvals, gateway.config.approvals.wait_seconds)
-        server.add_request_handler("tasks/get", types.GetTaskRequestParams, tasks.get)
-        server.add_request_handler("tasks/result", types.GetTaskPayloadRequestParams, tasks.result)
+        tasks = TaskHandlers(gateway.approvals, gateway.config.approvals.wait_seconds, handlers.principal)
+        server.add_request_handler("tasks/get", TaskIdParams, tasks.get)
+        server.add_request_handler("tasks/result", TaskIdParams, tasks.result)
+        server.add_request_handler("tasks/cancel", TaskIdParams, tasks.cancel)
+        server.add_request_handler("tasks/update", UpdateTaskParams, tasks.update)
         server.offers_tasks = True
     # The SDK wraps every request in an OpenTelemetry span by default; with no tracer configured
     # that is pure per-call cost (about 10% of the gateway's CPU per call when profiled).
@@ -99,8 +116,9 @@ def build_server(gateway: Gateway) -> Server[Any]:
 
 
 class _TaskAugmentedCalls:
-    """A `tools/call` with `params.task` may answer `CreateTaskResult`, which the SDK's per-revision
-    result check (tools/call → CallToolResult only) would reject; answered here, before it."""
+    """A 2025-11-25 `tools/call` with `params.task` answers `CreateTaskResult`, which the SDK's
+    per-revision result check (tools/call → CallToolResult only) would reject; answered here,
+    before it. (2026-07-28 task results carry `resultType: "task"`, which the SDK leaves alone.)"""
 
     def __init__(self, handlers: _Handlers) -> None:
         self._handlers = handlers
@@ -109,6 +127,8 @@ class _TaskAugmentedCalls:
         params = ctx.params
         if ctx.method != "tools/call" or not isinstance(params, Mapping) or "task" not in params:
             return await call_next(ctx)
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return await call_next(ctx)  # `params.task` is not of this revision
         if not _connection(ctx).initialized.is_set():
             return await call_next(ctx)  # the SDK's pre-initialisation gate answers
         try:
@@ -126,6 +146,25 @@ def _connection(ctx: Ctx) -> Connection:
 
 def _can_elicit(capabilities: types.ClientCapabilities | None) -> bool:
     return capabilities is not None and capabilities.elicitation is not None
+
+
+def _takes_task_extension(capabilities: types.ClientCapabilities | None) -> bool:
+    return capabilities is not None and TASKS_EXTENSION in (capabilities.extensions or {})
+
+
+def _modern_round(call: Call, ctx: Ctx) -> None:
+    """2026-07-28: tasks only if this request's capabilities name the extension (`params.task`
+    is of the other era), and what the client answered to earlier input requests."""
+    capabilities = ctx.session.client_capabilities
+    call.task = TaskSupport.EXTENSION if _takes_task_extension(capabilities) else None
+    params = ctx.params if isinstance(ctx.params, Mapping) else {}
+    responses = params.get("inputResponses")
+    state = params.get("requestState")
+    call.input_round = InputRound(
+        can_elicit=_can_elicit(capabilities),
+        responses=responses if isinstance(responses, Mapping) else {},
+        state=state if isinstance(state, str) else None,
+    )
 
 
 def _for_downstream(ctx: Ctx, result: dict[str, Any]) -> dict[str, Any]:
@@ -156,7 +195,7 @@ class _Handlers:
             session_id = connection.session_id
             if session_id is not None:
                 self.gateway.sessions[session_id] = KnownSession(
-                    self._principal(ctx), links, relay, can_elicit=_can_elicit(ctx.session.client_capabilities)
+                    self.principal(ctx), links, relay, can_elicit=_can_elicit(ctx.session.client_capabilities)
                 )
             connection.exit_stack.push_async_callback(self._close_links, links, relay, session_id)
         assert isinstance(links.relay, DownstreamRelay)
@@ -169,7 +208,7 @@ class _Handlers:
             self.gateway.sessions.pop(session_id, None)
         await links.aclose()
 
-    def _principal(self, ctx: Ctx) -> Principal:
+    def principal(self, ctx: Ctx) -> Principal:
         connection = _connection(ctx)
         request = ctx.request
         principal: Principal | None = None
@@ -196,11 +235,13 @@ class _Handlers:
         return types.ListToolsResult(tools=[*self.gateway.pool.catalog.tools(), *META_TOOLS.values()])
 
     async def call_tool(self, ctx: Ctx, params: types.CallToolRequestParams) -> Any:  # the SDK serialises raw results
-        principal = self._principal(ctx)
+        principal = self.principal(ctx)
         links = await self._links(ctx)
         try:
             call = build_call(ctx.params, principal, links, ctx.session.report_progress, self._session_key(ctx))
-            if _can_elicit(ctx.session.client_capabilities):
+            if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                _modern_round(call, ctx)
+            elif _can_elicit(ctx.session.client_capabilities):
                 call.ask_user = SdkCallChannel(ctx.session, ctx.request_id).request
             if isinstance(links.relay, DownstreamRelay):
                 with links.relay.in_call(ctx.session, ctx.request_id):

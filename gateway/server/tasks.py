@@ -1,42 +1,85 @@
-"""MCP tasks (2025-11-25) for held calls: a client that asks for a task gets one at once.
+"""MCP tasks for held calls, in both eras.
 
-A `tools/call` carrying `params.task` whose decision needs approval is answered immediately with
-`CreateTaskResult`, the task id being the approval id. `tasks/get` reports the ticket as a task
-(`working` until it ran, then `completed` or `failed`); `tasks/result` answers the call's real
-result once it ran (waiting a bounded while before that), or the refusal when it was denied.
+2025-11-25 (core `tasks` capability): a `tools/call` carrying `params.task` is answered at once
+with `CreateTaskResult`. A held call's task is its approval ticket; a call that was not held runs
+at once and its task is stored completed. `tasks/get`, `tasks/result` and `tasks/cancel` follow.
+
+2026-07-28 (`io.modelcontextprotocol/tasks` extension): a client that declares the extension in
+its per-request capabilities gets `resultType: "task"` for a held call; `tasks/get` returns the
+`DetailedTask` (the result inline once the call ran), `tasks/cancel` withdraws the request and
+`tasks/update` is acknowledged (these tasks never ask the client for input).
+
+Only the principal that made the call may read or cancel its task; to anyone else it does not
+exist.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import mcp_types as types
 from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import ConfigDict, Field
 
 from gateway.approvals.queue import ApprovalQueue
-from gateway.approvals.task import task_of
-from gateway.approvals.ticket import State, Ticket
+from gateway.approvals.task import TASKS_EXTENSION, detailed_task, ran_at_once, task_of
+from gateway.approvals.ticket import ApprovalError, State, Ticket
+from gateway.models import Principal
 from gateway.pipeline.approve import answer
+
+__all__ = ["TASKS_EXTENSION", "TaskHandlers", "capability"]
+
+
+class TaskIdParams(types.RequestParams):
+    """`tasks/get`, `tasks/cancel` (both eras)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+    task_id: str = Field(alias="taskId")
+
+
+class UpdateTaskParams(TaskIdParams):
+    """`tasks/update` (2026-07-28 extension)."""
+
+    input_responses: dict[str, Any] = Field(default_factory=dict, alias="inputResponses")
 
 
 class TaskHandlers:
-    def __init__(self, approvals: ApprovalQueue | None, wait_seconds: float) -> None:
+    def __init__(self, approvals: ApprovalQueue, wait_seconds: float, principal_of: Callable[[Any], Principal]) -> None:
         self._approvals = approvals
         self._wait = wait_seconds
+        self._principal_of = principal_of
 
-    def _ticket(self, ctx: Any, task_id: str) -> Ticket:
-        ticket = self._approvals.store.get(task_id) if self._approvals is not None else None
-        if ticket is None:
+    def _ticket(self, ctx: Any, task_id: str) -> Ticket | None:
+        """The caller's ticket, or None for a 2025-11-25 task that ran at once; a task that is
+        unknown, or not the caller's, or of the other era, is -32602."""
+        ticket = self._approvals.store.get(task_id)
+        owner = ticket.principal if ticket is not None else None
+        if ticket is None and not _modern(ctx) and (stored := self._approvals.store.call_task(task_id)) is not None:
+            owner = stored[0]
+        if owner is None or owner != self._principal_of(ctx).id:
             raise MCPError(code=types.INVALID_PARAMS, message=f"no task {task_id!r}")
         return ticket
 
-    async def get(self, ctx: Any, params: types.GetTaskRequestParams) -> dict[str, Any]:
-        return task_of(self._ticket(ctx, params.task_id))
-
-    async def result(self, ctx: Any, params: types.GetTaskPayloadRequestParams) -> dict[str, Any]:
+    async def get(self, ctx: Any, params: TaskIdParams) -> dict[str, Any]:
         ticket = self._ticket(ctx, params.task_id)
+        if ticket is None:
+            stored = self._approvals.store.call_task(params.task_id)
+            assert stored is not None
+            return ran_at_once(params.task_id, stored[1])
+        if _modern(ctx):
+            return {"resultType": "complete", **detailed_task(ticket, answer)}
+        return task_of(ticket)
+
+    async def result(self, ctx: Any, params: TaskIdParams) -> dict[str, Any]:
+        """`tasks/result` (2025-11-25): the call's result, waiting a bounded while for it."""
+        ticket = self._ticket(ctx, params.task_id)
+        if ticket is None:
+            stored = self._approvals.store.call_task(params.task_id)
+            assert stored is not None
+            return stored[2]
         if ticket.state not in (State.EXECUTED, State.FAILED, State.DENIED, State.EXPIRED):
-            assert self._approvals is not None
 
             async def tick(elapsed: float) -> None:
                 return None
@@ -44,8 +87,33 @@ class TaskHandlers:
             ticket = await self._approvals.wait(ticket.id, self._wait, tick)
         return answer(ticket)
 
+    async def cancel(self, ctx: Any, params: TaskIdParams) -> dict[str, Any]:
+        ticket = self._ticket(ctx, params.task_id)
+        modern = _modern(ctx)
+        if ticket is None:  # ran at once: nothing left to cancel
+            raise MCPError(code=types.INVALID_PARAMS, message=f"task {params.task_id!r} has already completed")
+        try:
+            ticket = self._approvals.withdraw(ticket.id, self._principal_of(ctx), "cancelled by the agent")
+        except ApprovalError as exc:
+            if not modern:  # 2025-11-25: cancelling a task in a terminal state is an error
+                raise MCPError(code=types.INVALID_PARAMS, message=str(exc)) from None
+        return {"resultType": "complete"} if modern else task_of(ticket)
+
+    async def update(self, ctx: Any, params: UpdateTaskParams) -> dict[str, Any]:
+        """These tasks never ask the client for input: responses are ignored, as the extension
+        says of responses to keys that are not outstanding."""
+        self._ticket(ctx, params.task_id)
+        return {"resultType": "complete"}
+
+
+def _modern(ctx: Any) -> bool:
+    return ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+
 
 def capability() -> types.ServerTasksCapability:
     return types.ServerTasksCapability(
-        requests=types.ServerTasksRequestsCapability(tools=types.TasksToolsCapability(call=types.TasksCallCapability()))
+        cancel=types.TasksCancelCapability(),
+        requests=types.ServerTasksRequestsCapability(
+            tools=types.TasksToolsCapability(call=types.TasksCallCapability())
+        ),
     )

@@ -1,12 +1,14 @@
-"""Clients used by the end-to-end tests: the official SDK client, with recording callbacks."""
+"""Clients used by the end-to-end tests: the official SDK client with recording callbacks, and a raw one."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import httpx2
 import mcp_types as types
 from mcp import Client
@@ -64,3 +66,47 @@ async def http_client(
 
 def text_of(result: Any) -> str:
     return "".join(block.text for block in result.content if isinstance(block, types.TextContent))
+
+
+class RawSession:
+    """A bare JSON-RPC client over streamable HTTP, to send what the SDK client does not
+    (`params.task`, forged `requestState`). With `capabilities`, it speaks the stateless
+    2026-07-28 envelope, declaring those capabilities on every request."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, url: str, token: str, capabilities: dict[str, Any] | None = None
+    ) -> None:
+        self._http, self._url, self._id = http, url, 0
+        self.headers = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {token}"}
+        self._envelope: dict[str, Any] | None = None
+        if capabilities is not None:
+            self.headers["mcp-protocol-version"] = "2026-07-28"
+            self._envelope = {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+                "io.modelcontextprotocol/clientCapabilities": capabilities,
+            }
+
+    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        self._id += 1
+        headers = dict(self.headers)
+        if self._envelope is not None:
+            params = {**params, "_meta": {**params.get("_meta", {}), **self._envelope}}
+            headers |= {"mcp-method": method} | ({"mcp-name": params["name"]} if "name" in params else {})
+        response = await self._http.post(
+            self._url, headers=headers, json={"jsonrpc": "2.0", "id": self._id, "method": method, "params": params}
+        )
+        if "mcp-session-id" in response.headers:
+            self.headers["mcp-session-id"] = response.headers["mcp-session-id"]
+        bodies = (
+            [response.text]
+            if response.headers["content-type"].startswith("application/json")
+            else [
+                line[5:].strip() for line in response.text.splitlines() if line.startswith("data:") and line[5:].strip()
+            ]
+        )
+        for body in bodies:
+            message = json.loads(body)
+            if message.get("id") == self._id:
+                return message
+        raise AssertionError(f"no answer to {method}: {response.text}")

@@ -279,7 +279,12 @@ async def test_fifty_approvals_from_two_processes_with_agent_retries_each_run_ex
     assert amounts == list(range(1, 51))
 
 
-async def test_when_policy_names_the_end_user_the_client_is_asked_by_elicitation(start_gateway, tmp_path) -> None:
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+async def test_when_policy_names_the_end_user_the_client_is_asked_by_elicitation(
+    start_gateway, tmp_path, mode: str
+) -> None:
+    """Legacy sessions get an elicitation request during the call; 2026-07-28 clients get an
+    `input_required` result and retry with the user's answer (the SDK client drives the rounds)."""
     from tests.e2e.helpers import Recorder
 
     policies = tmp_path / "policies"
@@ -301,12 +306,58 @@ async def test_when_policy_names_the_end_user_the_client_is_asked_by_elicitation
             return types.ElicitResult(action="accept", content={"approve": self.tag == "yes", "comment": self.tag})
 
     yes, no = Yes("yes"), Yes("no")
-    async with http_client(gateway.url, TOKEN, yes) as client:
+    async with http_client(gateway.url, TOKEN, yes, mode=mode) as client:
         created = await client.call_tool("demo__create_customer", {"name": "Ada", "email": "ada@example.com"})
-    async with http_client(gateway.url, TOKEN, no) as client:
+    async with http_client(gateway.url, TOKEN, no, mode=mode) as client:
         refused = await client.call_tool("demo__create_customer", {"name": "Bob", "email": "bob@example.com"})
     assert not created.is_error and created.structured_content["name"] == "Ada"
     assert "agent-one wants to run demo/create_customer" in yes.elicited[0] and "your call" in yes.elicited[0]
     assert refused.is_error and refused.structured_content["status"] == "denied"
     with sqlite3.connect(db) as conn:
         assert [row[0] for row in conn.execute("SELECT name FROM customers")] == ["Ada"]
+
+
+async def test_a_2026_client_cannot_answer_for_its_user_without_the_state_the_gateway_sealed(
+    start_gateway, tmp_path
+) -> None:
+    from tests.e2e.helpers import RawSession
+
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "p.rego").write_text(
+        "package rollgate.policy\nimport rego.v1\n"
+        'decision := {"effect": "require_approval", "reasons": ["your call"], "approvers": [{"role": "end_user"}]}\n'
+    )
+    db = tmp_path / "demo.db"
+    gateway = start_gateway(demo(db), policies=policies)
+    yes = {"rollgate/approval": {"action": "accept", "content": {"approve": True}}}
+    call = {"name": "demo__create_customer", "arguments": {"name": "Eve", "email": "eve@example.com"}}
+    async with httpx.AsyncClient(timeout=30) as http:
+        client = RawSession(http, gateway.url, TOKEN, capabilities={"elicitation": {}})
+        asked = (await client.request("tools/call", call))["result"]
+        unasked = (await client.request("tools/call", {**call, "inputResponses": yes}))["result"]
+        forged = await client.request("tools/call", {**call, "inputResponses": yes, "requestState": "apr_guess"})
+        moved = await client.request(
+            "tools/call",
+            {
+                **call,
+                "arguments": {"name": "Mallory", "email": "m@example.com"},
+                "inputResponses": yes,
+                "requestState": asked["requestState"],
+            },
+        )
+        stranger = RawSession(http, gateway.url, OTHER_TOKEN, capabilities={"elicitation": {}})
+        stolen = await stranger.request(
+            "tools/call", {**call, "inputResponses": yes, "requestState": asked["requestState"]}
+        )
+        no_elicitation = RawSession(http, gateway.url, TOKEN, capabilities={})
+        queued = (await no_elicitation.request("tools/call", call))["result"]
+    assert asked["resultType"] == "input_required" and not asked["requestState"].startswith("apr_")  # sealed
+    question = asked["inputRequests"]["rollgate/approval"]
+    assert question["method"] == "elicitation/create" and "your call" in question["params"]["message"]
+    assert unasked["resultType"] == "input_required"  # an answer with no sealed state is not an answer
+    for refused in (forged, moved, stolen):
+        assert refused["error"]["code"] == -32602, refused
+    assert queued["structuredContent"]["status"] == "pending"  # no way to ask the user: the queue decides
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM customers").fetchone() == (0,)

@@ -11,6 +11,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -100,6 +101,15 @@ class _McpFirst:
             await self._app(scope, receive, send)
 
 
+class _Server(uvicorn.Server):
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # uvicorn re-raises a captured SIGTERM/SIGINT once it has stopped serving, which ends the
+        # process before the gateway closes (no `gateway.stop` entry, no final checkpoint). Stop
+        # serving as uvicorn does, then let the gateway close and the process exit normally.
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
+
+
 async def serve_http(config: Config, *, announce: Any = None) -> None:
     """Serve until interrupted. `announce(url)` is called once the socket is listening."""
     gateway = Gateway(config)
@@ -123,7 +133,7 @@ async def serve_http(config: Config, *, announce: Any = None) -> None:
             lifespan="on",
             http="httptools",  # the C parser: h11 costs several times more CPU per request
         )
-        server = uvicorn.Server(uv_config)
+        server = _Server(uv_config)
         url = f"http://{host}:{port}{config.server.path}"
         (announce or _print_url)(url)
         await server.serve(sockets=[sock])

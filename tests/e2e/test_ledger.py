@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -110,3 +111,47 @@ async def test_a_gateway_keeps_its_ledger_in_postgresql_when_configured(start_ga
     assert not (tmp_path / "state" / "ledger.db").exists()  # nothing went to the SQLite default
     rotation = rollgate(config, "ledger", "rotate-key")
     assert rotation.returncode == 2 and "another process" in rotation.stderr, rotation.stderr
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+async def test_a_gateway_stopped_by_a_signal_records_its_stop_and_signs_a_last_checkpoint(
+    start_gateway, tmp_path, stop: signal.Signals
+) -> None:
+    gateway = start_gateway(probe_upstream())
+    config = next(tmp_path.glob("rollgate-*.toml"))
+    async with http_client(gateway.url, TOKEN) as client:
+        await client.call_tool("probe__echo", {"text": "hi"})
+    gateway.process.send_signal(stop)
+    assert gateway.process.wait(timeout=30) == 0
+    shown = rollgate(config, "ledger", "show").stdout
+    verified = rollgate(config, "ledger", "verify")
+    assert shown.rstrip().endswith("gateway stopped"), shown
+    assert verified.returncode == 0, verified.stderr
+    entries = int(verified.stdout.split("OK: ")[1].split()[0])
+    with sqlite3.connect(tmp_path / "state" / "ledger.db") as db:
+        assert db.execute("SELECT max(size) FROM checkpoints").fetchone() == (entries,)  # signed at stop
+
+
+async def test_a_stdio_gateway_stopped_by_sigterm_records_its_stop(tmp_path) -> None:
+    config = tmp_path / "rollgate.toml"
+    config.write_text(
+        f'[paths]\nstate_dir = "{tmp_path / "state"}"\npolicies = "{ROOT / "tests" / "fixtures" / "policies" / "allow_all"}"\n'
+        f"{probe_upstream()}"
+    )
+    process = subprocess.Popen(
+        [PYTHON, "-m", "gateway", "--config", str(config), "stdio"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        with anyio.fail_after(30):
+            while "started" not in rollgate(config, "ledger", "show").stdout:
+                await anyio.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0, process.stderr.read() if process.stderr else ""
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert rollgate(config, "ledger", "show").stdout.rstrip().endswith("gateway stopped")

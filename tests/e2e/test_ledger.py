@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests.conftest import PYTHON, ROOT, TOKEN, probe_upstream
+from tests.conftest import ALLOW_ALL, PYTHON, ROOT, TOKEN, probe_upstream
 from tests.e2e.helpers import http_client
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -134,10 +134,7 @@ async def test_a_gateway_stopped_by_a_signal_records_its_stop_and_signs_a_last_c
 
 async def test_a_stdio_gateway_stopped_by_sigterm_records_its_stop(tmp_path) -> None:
     config = tmp_path / "rollgate.toml"
-    config.write_text(
-        f'[paths]\nstate_dir = "{tmp_path / "state"}"\npolicies = "{ROOT / "tests" / "fixtures" / "policies" / "allow_all"}"\n'
-        f"{probe_upstream()}"
-    )
+    config.write_text(f'[paths]\nstate_dir = "{tmp_path / "state"}"\npolicies = "{ALLOW_ALL}"\n{probe_upstream()}')
     process = subprocess.Popen(
         [PYTHON, "-m", "gateway", "--config", str(config), "stdio"],
         stdin=subprocess.PIPE,

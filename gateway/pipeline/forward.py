@@ -2,7 +2,9 @@
 
 The last guard: only a call whose decision is `allow` (or an approval's) goes out; anything else
 is refused here, whichever stages ran before. Upstream progress is streamed to the downstream
-request that made the call; the upstream's own result is returned untouched.
+request that made the call; the upstream's own result is returned untouched. A 2026-07-28
+client's answers to an upstream's `input_required` (its `inputResponses` and the upstream's
+`requestState`, unsealed by the downstream edge) go with the retried call.
 """
 
 from __future__ import annotations
@@ -26,4 +28,9 @@ class Forward:
         params: dict[str, Any] = {"name": call.tool.name, "arguments": dict(call.context.arguments)}
         if call.context.meta:
             params["_meta"] = dict(call.context.meta)
+        if (answers := call.input_round) is not None:  # a 2026-07-28 client's answers to the upstream
+            if answers.responses:
+                params["inputResponses"] = dict(answers.responses)
+            if answers.state is not None:
+                params["requestState"] = answers.state
         return await link.request("tools/call", params, call.progress)

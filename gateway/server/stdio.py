@@ -13,6 +13,7 @@ import stat
 import sys
 
 import anyio
+import anyio.abc
 from anyio import CancelScope
 from mcp.server.stdio import stdio_server
 
@@ -25,16 +26,18 @@ _READ_SIZE = 1 << 16
 
 async def serve_stdio(config: Config) -> None:
     gateway = Gateway(config)
-    async with gateway.running(), anyio.create_task_group() as tg:
-        tg.start_soon(_stop_on_signal, tg.cancel_scope)
-        server = build_server(gateway)
-        async with stdio_server(stdin=_stdin_lines()) as (read, write):  # type: ignore[arg-type]
-            await server.run(read, write, server.create_initialization_options())
+    async with anyio.create_task_group() as tg:
+        await tg.start(_stop_on_signal, tg.cancel_scope)  # before start-up, which a signal may interrupt
+        async with gateway.running():
+            server = build_server(gateway)
+            async with stdio_server(stdin=_stdin_lines()) as (read, write):  # type: ignore[arg-type]
+                await server.run(read, write, server.create_initialization_options())
         tg.cancel_scope.cancel()
 
 
-async def _stop_on_signal(scope: CancelScope) -> None:
+async def _stop_on_signal(scope: CancelScope, *, task_status: anyio.abc.TaskStatus[None]) -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        task_status.started()
         async for _ in signals:
             scope.cancel()
             return

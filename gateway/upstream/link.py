@@ -31,6 +31,7 @@ from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
 from gateway.config import UpstreamConfig
 from gateway.errors import UpstreamError
 from gateway.models import ProgressSink
+from gateway.upstream import modern
 from gateway.upstream.catalog import UpstreamListing
 
 logger = logging.getLogger(__name__)
@@ -67,9 +68,19 @@ ListChanged = Callable[["UpstreamLink", str], None]
 class UpstreamLink:
     """A supervised client session to one upstream."""
 
-    def __init__(self, config: UpstreamConfig, relay: Relay, on_list_changed: ListChanged | None = None) -> None:
+    def __init__(
+        self,
+        config: UpstreamConfig,
+        relay: Relay,
+        on_list_changed: ListChanged | None = None,
+        *,
+        answers_input: bool = False,
+    ) -> None:
         self.config = config
         self._relay = relay
+        self._answers_input = answers_input
+        """The owner is a handshake-era client session: the link answers a 2026-07-28 upstream's
+        `input_required` rounds by asking that client (see `gateway.upstream.modern`)."""
         self._on_list_changed = on_list_changed
         self._session: ClientSession | None = None
         self._dispatcher: _WatchedDispatcher | None = None
@@ -134,9 +145,14 @@ class UpstreamLink:
                 )
                 await stack.enter_async_context(session)
                 with anyio.fail_after(self.config.connect_timeout_seconds):
-                    result = await session.initialize()
+                    version = await modern.negotiate(session)
+                    changes = (
+                        await stack.enter_async_context(modern.list_changes(session))
+                        if modern.is_modern(session)
+                        else None
+                    )
                     self.listing = await fetch_listing(session)
-                self._headers = {MCP_PROTOCOL_VERSION_HEADER: result.protocol_version}
+                self._headers = {MCP_PROTOCOL_VERSION_HEADER: version}
                 self._session, self._dispatcher = session, dispatcher
                 connected = True
                 self.last_error = None
@@ -146,6 +162,8 @@ class UpstreamLink:
                     self._on_list_changed(self, "notifications/tools/list_changed")
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(_set_when, self._stop, dispatcher.ended)
+                    if changes is not None:
+                        tg.start_soon(modern.follow, changes, self._list_changed)
                     await dispatcher.ended.wait()
                     tg.cancel_scope.cancel()
                 self.last_error = "connection closed" if not self._stop.is_set() else None
@@ -191,13 +209,24 @@ class UpstreamLink:
         The params were validated at the downstream edge already; going straight to the
         dispatcher skips re-building and re-validating pydantic models on the hot path.
         """
-        _, dispatcher = await self._ready_session()
-        opts: dict[str, Any] = {"headers": dict(self._headers)}
-        if progress is not None:
-            opts["on_progress"] = progress
+        session, dispatcher = await self._ready_session()
+        stateless = modern.is_modern(session)
+
+        async def send(params: Mapping[str, Any] | None) -> dict[str, Any]:
+            opts: dict[str, Any] = {"headers": dict(self._headers)}
+            if progress is not None:
+                opts["on_progress"] = progress
+            if stateless:
+                params = modern.stamped(session, method, params, opts)  # type: ignore[arg-type]
+            return await dispatcher.send_raw_request(method, params, opts)  # type: ignore[arg-type]
+
         try:
             with anyio.fail_after(self.config.timeout_seconds):
-                return await dispatcher.send_raw_request(method, params, opts)  # type: ignore[arg-type]
+                result = await send(params)
+                if stateless and self._answers_input:
+                    result = await modern.answer_inline(params or {}, result, send, self._relay.request)
+                    result.pop("resultType", None)  # the owner speaks a handshake-era revision
+                return result
         except TimeoutError:
             raise UpstreamError(
                 f"upstream {self.name!r} did not answer {method} within {self.config.timeout_seconds:g}s"
@@ -244,14 +273,17 @@ class UpstreamLink:
         if method == "notifications/progress":
             return  # reaches the client through the request's own progress callback, with the client's token
         if method.endswith("/list_changed"):
-            if self._session is None:
-                return  # still connecting: the listing is fetched once the handshake is done
-            self.listing = await fetch_listing(self._session)
-            if self._on_list_changed is not None:
-                self._on_list_changed(self, method)
+            await self._list_changed(method)
             return
         params = message.params.model_dump(by_alias=True, mode="json", exclude_none=True) if message.params else None
         await self._relay.notify(method, params)
+
+    async def _list_changed(self, method: str) -> None:
+        if self._session is None:
+            return  # still connecting: the listing is fetched once the handshake is done
+        self.listing = await fetch_listing(self._session)
+        if self._on_list_changed is not None:
+            self._on_list_changed(self, method)
 
 
 async def _set_when(target: anyio.Event, source: anyio.Event) -> None:

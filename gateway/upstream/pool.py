@@ -31,9 +31,10 @@ CatalogChanged = Callable[[str], None]
 class LinkSet:
     """The links of one downstream session, opened lazily, closed together."""
 
-    def __init__(self, pool: UpstreamPool, relay: Relay) -> None:
+    def __init__(self, pool: UpstreamPool, relay: Relay, *, client_answers_input: bool = False) -> None:
         self._pool = pool
         self.relay = relay
+        self._answers_input = not client_answers_input
         self._links: dict[str, UpstreamLink] = {}
         self._lock = anyio.Lock()
 
@@ -43,7 +44,12 @@ class LinkSet:
             return link
         async with self._lock:
             if (link := self._links.get(upstream)) is None:
-                link = UpstreamLink(self._pool.config_of(upstream), self.relay, self._pool.listing_changed)
+                link = UpstreamLink(
+                    self._pool.config_of(upstream),
+                    self.relay,
+                    self._pool.listing_changed,
+                    answers_input=self._answers_input,
+                )
                 await self._pool.task_group.start(link.run)
                 self._links[upstream] = link
         return link
@@ -63,7 +69,7 @@ class UpstreamPool:
         self.control: dict[str, UpstreamLink] = {}
         self.catalog = Catalog(namespace, {})
         self._listeners: list[CatalogChanged] = []
-        self.shared = LinkSet(self, NullRelay())
+        self.shared = LinkSet(self, NullRelay(), client_answers_input=True)
 
     def config_of(self, upstream: str) -> UpstreamConfig:
         try:

@@ -4,16 +4,30 @@ rounds for handshake-era clients, and follows its list changes on `subscriptions
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Iterator
+
 import anyio
 import pytest
 
-from tests.conftest import PYTHON, ROOT, TOKEN
+from tests.conftest import PYTHON, ROOT, TOKEN, free_port, stop, wait_for_port
 from tests.e2e.helpers import Recorder, http_client, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 MODERN_ONLY_SERVER = ROOT / "tests" / "fixtures" / "modern_only_server.py"
 MODERN_ONLY = f'[[upstreams]]\nname = "probe"\ncommand = "{PYTHON}"\nargs = ["{MODERN_ONLY_SERVER}"]\n'
+
+
+@pytest.fixture
+def modern_http_upstream() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [PYTHON, str(MODERN_ONLY_SERVER), "--http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    wait_for_port(port, process)
+    yield f'[[upstreams]]\nname = "probe"\nurl = "http://127.0.0.1:{port}/mcp"\n'
+    stop(process)
 
 
 @pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
@@ -70,3 +84,15 @@ async def test_a_tool_list_change_of_a_2026_only_upstream_reaches_the_clients(st
                 await anyio.sleep(0.05)
         names = {tool.name for tool in (await client.list_tools()).tools}
     assert "probe__sprout" in names
+
+
+async def test_a_2026_only_upstream_over_streamable_http_is_spoken_to_in_its_revision(
+    start_gateway, modern_http_upstream: str
+) -> None:
+    gateway = start_gateway(modern_http_upstream)
+    recorder = Recorder("bo")
+    async with http_client(gateway.url, TOKEN, recorder) as client:
+        echoed = await client.call_tool("probe__echo", {"text": "over http"})
+        answered = await client.call_tool("probe__ask_user", {"tag": "h"})
+    assert text_of(echoed) == "over http"
+    assert text_of(answered) == "accept:bo" and recorder.elicited == ["name for h?"]

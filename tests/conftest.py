@@ -20,6 +20,7 @@ pytest_plugins = ["tests.pg"]  # the postgres_url fixture
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PROBE = str(ROOT / "tests" / "fixtures" / "probe_server.py")
+MODERN_ONLY = str(ROOT / "tests" / "fixtures" / "modern_only_server.py")
 ALLOW_ALL = ROOT / "tests" / "fixtures" / "policies" / "allow_all"
 DEFAULT_POLICIES = ROOT / "policies"
 MANIFESTS = ROOT / "tool_manifests"
@@ -89,6 +90,11 @@ def probe_upstream(name: str = "probe", **extra: str) -> str:
     lines = [f'[[upstreams]]\nname = "{name}"\ncommand = "{PYTHON}"\nargs = ["{PROBE}"]']
     lines += [f"{key} = {value}" for key, value in extra.items()]
     return "\n".join(lines) + "\n"
+
+
+def modern_only_upstream(name: str = "probe") -> str:
+    """The probe server as an upstream that speaks only 2026-07-28 (it refuses the handshake)."""
+    return f'[[upstreams]]\nname = "{name}"\ncommand = "{PYTHON}"\nargs = ["{MODERN_ONLY}"]\n'
 
 
 def agents_toml() -> str:

@@ -35,6 +35,16 @@ async def funded_accounts(client: Any) -> tuple[str, str]:
     return source["id"], target["id"]
 
 
+async def funded_demo(start_gateway: Any, tmp_path: Path, **options: Any) -> tuple[Any, Path, str, str]:
+    """(gateway, demo database, source, target): the default policy in front of a fresh demo bank
+    with two accounts, the source funded."""
+    db = tmp_path / "demo.db"
+    gateway = start_gateway(demo(db), policies=DEFAULT_POLICIES, **options)
+    async with http_client(gateway.url, TOKEN) as client:
+        source, target = await funded_accounts(client)
+    return gateway, db, source, target
+
+
 def api(gateway: Any, token: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=gateway.base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
 

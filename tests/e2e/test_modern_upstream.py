@@ -1,29 +1,29 @@
 """An upstream that speaks only the stateless 2026-07-28 revision, behind the gateway, in front of
 clients of both eras: the link adopts `server/discover`, answers the upstream's `input_required`
-rounds for handshake-era clients, and follows its list changes on `subscriptions/listen`."""
+rounds for handshake-era clients, and follows its list changes on `subscriptions/listen` (tested
+with the other list-change tests in test_proxy_http.py)."""
 
 from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
 
-import anyio
 import pytest
 
-from tests.conftest import PYTHON, ROOT, TOKEN, free_port, stop, wait_for_port
+from tests.conftest import MODERN_ONLY as MODERN_ONLY_SERVER
+from tests.conftest import PYTHON, TOKEN, free_port, modern_only_upstream, stop, wait_for_port
 from tests.e2e.helpers import Recorder, http_client, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
-MODERN_ONLY_SERVER = ROOT / "tests" / "fixtures" / "modern_only_server.py"
-MODERN_ONLY = f'[[upstreams]]\nname = "probe"\ncommand = "{PYTHON}"\nargs = ["{MODERN_ONLY_SERVER}"]\n'
+MODERN_ONLY = modern_only_upstream()
 
 
 @pytest.fixture
 def modern_http_upstream() -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
-        [PYTHON, str(MODERN_ONLY_SERVER), "--http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [PYTHON, MODERN_ONLY_SERVER, "--http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     wait_for_port(port, process)
     yield f'[[upstreams]]\nname = "probe"\nurl = "http://127.0.0.1:{port}/mcp"\n'
@@ -71,19 +71,6 @@ async def test_a_2026_only_upstream_that_asks_the_user_is_answered_by_the_callin
         answered = await client.call_tool("probe__ask_user", {"tag": "t1"})
     assert recorder.elicited == ["name for t1?"]
     assert text_of(answered) == "accept:ada"
-
-
-async def test_a_tool_list_change_of_a_2026_only_upstream_reaches_the_clients(start_gateway) -> None:
-    gateway = start_gateway(MODERN_ONLY)
-    recorder = Recorder("one")
-    async with http_client(gateway.url, TOKEN, recorder) as client:
-        await client.list_tools()
-        await client.call_tool("probe__grow", {"name": "sprout"})
-        with anyio.fail_after(10):
-            while "notifications/tools/list_changed" not in recorder.notifications:
-                await anyio.sleep(0.05)
-        names = {tool.name for tool in (await client.list_tools()).tools}
-    assert "probe__sprout" in names
 
 
 async def test_a_2026_only_upstream_over_streamable_http_is_spoken_to_in_its_revision(

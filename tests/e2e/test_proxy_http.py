@@ -10,7 +10,7 @@ import mcp_types as types
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from tests.conftest import OTHER_TOKEN, TOKEN, probe_upstream
+from tests.conftest import OTHER_TOKEN, TOKEN, modern_only_upstream, probe_upstream
 from tests.e2e.helpers import Recorder, http_client, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -137,8 +137,11 @@ async def test_resources_templates_prompts_and_completions_pass_through(start_ga
     assert "Ada" in prompt.messages[0].content.text
 
 
-async def test_a_tool_list_change_upstream_reaches_the_client(start_gateway) -> None:
-    gateway = start_gateway(probe_upstream())
+@pytest.mark.parametrize("upstream", [probe_upstream(), modern_only_upstream()], ids=["handshake", "2026-only"])
+async def test_a_tool_list_change_upstream_reaches_the_client(start_gateway, upstream: str) -> None:
+    """A notification from a handshake-era upstream, or an event on a 2026-07-28-only upstream's
+    listen stream, reaches the client as list_changed."""
+    gateway = start_gateway(upstream)
     recorder = Recorder("one")
     async with http_client(gateway.url, TOKEN, recorder) as client:
         await client.list_tools()

@@ -14,17 +14,14 @@ import httpx
 import pytest
 
 from tests.conftest import APPROVER_TOKEN, DEFAULT_POLICIES, OTHER_TOKEN, TOKEN
-from tests.e2e.helpers import RawSession, http_client
-from tests.e2e.test_approvals import demo, funded_accounts, transfers
+from tests.e2e.helpers import RawSession
+from tests.e2e.test_approvals import demo, funded_demo, transfers
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 
 async def test_a_held_call_becomes_a_task_that_completes_with_the_real_result(start_gateway, tmp_path: Path) -> None:
-    db = tmp_path / "demo.db"
-    gateway = start_gateway(demo(db), policies=DEFAULT_POLICIES, approvals="wait_seconds = 2")
-    async with http_client(gateway.url, TOKEN) as client:
-        source, target = await funded_accounts(client)
+    gateway, db, source, target = await funded_demo(start_gateway, tmp_path, approvals="wait_seconds = 2")
     async with httpx.AsyncClient(timeout=30) as http:
         session = RawSession(http, gateway.url, TOKEN)
         init = await session.request(
@@ -108,10 +105,7 @@ async def test_a_task_augmented_call_that_needs_no_approval_is_a_task_born_compl
 async def test_an_agent_that_cancels_its_held_task_withdraws_the_call_and_it_never_runs(
     start_gateway, tmp_path: Path
 ) -> None:
-    db = tmp_path / "demo.db"
-    gateway = start_gateway(demo(db), policies=DEFAULT_POLICIES)
-    async with http_client(gateway.url, TOKEN) as client:
-        source, target = await funded_accounts(client)
+    gateway, db, source, target = await funded_demo(start_gateway, tmp_path)
     async with httpx.AsyncClient(timeout=30) as http, approver(gateway) as person:
         session = await legacy_session(http, gateway.url)
         arguments = {"from_account_id": source, "to_account_id": target, "amount_cents": 700}
@@ -131,10 +125,7 @@ async def test_an_agent_that_cancels_its_held_task_withdraws_the_call_and_it_nev
 async def test_a_2026_client_with_the_tasks_extension_gets_a_task_whose_result_comes_inline(
     start_gateway, tmp_path: Path
 ) -> None:
-    db = tmp_path / "demo.db"
-    gateway = start_gateway(demo(db), policies=DEFAULT_POLICIES)
-    async with http_client(gateway.url, TOKEN) as client:
-        source, target = await funded_accounts(client)
+    gateway, db, source, target = await funded_demo(start_gateway, tmp_path)
     tasks = {"extensions": {"io.modelcontextprotocol/tasks": {}}}
     async with httpx.AsyncClient(timeout=30) as http, approver(gateway) as person:
         modern = RawSession(http, gateway.url, TOKEN, capabilities=tasks)

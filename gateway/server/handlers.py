@@ -1,4 +1,4 @@
-"""The downstream MCP server: Rollgate's face towards agents.
+"""The downstream MCP server's handlers: Rollgate's face towards agents (assembled in `build.py`).
 
 Built on the SDK's low-level `Server`, one handler per MCP method. `tools/call` goes through the
 pipeline; listings come from the aggregated catalogue; prompts, resources and completions are
@@ -10,21 +10,15 @@ with the session.
 from __future__ import annotations
 
 import logging
-import os
 import uuid
-import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
 from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
-from mcp.server.lowlevel.server import NotificationOptions, Server
-from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
-from mcp.server.subscriptions import ListenHandler
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-from pydantic import ValidationError
 
 from gateway.errors import CallError, UpstreamError
 from gateway.models import Principal
@@ -32,8 +26,7 @@ from gateway.pipeline import Call, InputRound, TaskSupport
 from gateway.server.calls import build_call, forwardable_meta
 from gateway.server.metatools import META_TOOLS
 from gateway.server.sessions import KnownSession
-from gateway.server.tasks import TASKS_EXTENSION, TaskHandlers, TaskIdParams, UpdateTaskParams
-from gateway.server.tasks import capability as tasks_capability
+from gateway.server.tasks import TASKS_EXTENSION
 from gateway.upstream.pool import LinkSet
 from gateway.upstream.relay import DownstreamRelay, SdkCallChannel
 
@@ -50,95 +43,7 @@ _WORKFLOW_KEY = "rollgate.workflow"
 Ctx = ServerRequestContext[Any, Any]
 
 
-class _GatewayServer(Server[Any]):
-    """Advertises list_changed for tools, prompts and resources (upstream changes are relayed), and
-    task-augmented tools/call when held calls can be tasks."""
-
-    offers_tasks = False
-
-    def create_initialization_options(
-        self, notification_options: NotificationOptions | None = None, *args: Any, **kwargs: Any
-    ) -> Any:
-        options = notification_options or NotificationOptions(
-            prompts_changed=True, resources_changed=True, tools_changed=True
-        )
-        created = super().create_initialization_options(options, *args, **kwargs)
-        if self.offers_tasks:
-            extensions = {**(created.capabilities.extensions or {}), TASKS_EXTENSION: {}}
-            created.capabilities = created.capabilities.model_copy(
-                update={"tasks": tasks_capability(), "extensions": extensions}
-            )
-        return created
-
-
-def build_server(gateway: Gateway) -> Server[Any]:
-    handlers = _Handlers(gateway)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # logging/setLevel is deprecated at 2026-07-28, not before
-        server = _GatewayServer(
-            "rollgate",
-            version=gateway.version,
-            instructions="Rollgate policy gateway: tools of several MCP servers behind one policy.",
-            on_list_tools=handlers.list_tools,
-            on_call_tool=handlers.call_tool,
-            on_list_prompts=handlers.list_prompts,
-            on_get_prompt=handlers.get_prompt,
-            on_list_resources=handlers.list_resources,
-            on_list_resource_templates=handlers.list_resource_templates,
-            on_read_resource=handlers.read_resource,
-            on_subscribe_resource=handlers.subscribe,
-            on_unsubscribe_resource=handlers.unsubscribe,
-            on_completion=handlers.complete,
-            on_set_logging_level=handlers.set_logging_level,
-            on_subscriptions_listen=ListenHandler(gateway.events),  # 2026-07-28: list changes
-        )
-    server.middleware = []  # see below: no per-request OpenTelemetry span
-    if gateway.approvals is not None:
-        # requestState of multi-round calls (end-user approval on 2026-07-28) is sealed and bound
-        # to the call, its arguments and the principal, so a client cannot forge an answer.
-        # The key lives in this process only: after a restart the client is asked again.
-        security = RequestStateSecurity(
-            keys=[os.urandom(32)],
-            ttl=gateway.config.approvals.ttl_seconds,
-            bind_principal=lambda ctx: handlers.principal(ctx).id,
-        )
-        server.middleware.append(RequestStateBoundary(security, default_audience="rollgate"))
-        server.middleware.append(_TaskAugmentedCalls(handlers))
-        tasks = TaskHandlers(gateway.approvals, gateway.config.approvals.wait_seconds, handlers.principal)
-        server.add_request_handler("tasks/get", TaskIdParams, tasks.get)
-        server.add_request_handler("tasks/result", TaskIdParams, tasks.result)
-        server.add_request_handler("tasks/cancel", TaskIdParams, tasks.cancel)
-        server.add_request_handler("tasks/update", UpdateTaskParams, tasks.update)
-        server.offers_tasks = True
-    # The SDK wraps every request in an OpenTelemetry span by default; with no tracer configured
-    # that is pure per-call cost (about 10% of the gateway's CPU per call when profiled).
-    return server
-
-
-class _TaskAugmentedCalls:
-    """A 2025-11-25 `tools/call` with `params.task` answers `CreateTaskResult`, which the SDK's
-    per-revision result check (tools/call → CallToolResult only) would reject; answered here,
-    before it. (2026-07-28 task results carry `resultType: "task"`, which the SDK leaves alone.)"""
-
-    def __init__(self, handlers: _Handlers) -> None:
-        self._handlers = handlers
-
-    async def __call__(self, ctx: Ctx, call_next: Any) -> Any:
-        params = ctx.params
-        if ctx.method != "tools/call" or not isinstance(params, Mapping) or "task" not in params:
-            return await call_next(ctx)
-        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
-            return await call_next(ctx)  # `params.task` is not of this revision
-        if not _connection(ctx).initialized.is_set():
-            return await call_next(ctx)  # the SDK's pre-initialisation gate answers
-        try:
-            typed = types.CallToolRequestParams.model_validate(params, by_name=False)
-        except ValidationError:
-            return await call_next(ctx)  # the SDK answers invalid params as usual
-        return _for_downstream(ctx, await self._handlers.call_tool(ctx, typed))
-
-
-def _connection(ctx: Ctx) -> Connection:
+def connection_of(ctx: Ctx) -> Connection:
     # The SDK keeps the per-client Connection (its `state` dict and `exit_stack`) on the session;
     # it is the one place to hang per-session upstream links and tear them down with the session.
     return ctx.session._connection  # pyright: ignore[reportPrivateUsage]
@@ -167,7 +72,7 @@ def _modern_round(call: Call, ctx: Ctx) -> None:
     )
 
 
-def _for_downstream(ctx: Ctx, result: dict[str, Any]) -> dict[str, Any]:
+def for_downstream(ctx: Ctx, result: dict[str, Any]) -> dict[str, Any]:
     """Adapt an upstream result to the downstream revision (the SDK sieves later-revision fields)."""
     if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS and "resultType" not in result:
         # 2026-07-28 requires resultType; a handshake-era upstream's result is always complete.
@@ -175,14 +80,14 @@ def _for_downstream(ctx: Ctx, result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-class _Handlers:
+class Handlers:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
 
     # -- sessions ---------------------------------------------------------------------------
 
     async def _links(self, ctx: Ctx) -> LinkSet:
-        connection = _connection(ctx)
+        connection = connection_of(ctx)
         if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
             # The 2026-07-28 envelope has no session: such requests share the control links.
             return self.gateway.pool.shared
@@ -209,7 +114,7 @@ class _Handlers:
         await links.aclose()
 
     def principal(self, ctx: Ctx) -> Principal:
-        connection = _connection(ctx)
+        connection = connection_of(ctx)
         request = ctx.request
         principal: Principal | None = None
         if request is not None and hasattr(request, "scope"):
@@ -223,7 +128,7 @@ class _Handlers:
 
     def _session_key(self, ctx: Ctx) -> str:
         """The MCP session id, or a stable id for a session that has none (stdio)."""
-        connection = _connection(ctx)
+        connection = connection_of(ctx)
         if connection.session_id:
             return connection.session_id
         return connection.state.setdefault(_WORKFLOW_KEY, f"wf_{uuid.uuid4().hex[:16]}")
@@ -245,8 +150,8 @@ class _Handlers:
                 call.ask_user = SdkCallChannel(ctx.session, ctx.request_id).request
             if isinstance(links.relay, DownstreamRelay):
                 with links.relay.in_call(ctx.session, ctx.request_id):
-                    return _for_downstream(ctx, await self.gateway.dispatch(call))
-            return _for_downstream(ctx, await self.gateway.dispatch(call))
+                    return for_downstream(ctx, await self.gateway.dispatch(call))
+            return for_downstream(ctx, await self.gateway.dispatch(call))
         except CallError as exc:
             raise MCPError(code=exc.code, message=exc.message, data=exc.data) from None
 
@@ -256,7 +161,7 @@ class _Handlers:
         links = await self._links(ctx)
         try:
             link = await links.get(upstream)
-            return _for_downstream(ctx, await link.request(method, params))
+            return for_downstream(ctx, await link.request(method, params))
         except CallError as exc:
             raise MCPError(code=exc.code, message=exc.message) from None
 

@@ -26,9 +26,9 @@ from gateway.app import Gateway
 from gateway.config import Config, ServerConfig
 from gateway.errors import ConfigError
 from gateway.server.auth import BearerAuth, TokenTable
+from gateway.server.build import build_server
 from gateway.server.events import MemoryEventStore
 from gateway.server.fastpath import FastToolCalls
-from gateway.server.handlers import build_server
 from gateway.web import ApprovalsApi, ApproverTokens, page_routes
 from gateway.web.workflows_api import WorkflowsApi
 

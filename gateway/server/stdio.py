@@ -19,7 +19,7 @@ from mcp.server.stdio import stdio_server
 
 from gateway.app import Gateway
 from gateway.config import Config
-from gateway.server.handlers import build_server
+from gateway.server.build import build_server
 
 _READ_SIZE = 1 << 16
 

@@ -22,7 +22,7 @@ import httpx2
 import mcp_types as types
 from mcp.client.session import ClientRequestContext, ClientSession, IncomingMessage
 from mcp.client.sse import sse_client
-from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
@@ -32,6 +32,7 @@ from gateway.config import UpstreamConfig
 from gateway.errors import UpstreamError
 from gateway.models import ProgressSink
 from gateway.upstream.catalog import UpstreamListing
+from gateway.upstream.wire import StdioWire, stdio_wire
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class UpstreamLink:
         self._on_list_changed = on_list_changed
         self._session: ClientSession | None = None
         self._dispatcher: _WatchedDispatcher | None = None
+        self._wire: StdioWire | None = None
         self._headers: dict[str, str] = {}
         self._ready = anyio.Event()
         self._stop = anyio.Event()
@@ -122,7 +124,7 @@ class UpstreamLink:
         connected = False
         try:
             async with AsyncExitStack() as stack:
-                read, write = await stack.enter_async_context(self._transport())
+                read, write, wire = await stack.enter_async_context(self._transport())
                 dispatcher = _WatchedDispatcher(read, write)
                 session = ClientSession(
                     dispatcher=dispatcher,
@@ -137,7 +139,7 @@ class UpstreamLink:
                     result = await session.initialize()
                     self.listing = await fetch_listing(session)
                 self._headers = {MCP_PROTOCOL_VERSION_HEADER: result.protocol_version}
-                self._session, self._dispatcher = session, dispatcher
+                self._session, self._dispatcher, self._wire = session, dispatcher, wire
                 connected = True
                 self.last_error = None
                 self._ready.set()
@@ -155,22 +157,23 @@ class UpstreamLink:
             logger.exception("upstream %r failed", self.name)
             self.last_error = f"{type(exc).__name__}: {exc}"
         finally:
-            self._session = self._dispatcher = None
+            self._session = self._dispatcher = self._wire = None
             self._ready = anyio.Event()
         return connected
 
-    def _transport(self) -> AbstractAsyncContextManager[Any]:
+    def _transport(self) -> AbstractAsyncContextManager[tuple[Any, Any, StdioWire | None]]:
+        """The session's (read, write) streams, and the raw wire beside them for a stdio upstream."""
         cfg = self.config
         if cfg.kind == "stdio":
             assert cfg.command is not None
             # "python" means the gateway's own interpreter, so examples run inside its virtualenv.
             command = sys.executable if cfg.command in ("python", "python3") else cfg.command
             params = StdioServerParameters(command=command, args=cfg.args, env=cfg.env or None, cwd=cfg.cwd)
-            return stdio_client(params, errlog=sys.stderr)
+            return stdio_wire(params, errlog=sys.stderr)
         assert cfg.url is not None
         if cfg.kind == "sse":
-            return sse_client(cfg.url, headers=cfg.headers or None)
-        return _http_transport(cfg)
+            return _without_wire(sse_client(cfg.url, headers=cfg.headers or None))
+        return _without_wire(_http_transport(cfg))
 
     # -- calls -------------------------------------------------------------------------------
 
@@ -188,15 +191,19 @@ class UpstreamLink:
     ) -> dict[str, Any]:
         """Forward one request as raw JSON-RPC params and return the raw result.
 
-        The params were validated at the downstream edge already; going straight to the
-        dispatcher skips re-building and re-validating pydantic models on the hot path.
+        The params were validated at the downstream edge already; going straight to the wire
+        (stdio) or the dispatcher (HTTP, SSE) skips re-building and re-validating pydantic models
+        on the hot path.
         """
         _, dispatcher = await self._ready_session()
-        opts: dict[str, Any] = {"headers": dict(self._headers)}
-        if progress is not None:
-            opts["on_progress"] = progress
+        wire = self._wire
         try:
             with anyio.fail_after(self.config.timeout_seconds):
+                if wire is not None:
+                    return await wire.request(method, params, progress)
+                opts: dict[str, Any] = {"headers": dict(self._headers)}
+                if progress is not None:
+                    opts["on_progress"] = progress
                 return await dispatcher.send_raw_request(method, params, opts)  # type: ignore[arg-type]
         except TimeoutError:
             raise UpstreamError(
@@ -258,6 +265,12 @@ async def _set_when(target: anyio.Event, source: anyio.Event) -> None:
     """Wakes the serve loop (waiting on `source`) when the link is asked to stop (`target`)."""
     await target.wait()
     source.set()
+
+
+@asynccontextmanager
+async def _without_wire(transport: AbstractAsyncContextManager[Any]) -> AsyncIterator[tuple[Any, Any, None]]:
+    async with transport as (read, write):
+        yield read, write, None
 
 
 @asynccontextmanager

@@ -17,10 +17,11 @@ server writes goes to the session as it would have.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-import math
 import sys
+from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -77,13 +78,46 @@ _Event = _Progress | _Answer
 _CLOSED = _Answer(error={"code": types.CONNECTION_CLOSED, "message": "Connection closed"})
 
 
+class _Inbox:
+    """What the reader delivers to one raw request, in order: progress notices, then the answer.
+
+    Not an anyio memory stream: its `receive` always yields to the loop first, one more loop
+    pass per call on the hot path."""
+
+    __slots__ = ("_events", "_ready", "closed")
+
+    def __init__(self) -> None:
+        self._events: deque[_Event] = deque()
+        self._ready: anyio.Event | None = None
+        self.closed = False
+        """The caller is gone (answered, cancelled, timed out): later events are dropped."""
+
+    def put(self, event: _Event) -> None:
+        if self.closed:
+            return
+        self._events.append(event)
+        if self._ready is not None:
+            self._ready.set()
+
+    async def get(self) -> _Event:
+        while not self._events:
+            self._ready = anyio.Event()
+            await self._ready.wait()
+            self._ready = None
+        return self._events.popleft()
+
+
 class StdioWire:
     """Raw requests to one stdio upstream, next to its SDK session on the same pipes."""
 
     def __init__(self, process: Process) -> None:
         self._process = process
+        # anyio's send() yields to the loop after every write, one more loop pass per call; the
+        # asyncio writer underneath (asyncio backend) takes the line and applies backpressure alike.
+        writer = getattr(getattr(process, "_process", None), "stdin", None)
+        self._writer = writer if isinstance(writer, asyncio.StreamWriter) else None
         self._next_id = 0
-        self._waiting: dict[str, MemoryObjectSendStream[_Event]] = {}
+        self._waiting: dict[str, _Inbox] = {}
         self._closed = False
 
     async def request(
@@ -98,13 +132,12 @@ class StdioWire:
         self._next_id += 1
         request_id = f"{_ID_PREFIX}{self._next_id}"
         message = _request(request_id, method, params, progress is not None)
-        sender, receiver = anyio.create_memory_object_stream[_Event](math.inf)
-        self._waiting[request_id] = sender
+        inbox = self._waiting[request_id] = _Inbox()
         try:
             # From here a cancelled write counts as sent: it may still have reached the server.
             await self._write(message)
             while True:
-                event = await receiver.receive()
+                event = await inbox.get()
                 if isinstance(event, _Answer):
                     return _outcome(event)
                 if progress is not None:
@@ -117,14 +150,19 @@ class StdioWire:
             raise
         finally:
             self._waiting.pop(request_id, None)
-            sender.close()
-            receiver.close()
+            inbox.closed = True
 
     async def _write(self, message: bytes) -> None:
-        assert self._process.stdin is not None
         try:
-            await self._process.stdin.send(message)
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            if self._writer is None:
+                assert self._process.stdin is not None
+                await self._process.stdin.send(message)
+                return
+            if self._writer.is_closing():
+                raise BrokenPipeError
+            self._writer.write(message)
+            await self._writer.drain()  # suspends only while the pipe's buffer is full
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError, RuntimeError):
             raise MCPError(code=types.CONNECTION_CLOSED, message="Connection closed") from None
 
     def take(self, message: Any) -> bool:
@@ -140,9 +178,9 @@ class StdioWire:
             answer = message.get("result")
             error = message.get("error")
             if isinstance(error, dict):
-                _deliver(waiting, _Answer(error=error))
+                waiting.put(_Answer(error=error))
             else:
-                _deliver(waiting, _Answer(result=answer if isinstance(answer, dict) else {}))
+                waiting.put(_Answer(result=answer if isinstance(answer, dict) else {}))
             return True
         if message["method"] == "notifications/progress":
             return self._take_progress(message.get("params"))
@@ -158,19 +196,14 @@ class StdioWire:
         progress, total, message = params.get("progress"), params.get("total"), params.get("message")
         if isinstance(progress, int | float) and not isinstance(progress, bool):
             total = float(total) if isinstance(total, int | float) and not isinstance(total, bool) else None
-            _deliver(waiting, _Progress(float(progress), total, message if isinstance(message, str) else None))
+            waiting.put(_Progress(float(progress), total, message if isinstance(message, str) else None))
         return True  # a malformed notice for our token is no one else's either
 
     def close(self) -> None:
         """The server is gone: every raw request in flight fails with CONNECTION_CLOSED."""
         self._closed = True
         for waiting in list(self._waiting.values()):
-            _deliver(waiting, _CLOSED)
-
-
-def _deliver(waiting: MemoryObjectSendStream[_Event], event: _Event) -> None:
-    with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):  # the caller gave up: dropped
-        waiting.send_nowait(event)
+            waiting.put(_CLOSED)
 
 
 def _request(request_id: str, method: str, params: Mapping[str, Any] | None, wants_progress: bool) -> bytes:

@@ -198,21 +198,21 @@ class UpstreamLink:
         _, dispatcher = await self._ready_session()
         wire = self._wire
         try:
-            with anyio.fail_after(self.config.timeout_seconds):
+            # A bare cancel scope with a deadline, not fail_after: the same timeout, without a
+            # generator context manager and backend look-ups on every call (~4% of the profile).
+            with anyio.CancelScope(deadline=anyio.current_time() + self.config.timeout_seconds):
                 if wire is not None:
                     return await wire.request(method, params, progress)
                 opts: dict[str, Any] = {"headers": dict(self._headers)}
                 if progress is not None:
                     opts["on_progress"] = progress
                 return await dispatcher.send_raw_request(method, params, opts)  # type: ignore[arg-type]
-        except TimeoutError:
-            raise UpstreamError(
-                f"upstream {self.name!r} did not answer {method} within {self.config.timeout_seconds:g}s"
-            ) from None
         except MCPError as exc:
             if exc.error.code == types.CONNECTION_CLOSED:
                 raise UpstreamError(f"upstream {self.name!r} closed the connection during {method}") from None
             raise
+        # Only the deadline ends the scope without an answer (an outer cancellation propagates).
+        raise UpstreamError(f"upstream {self.name!r} did not answer {method} within {self.config.timeout_seconds:g}s")
 
     # -- server-to-client traffic ---------------------------------------------------------
 

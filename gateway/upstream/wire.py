@@ -88,7 +88,7 @@ class _Inbox:
 
     def __init__(self) -> None:
         self._events: deque[_Event] = deque()
-        self._ready: anyio.Event | None = None
+        self._ready: asyncio.Future[None] | None = None
         self.closed = False
         """The caller is gone (answered, cancelled, timed out): later events are dropped."""
 
@@ -96,14 +96,19 @@ class _Inbox:
         if self.closed:
             return
         self._events.append(event)
-        if self._ready is not None:
-            self._ready.set()
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result(None)
 
     async def get(self) -> _Event:
+        # A plain future of the running loop (the gateway runs on asyncio or uvloop): anyio's
+        # Event costs a backend look-up per wait. Cancellation (anyio scopes cancel the task)
+        # interrupts the await as it would anyio's.
         while not self._events:
-            self._ready = anyio.Event()
-            await self._ready.wait()
-            self._ready = None
+            self._ready = asyncio.get_running_loop().create_future()
+            try:
+                await self._ready
+            finally:
+                self._ready = None
         return self._events.popleft()
 
 

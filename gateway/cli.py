@@ -122,11 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             from gateway.server.http import serve_http
 
-            anyio.run(serve_http, config)
+            anyio.run(serve_http, config, backend_options=_loop_options(config))
         else:
             from gateway.server.stdio import serve_stdio
 
-            anyio.run(serve_stdio, config)
+            anyio.run(serve_stdio, config, backend_options=_loop_options(config))
     except KeyboardInterrupt:
         return 0
     except BaseException as exc:  # start-up errors surface wrapped in the task groups' exception groups
@@ -136,6 +136,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rollgate: {refusal}", file=sys.stderr)
         return 2
     return 0
+
+
+def _loop_options(config: Config) -> dict[str, bool]:
+    """anyio's asyncio backend options for `server.event_loop`."""
+    choice = config.server.event_loop
+    if choice == "asyncio":
+        return {}
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        if choice == "uvloop":
+            raise ConfigError("server.event_loop: uvloop is not installed (pip install uvloop)") from None
+        return {}
+    return {"use_uvloop": True}
 
 
 def _start_up_error(exc: BaseException) -> ConfigError | CatalogError | StoreError | None:

@@ -40,6 +40,8 @@ class ServerConfig(_Section):
     session_idle_timeout_seconds: Annotated[float, Field(gt=0)] = 30 * 60
     event_history: Annotated[int, Field(ge=0)] = 1000
     """SSE events kept per session for resumption (Last-Event-ID); 0 turns resumption off."""
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
+    """auto: uvloop where it is installed (less event-loop CPU per call), else asyncio's own."""
 
     @field_validator("path")
     @classmethod

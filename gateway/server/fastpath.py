@@ -218,7 +218,8 @@ class _ResponseChannel:
         self.session_id = session_id
         self._remember = remember
         self._streaming = False
-        self._lock = anyio.Lock()
+        # fast_acquire: an uncontended acquire does not yield to the loop (an extra loop pass per call)
+        self._lock = anyio.Lock(fast_acquire=True)
         self.progress_token: Any = None
         self.stream_id = ""
         self._events: list[bytes] = []

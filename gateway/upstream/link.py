@@ -22,7 +22,7 @@ import httpx2
 import mcp_types as types
 from mcp.client.session import ClientRequestContext, ClientSession, IncomingMessage
 from mcp.client.sse import sse_client
-from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
@@ -33,6 +33,7 @@ from gateway.errors import UpstreamError
 from gateway.models import ProgressSink
 from gateway.upstream import modern
 from gateway.upstream.catalog import UpstreamListing
+from gateway.upstream.wire import StdioWire, stdio_wire
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ class UpstreamLink:
         self._on_list_changed = on_list_changed
         self._session: ClientSession | None = None
         self._dispatcher: _WatchedDispatcher | None = None
+        self._wire: StdioWire | None = None
         self._headers: dict[str, str] = {}
         self._ready = anyio.Event()
         self._stop = anyio.Event()
@@ -133,7 +135,7 @@ class UpstreamLink:
         connected = False
         try:
             async with AsyncExitStack() as stack:
-                read, write = await stack.enter_async_context(self._transport())
+                read, write, wire = await stack.enter_async_context(self._transport())
                 dispatcher = _WatchedDispatcher(read, write)
                 session = ClientSession(
                     dispatcher=dispatcher,
@@ -153,7 +155,7 @@ class UpstreamLink:
                     )
                     self.listing = await fetch_listing(session)
                 self._headers = {MCP_PROTOCOL_VERSION_HEADER: version}
-                self._session, self._dispatcher = session, dispatcher
+                self._session, self._dispatcher, self._wire = session, dispatcher, wire
                 connected = True
                 self.last_error = None
                 self._ready.set()
@@ -173,22 +175,23 @@ class UpstreamLink:
             logger.exception("upstream %r failed", self.name)
             self.last_error = f"{type(exc).__name__}: {exc}"
         finally:
-            self._session = self._dispatcher = None
+            self._session = self._dispatcher = self._wire = None
             self._ready = anyio.Event()
         return connected
 
-    def _transport(self) -> AbstractAsyncContextManager[Any]:
+    def _transport(self) -> AbstractAsyncContextManager[tuple[Any, Any, StdioWire | None]]:
+        """The session's (read, write) streams, and the raw wire beside them for a stdio upstream."""
         cfg = self.config
         if cfg.kind == "stdio":
             assert cfg.command is not None
             # "python" means the gateway's own interpreter, so examples run inside its virtualenv.
             command = sys.executable if cfg.command in ("python", "python3") else cfg.command
             params = StdioServerParameters(command=command, args=cfg.args, env=cfg.env or None, cwd=cfg.cwd)
-            return stdio_client(params, errlog=sys.stderr)
+            return stdio_wire(params, errlog=sys.stderr)
         assert cfg.url is not None
         if cfg.kind == "sse":
-            return sse_client(cfg.url, headers=cfg.headers or None)
-        return _http_transport(cfg)
+            return _without_wire(sse_client(cfg.url, headers=cfg.headers or None))
+        return _without_wire(_http_transport(cfg))
 
     # -- calls -------------------------------------------------------------------------------
 
@@ -206,13 +209,17 @@ class UpstreamLink:
     ) -> dict[str, Any]:
         """Forward one request as raw JSON-RPC params and return the raw result.
 
-        The params were validated at the downstream edge already; going straight to the
-        dispatcher skips re-building and re-validating pydantic models on the hot path.
+        The params were validated at the downstream edge already; going straight to the wire
+        (stdio) or the dispatcher (HTTP, SSE) skips re-building and re-validating pydantic models
+        on the hot path.
         """
         session, dispatcher = await self._ready_session()
         stateless = modern.is_modern(session)
+        wire = None if stateless else self._wire  # the wire writes no 2026-07-28 envelope
 
         async def send(params: Mapping[str, Any] | None) -> dict[str, Any]:
+            if wire is not None:
+                return await wire.request(method, params, progress)
             opts: dict[str, Any] = {"headers": dict(self._headers)}
             if progress is not None:
                 opts["on_progress"] = progress
@@ -221,20 +228,20 @@ class UpstreamLink:
             return await dispatcher.send_raw_request(method, params, opts)  # type: ignore[arg-type]
 
         try:
-            with anyio.fail_after(self.config.timeout_seconds):
+            # A bare cancel scope with a deadline, not fail_after: the same timeout, without a
+            # generator context manager and backend look-ups on every call (~4% of the profile).
+            with anyio.CancelScope(deadline=anyio.current_time() + self.config.timeout_seconds):
                 result = await send(params)
                 if stateless and self._answers_input:
                     result = await modern.answer_inline(params or {}, result, send, self._relay.request)
                     result.pop("resultType", None)  # the owner speaks a handshake-era revision
                 return result
-        except TimeoutError:
-            raise UpstreamError(
-                f"upstream {self.name!r} did not answer {method} within {self.config.timeout_seconds:g}s"
-            ) from None
         except MCPError as exc:
             if exc.error.code == types.CONNECTION_CLOSED:
                 raise UpstreamError(f"upstream {self.name!r} closed the connection during {method}") from None
             raise
+        # Only the deadline ends the scope without an answer (an outer cancellation propagates).
+        raise UpstreamError(f"upstream {self.name!r} did not answer {method} within {self.config.timeout_seconds:g}s")
 
     # -- server-to-client traffic ---------------------------------------------------------
 
@@ -290,6 +297,12 @@ async def _set_when(target: anyio.Event, source: anyio.Event) -> None:
     """Wakes the serve loop (waiting on `source`) when the link is asked to stop (`target`)."""
     await target.wait()
     source.set()
+
+
+@asynccontextmanager
+async def _without_wire(transport: AbstractAsyncContextManager[Any]) -> AsyncIterator[tuple[Any, Any, None]]:
+    async with transport as (read, write):
+        yield read, write, None
 
 
 @asynccontextmanager

@@ -1,0 +1,64 @@
+"""The ledger's writer: async appends return once durable, in one chain, whatever their callers do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+from gateway.ledger.keys import load_or_create
+from gateway.ledger.ledger import Ledger
+from gateway.store import SqliteLedgerStore
+
+pytestmark = pytest.mark.anyio
+
+
+def open_ledger(directory: Path) -> Ledger:
+    key, _ = load_or_create(directory)
+    return Ledger(SqliteLedgerStore(directory / "ledger.db"), key, "t")
+
+
+def stored_seqs(directory: Path) -> list[int]:
+    store = SqliteLedgerStore(directory / "ledger.db", writer=False)
+    try:
+        return [row.seq for row in store.rows()]
+    finally:
+        store.close()
+
+
+async def test_every_concurrent_append_is_woken_with_its_own_entry(tmp_path: Path) -> None:
+    ledger = open_ledger(tmp_path)
+    seqs: dict[int, int] = {}
+
+    async def append(n: int) -> None:
+        seqs[n] = (await ledger.append("call.intent", {"n": n})).seq
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            for n in range(64):
+                tg.start_soon(append, n)
+    ledger.close()
+    assert sorted(seqs.values()) == list(range(1, 65))
+    assert stored_seqs(tmp_path) == list(range(1, 65))
+
+
+async def test_a_cancelled_append_is_still_written_and_the_next_one_follows_it(tmp_path: Path) -> None:
+    ledger = open_ledger(tmp_path)
+    with anyio.fail_after(10):
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await ledger.append("call.intent", {"n": 1})
+        assert scope.cancelled_caught
+        assert (await ledger.append("call.intent", {"n": 2})).seq == 2
+    ledger.close()
+    assert stored_seqs(tmp_path) == [1, 2]
+
+
+async def test_submitted_entries_are_written_without_waiting(tmp_path: Path) -> None:
+    ledger = open_ledger(tmp_path)
+    ledger.submit("call.result", {"n": 1})
+    with anyio.fail_after(10):
+        assert (await ledger.append("call.intent", {"n": 2})).seq == 2
+    ledger.close()
+    assert stored_seqs(tmp_path) == [1, 2]

@@ -1,0 +1,137 @@
+"""The stdio wire: raw requests next to the SDK session on one server's pipes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+import mcp_types as types
+import pytest
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp.client.stdio import StdioServerParameters
+from mcp.shared.exceptions import MCPError
+from mcp.shared.message import SessionMessage
+
+from gateway.upstream.wire import StdioWire, stdio_wire
+
+pytestmark = pytest.mark.anyio
+
+SERVER = StdioServerParameters(
+    command=sys.executable, args=[str(Path(__file__).parents[2] / "fixtures" / "line_server.py")]
+)
+Streams = tuple[MemoryObjectReceiveStream[SessionMessage | Exception], MemoryObjectSendStream[SessionMessage]]
+
+
+@asynccontextmanager
+async def wired() -> AsyncIterator[tuple[StdioWire, Streams]]:
+    with anyio.fail_after(10):
+        async with stdio_wire(SERVER) as (read, write, wire):
+            yield wire, (read, write)
+
+
+async def next_for_session(streams: Streams) -> types.JSONRPCMessage:
+    item = await streams[0].receive()
+    assert not isinstance(item, Exception)
+    return item.message
+
+
+async def test_a_raw_request_gets_the_servers_result_as_a_plain_dict() -> None:
+    async with wired() as (wire, _):
+        assert await wire.request("echo", {"a": [1, 2], "b": "é"}) == {"a": [1, 2], "b": "é"}
+
+
+async def test_concurrent_raw_requests_each_get_their_own_answer() -> None:
+    async with wired() as (wire, _):
+        results: dict[int, dict[str, object]] = {}
+
+        async def one(n: int) -> None:
+            results[n] = await wire.request("echo", {"n": n})
+
+        async with anyio.create_task_group() as tg:
+            for n in range(20):
+                tg.start_soon(one, n)
+        assert results == {n: {"n": n} for n in range(20)}
+
+
+async def test_progress_reaches_the_sink_in_order_before_the_result() -> None:
+    seen: list[tuple[float, float | None]] = []
+
+    async def sink(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total))
+
+    async with wired() as (wire, _):
+        assert await wire.request("progress", {"steps": 3}, sink) == {"done": True}
+    assert seen == [(1.0, 3.0), (2.0, 3.0), (3.0, 3.0)]
+
+
+async def test_an_error_answer_raises_mcp_error_with_the_servers_code_message_and_data() -> None:
+    async with wired() as (wire, _):
+        with pytest.raises(MCPError) as raised:
+            await wire.request("fail", None)
+    assert (raised.value.error.code, raised.value.error.message, raised.value.error.data) == (-32001, "nope", {"x": 1})
+
+
+async def test_what_the_server_sends_besides_raw_answers_goes_to_the_session() -> None:
+    async with wired() as (wire, streams):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(wire.request, "notify", None)
+            message = await next_for_session(streams)
+        assert isinstance(message, types.JSONRPCNotification)
+        assert message.method == "notifications/message"
+
+
+async def test_the_sessions_own_requests_and_their_answers_pass_through() -> None:
+    async with wired() as (_, (read, write)):
+        await write.send(SessionMessage(types.JSONRPCRequest(jsonrpc="2.0", id=7, method="echo", params={"k": 1})))
+        message = await next_for_session((read, write))
+    assert isinstance(message, types.JSONRPCResponse)
+    assert (message.id, message.result) == (7, {"k": 1})
+
+
+async def test_a_line_that_is_not_json_reaches_the_session_as_an_error() -> None:
+    async with wired() as (wire, streams), anyio.create_task_group() as tg:
+        tg.start_soon(wire.request, "garbage", None)
+        assert isinstance(await streams[0].receive(), Exception)
+
+
+async def test_a_cancelled_raw_request_tells_the_server_which_request_to_stop() -> None:
+    async with wired() as (wire, streams):
+        with anyio.move_on_after(0.2):
+            await wire.request("hang", None)
+        message = await next_for_session(streams)
+    assert isinstance(message, types.JSONRPCNotification)
+    assert message.params is not None and message.params["data"] == "cancelled rollgate-1"
+
+
+async def test_requests_in_flight_fail_with_connection_closed_when_the_server_exits() -> None:
+    errors: list[MCPError] = []
+
+    async def hang(wire: StdioWire) -> None:
+        try:
+            await wire.request("hang", None)
+        except MCPError as exc:
+            errors.append(exc)
+
+    async with wired() as (wire, streams):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(hang, wire)
+            await anyio.wait_all_tasks_blocked()
+            with pytest.raises(MCPError):
+                await wire.request("exit", None)
+        with pytest.raises(anyio.EndOfStream):
+            await streams[0].receive()  # the session sees the connection end too
+        with pytest.raises(MCPError):
+            await wire.request("echo", {})  # and later requests fail at once
+    assert [error.error.code for error in errors] == [types.CONNECTION_CLOSED]
+
+
+def test_answers_with_the_sessions_integer_ids_are_left_for_the_session() -> None:
+    wire = StdioWire.__new__(StdioWire)
+    wire._waiting = {}
+    assert not wire.take({"jsonrpc": "2.0", "id": 1, "result": {}})
+    assert not wire.take({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": 1}})
+    assert not wire.take({"jsonrpc": "2.0", "id": "rollgate-9", "result": {}})  # not (or no longer) in flight
+    assert not wire.take(None)

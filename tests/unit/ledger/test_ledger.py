@@ -10,6 +10,7 @@ import pytest
 from gateway.ledger.keys import load_or_create
 from gateway.ledger.ledger import Ledger
 from gateway.store import SqliteLedgerStore
+from tests.unit.store.test_journal import stored_seqs
 
 pytestmark = pytest.mark.anyio
 
@@ -17,14 +18,6 @@ pytestmark = pytest.mark.anyio
 def open_ledger(directory: Path) -> Ledger:
     key, _ = load_or_create(directory)
     return Ledger(SqliteLedgerStore(directory / "ledger.db"), key, "t")
-
-
-def stored_seqs(directory: Path) -> list[int]:
-    store = SqliteLedgerStore(directory / "ledger.db", writer=False)
-    try:
-        return [row.seq for row in store.rows()]
-    finally:
-        store.close()
 
 
 async def test_every_concurrent_append_is_woken_with_its_own_entry(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ exist.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import mcp_types as types
@@ -25,7 +26,7 @@ from pydantic import ConfigDict, Field
 
 from gateway.approvals.queue import ApprovalQueue
 from gateway.approvals.task import TASKS_EXTENSION, detailed_task, ran_at_once, task_of
-from gateway.approvals.ticket import ApprovalError, State, Ticket
+from gateway.approvals.ticket import FINAL, ApprovalError, Ticket
 from gateway.models import Principal
 from gateway.pipeline.approve import answer
 
@@ -45,52 +46,57 @@ class UpdateTaskParams(TaskIdParams):
     input_responses: dict[str, Any] = Field(default_factory=dict, alias="inputResponses")
 
 
+@dataclass(frozen=True, slots=True)
+class _RanAtOnce:
+    """A 2025-11-25 task of a call that was not held (stored completed by the as-task stage)."""
+
+    task_id: str
+    created_at: str
+    result: dict[str, Any]
+
+
 class TaskHandlers:
     def __init__(self, approvals: ApprovalQueue, wait_seconds: float, principal_of: Callable[[Any], Principal]) -> None:
         self._approvals = approvals
         self._wait = wait_seconds
         self._principal_of = principal_of
 
-    def _ticket(self, ctx: Any, task_id: str) -> Ticket | None:
-        """The caller's ticket, or None for a 2025-11-25 task that ran at once; a task that is
-        unknown, or not the caller's, or of the other era, is -32602."""
+    def _task(self, ctx: Any, task_id: str) -> Ticket | _RanAtOnce:
+        """The caller's ticket, or its 2025-11-25 task that ran at once; a task that is unknown, or
+        not the caller's, or of the other era, is -32602."""
         ticket = self._approvals.store.get(task_id)
-        owner = ticket.principal if ticket is not None else None
-        if ticket is None and not _modern(ctx) and (stored := self._approvals.store.call_task(task_id)) is not None:
-            owner = stored[0]
-        if owner is None or owner != self._principal_of(ctx).id:
-            raise MCPError(code=types.INVALID_PARAMS, message=f"no task {task_id!r}")
-        return ticket
+        if ticket is not None and ticket.principal == self._principal_of(ctx).id:
+            return ticket
+        stored = self._approvals.store.call_task(task_id) if ticket is None and not _modern(ctx) else None
+        if stored is not None and stored[0] == self._principal_of(ctx).id:
+            return _RanAtOnce(task_id, stored[1], stored[2])
+        raise MCPError(code=types.INVALID_PARAMS, message=f"no task {task_id!r}")
 
     async def get(self, ctx: Any, params: TaskIdParams) -> dict[str, Any]:
-        ticket = self._ticket(ctx, params.task_id)
-        if ticket is None:
-            stored = self._approvals.store.call_task(params.task_id)
-            assert stored is not None
-            return ran_at_once(params.task_id, stored[1])
+        task = self._task(ctx, params.task_id)
+        if isinstance(task, _RanAtOnce):
+            return ran_at_once(task.task_id, task.created_at)
         if _modern(ctx):
-            return {"resultType": "complete", **detailed_task(ticket, answer)}
-        return task_of(ticket)
+            return {"resultType": "complete", **detailed_task(task, answer)}
+        return task_of(task)
 
     async def result(self, ctx: Any, params: TaskIdParams) -> dict[str, Any]:
         """`tasks/result` (2025-11-25): the call's result, waiting a bounded while for it."""
-        ticket = self._ticket(ctx, params.task_id)
-        if ticket is None:
-            stored = self._approvals.store.call_task(params.task_id)
-            assert stored is not None
-            return stored[2]
-        if ticket.state not in (State.EXECUTED, State.FAILED, State.DENIED, State.EXPIRED):
+        task = self._task(ctx, params.task_id)
+        if isinstance(task, _RanAtOnce):
+            return task.result
+        if task.state not in FINAL:
 
             async def tick(elapsed: float) -> None:
                 return None
 
-            ticket = await self._approvals.wait(ticket.id, self._wait, tick)
-        return answer(ticket)
+            task = await self._approvals.wait(task.id, self._wait, tick)
+        return answer(task)
 
     async def cancel(self, ctx: Any, params: TaskIdParams) -> dict[str, Any]:
-        ticket = self._ticket(ctx, params.task_id)
+        ticket = self._task(ctx, params.task_id)
         modern = _modern(ctx)
-        if ticket is None:  # ran at once: nothing left to cancel
+        if isinstance(ticket, _RanAtOnce):  # nothing left to cancel
             raise MCPError(code=types.INVALID_PARAMS, message=f"task {params.task_id!r} has already completed")
         try:
             ticket = self._approvals.withdraw(ticket.id, self._principal_of(ctx), "cancelled by the agent")
@@ -102,7 +108,7 @@ class TaskHandlers:
     async def update(self, ctx: Any, params: UpdateTaskParams) -> dict[str, Any]:
         """These tasks never ask the client for input: responses are ignored, as the extension
         says of responses to keys that are not outstanding."""
-        self._ticket(ctx, params.task_id)
+        self._task(ctx, params.task_id)
         return {"resultType": "complete"}
 
 

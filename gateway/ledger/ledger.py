@@ -29,8 +29,13 @@ from gateway.store.base import LedgerRow, LedgerStore
 logger = logging.getLogger(__name__)
 
 _MAX_BATCH = 1024
-_SETTLE_AFTER = 0.002
-"""Seconds without appends after which the store's deferred work runs (readers never wait for it)."""
+_SETTLE_EVERY = 0.05
+"""Seconds an appended entry waits at most for the store's deferred work (indexing) to take it.
+
+Readers in this process never wait for it (the store settles before reading); other processes
+reading the index see entries this much later. Settling once per interval rather than after each
+pause in the traffic: at one call in flight there is a pause after every call, and an index
+transaction per call cost the writer more than the appends themselves."""
 _MAX_UNSETTLED = 4096
 
 
@@ -104,9 +109,11 @@ class Ledger:
 
     def _write_forever(self) -> None:
         unsettled = 0
+        due = 0.0  # when the oldest unsettled entry must be indexed
         while True:
-            try:  # the store's deferred work (indexing) waits for a pause, off the callers' path
-                first = self._queue.get(timeout=_SETTLE_AFTER) if unsettled else self._queue.get()
+            try:
+                wait = max(0.0, due - time.monotonic()) if unsettled else None
+                first = self._queue.get(timeout=wait)
             except queue.Empty:
                 unsettled = self._settle()
                 continue
@@ -124,8 +131,10 @@ class Ledger:
                     break
                 batch.append(item)
             self._write(batch)
+            if not unsettled:
+                due = time.monotonic() + _SETTLE_EVERY
             unsettled += len(batch)
-            if unsettled >= _MAX_UNSETTLED:
+            if unsettled >= _MAX_UNSETTLED or time.monotonic() >= due:
                 unsettled = self._settle()
 
     def _settle(self) -> int:

@@ -76,6 +76,13 @@ class _Answer:
 
 _Event = _Progress | _Answer
 _CLOSED = _Answer(error={"code": types.CONNECTION_CLOSED, "message": "Connection closed"})
+_TIMED_OUT = _Answer(error={"code": types.REQUEST_TIMEOUT, "message": "no answer in time"})
+"""Put by the request's own timer: a loop timer, not a cancel scope, which costs several backend
+look-ups on every call."""
+
+
+class WireTimeout(Exception):
+    """The server did not answer a raw request within its timeout (it was told to cancel it)."""
 
 
 class _Inbox:
@@ -126,11 +133,16 @@ class StdioWire:
         self._closed = False
 
     async def request(
-        self, method: str, params: Mapping[str, Any] | None, progress: ProgressSink | None = None
+        self,
+        method: str,
+        params: Mapping[str, Any] | None,
+        progress: ProgressSink | None = None,
+        timeout: float | None = None,
     ) -> dict[str, Any]:
         """Send one request and return its raw result; an error answer raises `MCPError`
-        (`CONNECTION_CLOSED` when the server went away). Progress the server reports for this
-        request reaches `progress` in order, before the result is returned."""
+        (`CONNECTION_CLOSED` when the server went away), no answer within `timeout` seconds
+        raises `WireTimeout`. Progress the server reports for this request reaches `progress`
+        in order, before the result is returned."""
         await anyio.lowlevel.checkpoint_if_cancelled()  # cancelled before anything was written
         if self._closed:
             raise MCPError(code=types.CONNECTION_CLOSED, message="Connection closed")
@@ -138,24 +150,33 @@ class StdioWire:
         request_id = f"{_ID_PREFIX}{self._next_id}"
         message = _request(request_id, method, params, progress is not None)
         inbox = self._waiting[request_id] = _Inbox()
+        timer = None if timeout is None else asyncio.get_running_loop().call_later(timeout, inbox.put, _TIMED_OUT)
         try:
             # From here a cancelled write counts as sent: it may still have reached the server.
             await self._write(message)
             while True:
                 event = await inbox.get()
+                if event is _TIMED_OUT:
+                    await self._tell_cancelled(request_id)
+                    raise WireTimeout(f"no answer to {method} within {timeout:g}s")
                 if isinstance(event, _Answer):
                     return _outcome(event)
                 if progress is not None:
                     await progress(event.progress, event.total, event.message)
         except anyio.get_cancelled_exc_class():
-            if not self._closed:
-                # MCP 2025-06-18, basic/utilities/cancellation: tell the server to stop its work.
-                with anyio.move_on_after(_CANCEL_WRITE_TIMEOUT, shield=True), suppress(MCPError):
-                    await self._write(_cancelled(request_id))
+            await self._tell_cancelled(request_id)
             raise
         finally:
+            if timer is not None:
+                timer.cancel()
             self._waiting.pop(request_id, None)
             inbox.closed = True
+
+    async def _tell_cancelled(self, request_id: str) -> None:
+        """MCP 2025-06-18, basic/utilities/cancellation: tell the server to stop its work."""
+        if not self._closed:
+            with anyio.move_on_after(_CANCEL_WRITE_TIMEOUT, shield=True), suppress(MCPError):
+                await self._write(_cancelled(request_id))
 
     async def _write(self, message: bytes) -> None:
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,18 @@ def test_only_one_process_may_own_a_ledger_and_readers_need_no_lock(tmp_path: Pa
 def test_the_journal_file_is_private(tmp_path: Path) -> None:
     fill(tmp_path, 1)
     assert (tmp_path / "ledger.db.journal").stat().st_mode & 0o777 == 0o600
+
+
+def test_another_process_reading_the_index_sees_entries_within_the_settle_interval(tmp_path: Path) -> None:
+    key, _ = load_or_create(tmp_path)
+    ledger = Ledger(SqliteLedgerStore(tmp_path / "ledger.db"), key, "t")
+    try:
+        for n in range(5):
+            ledger.append_blocking("call.intent", {"n": n})
+            time.sleep(0.003)  # pauses shorter than the interval do not settle each entry ...
+        deadline = time.monotonic() + 2.0
+        while stored_seqs(tmp_path) != [1, 2, 3, 4, 5]:  # ... the interval does, with no one asking
+            assert time.monotonic() < deadline, f"index holds {stored_seqs(tmp_path)} after 2 s"
+            time.sleep(0.01)
+    finally:
+        ledger.close()

@@ -15,7 +15,7 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 
-from gateway.upstream.wire import StdioWire, stdio_wire
+from gateway.upstream.wire import StdioWire, WireTimeout, stdio_wire
 
 pytestmark = pytest.mark.anyio
 
@@ -104,6 +104,17 @@ async def test_a_cancelled_raw_request_tells_the_server_which_request_to_stop() 
         message = await next_for_session(streams)
     assert isinstance(message, types.JSONRPCNotification)
     assert message.params is not None and message.params["data"] == "cancelled rollgate-1"
+
+
+async def test_a_request_past_its_timeout_raises_and_tells_the_server_to_stop() -> None:
+    async with wired() as (wire, streams):
+        with anyio.fail_after(5), pytest.raises(WireTimeout, match="hang within 0.2s"):
+            await wire.request("hang", None, timeout=0.2)
+        message = await next_for_session(streams)
+        assert isinstance(message, types.JSONRPCNotification)
+        assert message.params is not None and message.params["data"] == "cancelled rollgate-1"
+        # an answer within its timeout is not disturbed by the timer
+        assert await wire.request("echo", {"n": 1}, timeout=5) == {"n": 1}
 
 
 async def test_requests_in_flight_fail_with_connection_closed_when_the_server_exits() -> None:

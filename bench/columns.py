@@ -84,18 +84,28 @@ async def start_mcp_proxy(stack: AsyncExitStack, workdir: Path) -> Column:
     return Column("mcp-proxy", HttpTarget(f"http://127.0.0.1:{port}/mcp"), many_sessions=True, command=argv)
 
 
-async def start_rollgate(stack: AsyncExitStack, workdir: Path) -> Column:
+async def start_rollgate(
+    stack: AsyncExitStack, workdir: Path, name: str = "rollgate", tree: Path | None = None
+) -> Column:
+    """The gateway from this checkout, or (`tree`) from another checkout's sources, for an A/B of a change."""
     if not ROLLGATE.exists():
         raise ColumnUnavailable(f"{ROLLGATE} is not installed")
     token = secrets.token_urlsafe(32)
     port = free_port()
+    workdir = workdir / name
+    workdir.mkdir(exist_ok=True)
     config = workdir / "rollgate.toml"
     token_sha256 = hashlib.sha256(token.encode()).hexdigest()
     config.write_text(rollgate_config(port, token_sha256, workdir / "state"))
+    env = {"ROLLGATE_LOG_LEVEL": LOG_LEVEL}
+    if tree is not None:
+        if not (tree / "gateway" / "__init__.py").is_file():
+            raise ColumnUnavailable(f"{tree} holds no gateway/ package")
+        env["PYTHONPATH"] = str(tree)  # ahead of the editable install of this checkout
     refusals: list[str] = []
     for attempt, shape in enumerate(ROLLGATE_ARGVS):
         argv = [str(ROLLGATE), *(part.format(config=config) for part in shape)]
-        child = ChildProcess(argv, workdir / f"rollgate-{attempt}.log", {"ROLLGATE_LOG_LEVEL": LOG_LEVEL})
+        child = ChildProcess(argv, workdir / f"rollgate-{attempt}.log", env)
         stack.callback(child.stop)
         try:
             await child.wait_listening(port)
@@ -106,11 +116,20 @@ async def start_rollgate(stack: AsyncExitStack, workdir: Path) -> Column:
             refusals.append(f"`{' '.join(argv[1:])}`: {exc}")
             continue
         target = HttpTarget(f"http://127.0.0.1:{port}/mcp", {"Authorization": f"Bearer {token}"})
-        return Column("rollgate", target, many_sessions=True, command=argv)
+        return Column(name, target, many_sessions=True, command=argv)
     raise ColumnUnavailable("no command line was accepted: " + "; ".join(refusals))
 
 
 STARTERS: dict[str, Starter] = {"direct": start_direct, "mcp-proxy": start_mcp_proxy, "rollgate": start_rollgate}
+
+
+def baseline_starter(tree: Path) -> Starter:
+    """A `baseline` column: the gateway from `tree` (say, a `git worktree` of the commit before a change)."""
+
+    async def start(stack: AsyncExitStack, workdir: Path) -> Column:
+        return await start_rollgate(stack, workdir, "baseline", tree.resolve())
+
+    return start
 
 
 def rollgate_config(port: int, token_sha256: str, state_dir: Path) -> str:

@@ -34,7 +34,7 @@ from typing import Any
 
 import anyio
 from anyio import CancelScope
-from columns import BENCH, STARTERS, Column, ColumnUnavailable
+from columns import BENCH, STARTERS, Column, ColumnUnavailable, baseline_starter
 from cpu_time import CpuTime
 from latency_report import RATIOS, environment, print_report
 from sessions import ToolSession, open_session
@@ -267,7 +267,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the SDK client's negotiation (default legacy: mcp-proxy speaks only the handshake era)",
     )
     parser.add_argument("--time-limit", type=float, default=900, help="seconds of measuring before stopping")
+    parser.add_argument(
+        "--baseline",
+        metavar="TREE",
+        help="also measure the gateway from another checkout (a column `baseline`, interleaved with the rest)",
+    )
     options = parser.parse_args(argv)
+    if options.baseline is not None:
+        STARTERS["baseline"] = baseline_starter(Path(options.baseline))
+        if "baseline" not in options.only:
+            options.only += ",baseline"
     for key, known in (("only", STARTERS), ("modes", MODES)):
         chosen = [name.strip() for name in getattr(options, key).split(",") if name.strip()]
         if unknown := [name for name in chosen if name not in known]:

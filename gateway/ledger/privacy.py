@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import rfc8785
+from gateway.ledger.entry import canonical_json
 
 
 class Masker:
@@ -34,7 +34,7 @@ class Masker:
         return cls(path.read_bytes(), max_result_bytes)
 
     def digest(self, value: Any) -> str:
-        return "hmac-sha256:" + hmac.new(self._salt, rfc8785.dumps(value), hashlib.sha256).hexdigest()
+        return "hmac-sha256:" + hmac.new(self._salt, canonical_json(value), hashlib.sha256).hexdigest()
 
     def mask(self, root: str, value: Any, paths: Iterable[str]) -> Any:
         """`value` with every `root.path` in `paths` replaced by {"masked": digest}."""
@@ -59,11 +59,11 @@ class Masker:
 
     def limit(self, value: Any) -> Any:
         """The value, or its digest and size when its canonical form is over the limit."""
-        size = len(rfc8785.dumps(value))
-        if size <= self._max:
+        canonical = canonical_json(value)
+        if len(canonical) <= self._max:
             return value
         return {
             "omitted": "larger than ledger.max_result_bytes",
-            "size": size,
-            "sha256": hashlib.sha256(rfc8785.dumps(value)).hexdigest(),
+            "size": len(canonical),
+            "sha256": hashlib.sha256(canonical).hexdigest(),
         }

@@ -47,6 +47,8 @@ from mcp.client.stdio import (
 from mcp.shared._otel import inject_trace_context
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
+from opentelemetry import baggage as otel_baggage
+from opentelemetry import trace as otel_trace
 from pydantic import ValidationError
 
 from gateway.models import ProgressSink
@@ -143,7 +145,6 @@ class StdioWire:
         (`CONNECTION_CLOSED` when the server went away), no answer within `timeout` seconds
         raises `WireTimeout`. Progress the server reports for this request reaches `progress`
         in order, before the result is returned."""
-        await anyio.lowlevel.checkpoint_if_cancelled()  # cancelled before anything was written
         if self._closed:
             raise MCPError(code=types.CONNECTION_CLOSED, message="Connection closed")
         self._next_id += 1
@@ -237,7 +238,8 @@ def _request(request_id: str, method: str, params: Mapping[str, Any] | None, wan
     meta = dict(out.get("_meta") or {})
     if wants_progress:
         meta["progressToken"] = request_id  # the id is the token: the reader finds the call by either
-    inject_trace_context(meta)  # SEP-414, as the SDK's client does for its own requests
+    if _has_trace_context():
+        inject_trace_context(meta)  # SEP-414, as the SDK's client does for its own requests
     if meta:
         out["_meta"] = meta
     else:
@@ -246,6 +248,12 @@ def _request(request_id: str, method: str, params: Mapping[str, Any] | None, wan
     if out:
         message["params"] = out
     return _line(message)
+
+
+def _has_trace_context() -> bool:
+    """Whether a propagator has anything to inject: a valid span, or baggage (checked first,
+    it is a fraction of the cost of an inject that writes nothing)."""
+    return otel_trace.get_current_span().get_span_context().is_valid or bool(otel_baggage.get_all())
 
 
 def _cancelled(request_id: str) -> bytes:

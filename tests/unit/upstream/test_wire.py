@@ -14,6 +14,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from mcp.client.stdio import StdioServerParameters
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
+from opentelemetry import trace as otel_trace
 
 from gateway.upstream.wire import StdioWire, WireTimeout, stdio_wire
 
@@ -41,6 +42,17 @@ async def next_for_session(streams: Streams) -> types.JSONRPCMessage:
 async def test_a_raw_request_gets_the_servers_result_as_a_plain_dict() -> None:
     async with wired() as (wire, _):
         assert await wire.request("echo", {"a": [1, 2], "b": "é"}) == {"a": [1, 2], "b": "é"}
+
+
+async def test_the_callers_trace_context_travels_in_meta_and_nothing_is_added_without_one() -> None:
+    span = otel_trace.NonRecordingSpan(
+        otel_trace.SpanContext(0x1234, 0x5678, is_remote=False, trace_flags=otel_trace.TraceFlags(1))
+    )
+    async with wired() as (wire, _):
+        assert await wire.request("echo", {"a": 1}) == {"a": 1}
+        with otel_trace.use_span(span):
+            traced = await wire.request("echo", {"a": 1})
+    assert traced["_meta"]["traceparent"] == f"00-{0x1234:032x}-{0x5678:016x}-01"
 
 
 async def test_concurrent_raw_requests_each_get_their_own_answer() -> None:

@@ -2,8 +2,9 @@
 
 Appends go to one writer thread. It takes every entry waiting at that moment, chains them in
 order, writes them in one transaction and commits once (group commit: concurrent callers share one
-fsync), and only then wakes the callers: `append` returns once the entry is on disk. Tree heads are
-signed as checkpoints periodically, on demand, and at stop.
+fsync), and only then wakes the callers: `append` returns once the entry is on disk. An entry
+nobody waits for (`submit`) lingers a few milliseconds for the next one that somebody does.
+Tree heads are signed as checkpoints periodically, on demand, and at stop.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ reading the index see entries this much later. Settling once per interval rather
 pause in the traffic: at one call in flight there is a pause after every call, and an index
 transaction per call cost the writer more than the appends themselves."""
 _MAX_UNSETTLED = 4096
+_LINGER = 0.005
+"""Seconds an entry nobody waits for (`submit`: a call's outcome) may wait for company.
+
+At one call in flight, a call's outcome and the next call's intent then share one fsync, and
+the intent no longer queues behind the outcome's own. An entry somebody waits for is written at
+once, with whatever lingers."""
 
 
 @dataclass(slots=True)
@@ -90,7 +97,8 @@ class Ledger:
         """Record one entry without waiting for it to be durable (a write failure is logged).
 
         For entries whose loss in a crash is itself recorded: a call's outcome, whose absence
-        start-up recovery turns into an explicit `call.outcome_unknown`.
+        start-up recovery turns into an explicit `call.outcome_unknown`. It is written within
+        `_LINGER` seconds, or sooner with the next entry somebody waits for.
         """
         if self._closed:
             raise LedgerClosed("the ledger is stopped")
@@ -120,22 +128,32 @@ class Ledger:
             if first is None:
                 self._settle()
                 return
-            batch = [first]
-            while len(batch) < _MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)
-                    break
-                batch.append(item)
+            batch = self._batch(first)
             self._write(batch)
             if not unsettled:
                 due = time.monotonic() + _SETTLE_EVERY
             unsettled += len(batch)
             if unsettled >= _MAX_UNSETTLED or time.monotonic() >= due:
                 unsettled = self._settle()
+
+    def _batch(self, first: _Pending) -> list[_Pending]:
+        """`first` and what is queued behind it; if none of them is waited for, also what comes
+        within the linger, up to the first entry that is."""
+        batch = [first]
+        waited = first.woken is not None or first.done is not None
+        deadline = time.monotonic() + _LINGER
+        while len(batch) < _MAX_BATCH:
+            linger = 0.0 if waited else deadline - time.monotonic()
+            try:
+                item = self._queue.get(timeout=linger) if linger > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                self._queue.put(None)
+                break
+            batch.append(item)
+            waited = waited or item.woken is not None or item.done is not None
+        return batch
 
     def _settle(self) -> int:
         try:

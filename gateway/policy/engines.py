@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import anyio
 import regorus
 
+from gateway import jsonwire
 from gateway.errors import PolicyError
 
 logger = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ class RegorusEngine:
         try:
             if query == self._query and self._vm is not None:
                 self._vm.set_input_json(input_json)
-                return _defined(json.loads(self._vm.execute()))
+                return _defined(jsonwire.loads(self._vm.execute()))
             self._engine.set_input_json(input_json)
             return self._engine.eval_rule(query)
         except RuntimeError as exc:

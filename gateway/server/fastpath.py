@@ -21,7 +21,6 @@ replays what the client missed and then carries the rest of the stream, the resu
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -35,6 +34,7 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway import jsonwire
 from gateway.errors import CallError
 from gateway.models import Principal
 from gateway.pipeline import Call, Result
@@ -88,7 +88,7 @@ class FastToolCalls:
             await self._app(scope, _replay(body, receive), send)  # the SDK answers with the reason
             return
         try:
-            message = json.loads(body)
+            message = jsonwire.loads(body)
         except ValueError:
             message = None
         handled = isinstance(message, dict) and await self._try(session, message, scope, send)
@@ -313,7 +313,7 @@ _SSE_START: Message = {
 
 
 def _dumps(payload: Any) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return jsonwire.dumps(payload)
 
 
 def _error(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:

@@ -18,7 +18,6 @@ server writes goes to the session as it would have.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
 from collections import deque
@@ -51,6 +50,7 @@ from opentelemetry import baggage as otel_baggage
 from opentelemetry import trace as otel_trace
 from pydantic import ValidationError
 
+from gateway import jsonwire
 from gateway.models import ProgressSink
 
 logger = logging.getLogger(__name__)
@@ -268,8 +268,8 @@ def _cancelled(request_id: str) -> bytes:
 
 def _line(message: dict[str, Any]) -> bytes:
     # stdio transport (MCP basic/transports): one JSON message per line, no embedded newlines,
-    # which json.dumps guarantees (it escapes control characters inside strings).
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    # which a compact JSON writer guarantees (it escapes control characters inside strings).
+    return jsonwire.dumps(message) + b"\n"
 
 
 def _outcome(answer: _Answer) -> dict[str, Any]:
@@ -373,7 +373,7 @@ async def _route(line: bytes, wire: StdioWire, to_session: MemoryObjectSendStrea
     """One line from the server to its reader: the wire's, else the session's. False once the
     session is gone."""
     try:
-        parsed = json.loads(line)
+        parsed = jsonwire.loads(line)
     except ValueError:
         parsed = None
     if wire.take(parsed):

@@ -55,3 +55,42 @@ async def test_submitted_entries_are_written_without_waiting(tmp_path: Path) -> 
         assert (await ledger.append("call.intent", {"n": 2})).seq == 2
     ledger.close()
     assert stored_seqs(tmp_path) == [1, 2]
+
+
+class CountingStore(SqliteLedgerStore):
+    """The real store, counting its durable writes (one fdatasync each)."""
+
+    writes: list[list[int]]
+
+    def append(self, rows):  # type: ignore[no-untyped-def]
+        self.writes.append([row.seq for row in rows])
+        super().append(rows)
+
+
+def counting_ledger(directory: Path) -> tuple[Ledger, CountingStore]:
+    key, _ = load_or_create(directory)
+    store = CountingStore(directory / "ledger.db")
+    store.writes = []
+    return Ledger(store, key, "t"), store
+
+
+async def test_an_outcome_and_the_next_intent_share_one_durable_write(tmp_path: Path) -> None:
+    ledger, store = counting_ledger(tmp_path)
+    with anyio.fail_after(10):
+        for n in range(5):  # one call at a time: intent (waited for), then outcome (submitted)
+            await ledger.append("call.intent", {"n": n})
+            ledger.submit("call.result", {"n": n})
+            await anyio.sleep(0.0005)  # the client's turn-around before its next call
+    ledger.close()
+    assert stored_seqs(tmp_path) == list(range(1, 11))
+    assert store.writes[:5] == [[1], [2, 3], [4, 5], [6, 7], [8, 9]]
+
+
+async def test_a_lone_submitted_entry_is_written_with_no_later_entry_to_carry_it(tmp_path: Path) -> None:
+    ledger, store = counting_ledger(tmp_path)
+    ledger.submit("call.result", {"n": 1})
+    with anyio.fail_after(5):
+        while not store.writes:
+            await anyio.sleep(0.001)
+    assert store.writes == [[1]]
+    ledger.close()

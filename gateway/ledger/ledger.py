@@ -3,8 +3,10 @@
 Appends go to one writer thread. It takes every entry waiting at that moment, chains them in
 order, writes them in one transaction and commits once (group commit: concurrent callers share one
 fsync), and only then wakes the callers: `append` returns once the entry is on disk. An entry
-nobody waits for (`submit`) lingers a few milliseconds for the next one that somebody does.
-Tree heads are signed as checkpoints periodically, on demand, and at stop.
+nobody waits for (`submit`) is held a few milliseconds for the next one that somebody does. A
+caller that is the only call in flight, finding the writer idle, writes on the event loop itself
+(the thread hand-offs cost it more than the fsync). Tree heads are signed as checkpoints
+periodically, on demand, and at stop.
 """
 
 from __future__ import annotations
@@ -39,11 +41,9 @@ pause in the traffic: at one call in flight there is a pause after every call, a
 transaction per call cost the writer more than the appends themselves."""
 _MAX_UNSETTLED = 4096
 _LINGER = 0.005
-"""Seconds an entry nobody waits for (`submit`: a call's outcome) may wait for company.
-
-At one call in flight, a call's outcome and the next call's intent then share one fsync, and
-the intent no longer queues behind the outcome's own. An entry somebody waits for is written at
-once, with whatever lingers."""
+"""Seconds an entry nobody waits for (`submit`: a call's outcome) is held on the event loop for
+the next entry somebody waits for: at one call in flight, a call's outcome and the next call's
+intent then share one durable write, and the intent never queues behind the outcome's fsync."""
 
 
 @dataclass(slots=True)
@@ -57,6 +57,19 @@ class _Pending:
     woken: asyncio.Future[None] | None = None
     """Resolved on its loop once written, for a caller awaiting `append`."""
 
+    def outcome(self) -> StoredEntry:
+        if self.error is not None:
+            raise self.error
+        assert self.entry is not None
+        return self.entry
+
+
+class _Nudge:
+    """Tells the writer thread that entries written on the event loop wait to be indexed."""
+
+
+_NUDGE = _Nudge()
+
 
 class LedgerClosed(RuntimeError):
     """The ledger is stopped; nothing more can be recorded."""
@@ -67,53 +80,115 @@ class Ledger:
         self.store = store
         self.key = key
         self.origin = origin
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Pending | _Nudge | None] = queue.SimpleQueue()
         tail = store.tail()
         self._seq = tail.seq if tail else 0
         self._prev = tail.entry_hash if tail else GENESIS
         self._leaves = store.leaves()
         self._signed_size = max((size for size, _, _ in store.checkpoints()), default=0)
+        self._writing = threading.Lock()
+        """Held while entries are chained and written (by the writer thread, or inline) and while
+        the store settles: whoever holds it owns the chain's tail."""
+        self._counting = threading.Lock()
+        self._outstanding = 0
+        """Entries handed to the writer thread and not yet written (under `_counting`)."""
+        self._held: list[_Pending] = []
+        self._held_loop: asyncio.AbstractEventLoop | None = None
+        self._held_timer: asyncio.TimerHandle | None = None
+        self._nudge_timer: asyncio.TimerHandle | None = None
         self._thread = threading.Thread(target=self._write_forever, name="rollgate-ledger", daemon=True)
         self._closed = False
         self._thread.start()
 
-    async def append(self, kind: str, data: dict[str, Any]) -> StoredEntry:
-        """Record one entry; returns once it is durable."""
+    async def append(self, kind: str, data: dict[str, Any], *, alone: bool = False) -> StoredEntry:
+        """Record one entry; returns once it is durable.
+
+        `alone`: the caller is the only call in flight. If the writer thread is idle as well, the
+        entry (after the outcomes held for it) is chained and written right here, on the event
+        loop: two thread hand-offs fewer, which at one call in flight cost more than the fsync
+        itself. Whatever else the loop has to do meanwhile waits for that write.
+        """
         if self._closed:
             raise LedgerClosed("the ledger is stopped")
-        loop = asyncio.get_running_loop()
-        woken: asyncio.Future[None] = loop.create_future()
-        pending = _Pending(kind, data, woken=woken)
-        self._queue.put(pending)
+        pending = _Pending(kind, data)
+        if alone and self._write_inline(pending):
+            return pending.outcome()
+        pending.woken = asyncio.get_running_loop().create_future()
+        self._enqueue([*self._take_held(), pending])
         # A cancelled caller does not un-write its entry: it is queued already, and the writer
         # skips a future that was cancelled. (No asyncio.shield: one loop pass less per append.)
-        await woken
-        if pending.error is not None:
-            raise pending.error
-        assert pending.entry is not None
-        return pending.entry
+        await pending.woken
+        return pending.outcome()
 
     def submit(self, kind: str, data: dict[str, Any]) -> None:
         """Record one entry without waiting for it to be durable (a write failure is logged).
 
         For entries whose loss in a crash is itself recorded: a call's outcome, whose absence
-        start-up recovery turns into an explicit `call.outcome_unknown`. It is written within
-        `_LINGER` seconds, or sooner with the next entry somebody waits for.
+        start-up recovery turns into an explicit `call.outcome_unknown`. It is written with the
+        next entry somebody waits for, or after `_LINGER` seconds.
         """
         if self._closed:
             raise LedgerClosed("the ledger is stopped")
-        self._queue.put(_Pending(kind, data))
+        pending = _Pending(kind, data)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop to hold it on
+            self._enqueue([pending])
+            return
+        self._held.append(pending)
+        if self._held_timer is None:
+            self._held_loop = loop
+            self._held_timer = loop.call_later(_LINGER, self._release_held)
 
     def append_blocking(self, kind: str, data: dict[str, Any]) -> StoredEntry:
-        """The same from a thread with no event loop (start-up recovery, CLI)."""
+        """The same from a thread with no event loop (start-up recovery, CLI), or at stop."""
         pending = _Pending(kind, data, threading.Event())
-        self._queue.put(pending)
+        self._enqueue([*self._take_held(), pending])
         assert pending.done is not None
         pending.done.wait()
-        if pending.error is not None:
-            raise pending.error
-        assert pending.entry is not None
-        return pending.entry
+        return pending.outcome()
+
+    # -- the event loop's side ------------------------------------------------------------
+
+    def _write_inline(self, pending: _Pending) -> bool:
+        if not self._writing.acquire(blocking=False):
+            return False  # the writer thread is busy: queue behind it
+        try:
+            with self._counting:
+                if self._outstanding:  # entries handed over earlier go first
+                    return False
+            self._write([*self._take_held(), pending])
+        finally:
+            self._writing.release()
+        if self._nudge_timer is None:
+            self._nudge_timer = asyncio.get_running_loop().call_later(_SETTLE_EVERY, self._nudge)
+        return True
+
+    def _nudge(self) -> None:
+        self._nudge_timer = None
+        self._queue.put(_NUDGE)
+
+    def _take_held(self) -> list[_Pending]:
+        held, self._held = self._held, []
+        if self._held_timer is not None and asyncio._get_running_loop() is self._held_loop:
+            self._held_timer.cancel()  # (from another thread, the timer fires and finds nothing)
+            self._held_timer = None
+        return held
+
+    def _release_held(self) -> None:
+        self._held_timer = None
+        if self._held:
+            self._enqueue(self._take_held())
+
+    def _enqueue(self, batch: list[_Pending]) -> None:
+        if not batch:
+            return
+        with self._counting:
+            self._outstanding += len(batch)
+        for pending in batch:
+            self._queue.put(pending)
+
+    # -- the writer thread ----------------------------------------------------------------
 
     def _write_forever(self) -> None:
         unsettled = 0
@@ -128,36 +203,42 @@ class Ledger:
             if first is None:
                 self._settle()
                 return
-            batch = self._batch(first)
-            self._write(batch)
+            if isinstance(first, _Nudge):
+                first = None
+                if not unsettled:
+                    unsettled = self._settle()
+                    continue
+            with self._writing:
+                batch = self._batch(first)
+                if batch:
+                    self._write(batch)
+            with self._counting:
+                self._outstanding -= len(batch)
             if not unsettled:
                 due = time.monotonic() + _SETTLE_EVERY
             unsettled += len(batch)
             if unsettled >= _MAX_UNSETTLED or time.monotonic() >= due:
                 unsettled = self._settle()
 
-    def _batch(self, first: _Pending) -> list[_Pending]:
-        """`first` and what is queued behind it; if none of them is waited for, also what comes
-        within the linger, up to the first entry that is."""
-        batch = [first]
-        waited = first.woken is not None or first.done is not None
-        deadline = time.monotonic() + _LINGER
+    def _batch(self, first: _Pending | None) -> list[_Pending]:
+        """`first` and whatever is queued behind it."""
+        batch = [first] if first is not None else []
         while len(batch) < _MAX_BATCH:
-            linger = 0.0 if waited else deadline - time.monotonic()
             try:
-                item = self._queue.get(timeout=linger) if linger > 0 else self._queue.get_nowait()
+                item = self._queue.get_nowait()
             except queue.Empty:
                 break
             if item is None:
                 self._queue.put(None)
                 break
-            batch.append(item)
-            waited = waited or item.woken is not None or item.done is not None
+            if isinstance(item, _Pending):
+                batch.append(item)
         return batch
 
     def _settle(self) -> int:
         try:
-            self.store.settle()
+            with self._writing:  # an inline write would otherwise wait on the loop for the index
+                self.store.settle()
         except Exception:  # the rows are durable; the store indexes them on its next settle or open
             logger.exception("ledger index write failed")
         return 0
@@ -213,6 +294,7 @@ class Ledger:
         if self._closed:
             return
         self._closed = True
+        self._enqueue(self._take_held())
         self._queue.put(None)
         self._thread.join(timeout=30)
         self.checkpoint()

@@ -23,7 +23,7 @@ from gateway.pipeline.chain import Pipeline
 from gateway.pipeline.decide import Decide
 from gateway.pipeline.forward import Forward
 from gateway.pipeline.plan import Planner
-from gateway.pipeline.record import RecordIntent, RecordOutcome
+from gateway.pipeline.record import OpenCalls, RecordIntent, RecordOutcome
 from gateway.pipeline.resolve import Resolve
 from gateway.pipeline.snapshot import Snapshot
 from gateway.pipeline.track import React, Track
@@ -54,8 +54,9 @@ class Stages:
         self.validate = Validate()
         self.decide = Decide(policy, workflows)
         self.forward = Forward()
-        self.record_outcome = RecordOutcome(*ledger) if ledger else None
-        self.record_intent = RecordIntent(*ledger) if ledger else None
+        open_calls = OpenCalls()
+        self.record_outcome = RecordOutcome(*ledger, open_calls) if ledger else None
+        self.record_intent = RecordIntent(*ledger, open_calls) if ledger else None
         self.approve = approve
         self.as_task = AnswerAsTask(approve.store) if approve is not None else None
         self.snapshot = Snapshot()

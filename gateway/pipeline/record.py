@@ -6,6 +6,9 @@
     RecordIntent    (after decide)  writes the intent and waits until it is durable; only then
                     does the call go on towards the upstream.
 
+The two share a count of the calls between them (`OpenCalls`): the intent of a call that is the
+only one open may be written on the event loop itself (`Ledger.append(alone=True)`).
+
 Arguments and results pass through the privacy rules first: masked paths become salted digests,
 large results are stored as digest and size.
 """
@@ -53,12 +56,29 @@ def _mask_paths(call: Call) -> list[str]:
     return list(call.decision.obligations.mask) if call.decision is not None else []
 
 
+class OpenCalls:
+    """How many calls are inside `RecordOutcome` (forwarded, waiting, or on their way)."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
 class RecordOutcome:
-    def __init__(self, ledger: Ledger, masker: Masker) -> None:
+    def __init__(self, ledger: Ledger, masker: Masker, open_calls: OpenCalls) -> None:
         self._ledger = ledger
         self._masker = masker
+        self._open = open_calls
 
     async def __call__(self, call: Call, proceed: Proceed) -> Result:
+        self._open.count += 1
+        try:
+            return await self._recorded(call, proceed)
+        finally:
+            self._open.count -= 1
+
+    async def _recorded(self, call: Call, proceed: Proceed) -> Result:
         started = time.perf_counter()
         try:
             result = await proceed(call)
@@ -96,9 +116,10 @@ class RecordOutcome:
 
 
 class RecordIntent:
-    def __init__(self, ledger: Ledger, masker: Masker) -> None:
+    def __init__(self, ledger: Ledger, masker: Masker, open_calls: OpenCalls) -> None:
         self._ledger = ledger
         self._masker = masker
+        self._open = open_calls
 
     async def __call__(self, call: Call, proceed: Proceed) -> Result:
         manifest = call.manifest.manifest if call.manifest is not None else None
@@ -120,6 +141,7 @@ class RecordIntent:
                 "decision": _decision(call),
                 "compensation": call.context.compensation,
             },
+            alone=self._open.count == 1,
         )
         call.intent_seq = entry.seq
         return await proceed(call)

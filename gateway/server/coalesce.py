@@ -6,7 +6,8 @@ calls and, with TCP_NODELAY, two segments for every JSON answer of the fast path
 write happens inside the call, with the GIL held, and the profile of the gateway at 32 calls in
 flight put 16% of its GIL time in uvicorn's `send`. The protocol here hands uvicorn a transport
 whose writes are kept until the end of the current loop pass and then written as one, in order;
-closing (or EOF) writes what is kept first. Everything else is the real transport's.
+a response that is complete, closing, or EOF writes what is kept at once. Everything else is the
+real transport's.
 """
 
 from __future__ import annotations
@@ -66,3 +67,11 @@ class CoalescingHttpTools(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+
+    def on_response_complete(self) -> None:
+        # The response's last bytes are kept: write them now, not at the end of the loop pass,
+        # after the app's own return path (about 0.2 ms at one call in flight).
+        transport = self.transport
+        if isinstance(transport, CoalescingTransport):
+            transport.flush()
+        super().on_response_complete()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import anyio
@@ -58,19 +60,24 @@ async def test_submitted_entries_are_written_without_waiting(tmp_path: Path) -> 
 
 
 class CountingStore(SqliteLedgerStore):
-    """The real store, counting its durable writes (one fdatasync each)."""
+    """The real store, counting its durable writes (one fdatasync each) and who made them."""
 
     writes: list[list[int]]
+    writers: list[str]
+    slow_first_s = 0.0
 
     def append(self, rows):  # type: ignore[no-untyped-def]
+        if not self.writes and self.slow_first_s:
+            time.sleep(self.slow_first_s)
         self.writes.append([row.seq for row in rows])
+        self.writers.append(threading.current_thread().name)
         super().append(rows)
 
 
 def counting_ledger(directory: Path) -> tuple[Ledger, CountingStore]:
     key, _ = load_or_create(directory)
     store = CountingStore(directory / "ledger.db")
-    store.writes = []
+    store.writes, store.writers = [], []
     return Ledger(store, key, "t"), store
 
 
@@ -94,3 +101,47 @@ async def test_a_lone_submitted_entry_is_written_with_no_later_entry_to_carry_it
             await anyio.sleep(0.001)
     assert store.writes == [[1]]
     ledger.close()
+
+
+async def test_a_call_alone_writes_its_intent_and_the_held_outcome_on_the_event_loop(tmp_path: Path) -> None:
+    ledger, store = counting_ledger(tmp_path)
+    with anyio.fail_after(10):
+        for n in range(3):
+            await ledger.append("call.intent", {"n": n}, alone=True)
+            ledger.submit("call.result", {"n": n})
+        await ledger.append("gateway.stop", {})  # not alone: through the writer thread
+    ledger.close()
+    assert store.writes == [[1], [2, 3], [4, 5], [6, 7]]
+    assert store.writers == ["MainThread"] * 3 + ["rollgate-ledger"]
+    assert stored_seqs(tmp_path) == list(range(1, 8))
+
+
+async def test_a_call_alone_queues_behind_entries_the_busy_writer_has_not_written(tmp_path: Path) -> None:
+    ledger, store = counting_ledger(tmp_path)
+    store.slow_first_s = 0.3
+    order: list[int] = []
+
+    async def append(n: int, alone: bool) -> None:
+        order.append((await ledger.append("call.intent", {"n": n}, alone=alone)).seq)
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(append, 1, False)  # the writer thread takes it and is slow
+            await anyio.sleep(0.1)
+            tg.start_soon(append, 2, True)  # must not overtake it on the loop
+    ledger.close()
+    assert order == [1, 2]
+    assert "MainThread" not in store.writers
+    assert stored_seqs(tmp_path) == [1, 2]
+
+
+async def test_entries_written_on_the_event_loop_reach_the_index_for_other_readers(tmp_path: Path) -> None:
+    ledger, store = counting_ledger(tmp_path)
+    try:
+        with anyio.fail_after(5):
+            await ledger.append("call.intent", {"n": 1}, alone=True)
+            assert store.writers == ["MainThread"]
+            while stored_seqs(tmp_path) != [1]:  # nobody reads in this process: the writer settles
+                await anyio.sleep(0.01)
+    finally:
+        ledger.close()

@@ -25,23 +25,27 @@ def build_input(
     annotations: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> PolicyInput:
+    """The policy input of one call.
+
+    Built with `model_construct`: every part comes from values the gateway has validated already
+    (the call's context, the manifest, the workflow book), and validating them again cost about
+    a third of the decide stage. `test_build` checks that what is built validates unchanged.
+    """
     now = now or datetime.now(UTC)
-    manifest = resolved.manifest.model_dump(mode="json", exclude_none=True)
-    manifest["server"], manifest["tool"] = tool.upstream, tool.name
-    return PolicyInput(
-        principal=PrincipalDoc(id=context.principal.id, roles=sorted(context.principal.roles)),
+    return PolicyInput.model_construct(
+        principal=PrincipalDoc.model_construct(id=context.principal.id, roles=sorted(context.principal.roles)),
         workflow=workflow,
-        tool=ToolDoc(
+        tool=ToolDoc.model_construct(
             name=context.requested_name,
             server=tool.upstream,
             upstream_name=tool.name,
             qualified=tool.qualified,
-            manifest=manifest,
+            manifest=_manifest_document(resolved, tool),
             manifest_source=resolved.source,
             annotations=annotations or {},
         ),
         arguments=dict(context.arguments),
-        call=CallDoc(
+        call=CallDoc.model_construct(
             correlation_id=context.correlation_id,
             step=context.step,
             meta=dict(context.meta),
@@ -49,8 +53,14 @@ def build_input(
             idempotency_key=idempotency_key(context, resolved),
         ),
         compensation=context.compensation,
-        time=TimeDoc(now=now.isoformat(), unix=now.timestamp(), weekday=now.weekday(), hour=now.hour),
+        time=TimeDoc.model_construct(now=now.isoformat(), unix=now.timestamp(), weekday=now.weekday(), hour=now.hour),
     )
+
+
+def _manifest_document(resolved: ResolvedManifest, tool: ToolRef) -> dict[str, Any]:
+    manifest = resolved.manifest.model_dump(mode="json", exclude_none=True)
+    manifest["server"], manifest["tool"] = tool.upstream, tool.name
+    return manifest
 
 
 def _confidence(value: Any) -> float | None:

@@ -203,15 +203,13 @@ class Ledger:
             if first is None:
                 self._settle()
                 return
-            if isinstance(first, _Nudge):
-                first = None
+            if isinstance(first, _Nudge):  # (with entries of its own unsettled, a settle is due anyway)
                 if not unsettled:
                     unsettled = self._settle()
-                    continue
+                continue
             with self._writing:
                 batch = self._batch(first)
-                if batch:
-                    self._write(batch)
+                self._write(batch)
             with self._counting:
                 self._outstanding -= len(batch)
             if not unsettled:
@@ -220,9 +218,9 @@ class Ledger:
             if unsettled >= _MAX_UNSETTLED or time.monotonic() >= due:
                 unsettled = self._settle()
 
-    def _batch(self, first: _Pending | None) -> list[_Pending]:
-        """`first` and whatever is queued behind it."""
-        batch = [first] if first is not None else []
+    def _batch(self, first: _Pending) -> list[_Pending]:
+        """`first` and whatever is queued behind it (a nudge among them is moot: a settle is due)."""
+        batch = [first]
         while len(batch) < _MAX_BATCH:
             try:
                 item = self._queue.get_nowait()

@@ -81,6 +81,7 @@ class Rollbacks:
                 report.checkpoint_state = marks[-1].state if marks else None
             if dry_run:
                 return report
+            self._saga.begin_rollback(workflow, scope, selection)
             await self._record("rollback.started", {"workflow": workflow, "scope": scope, "plan": report.plan})
             for action in actions:
                 await self._apply(action, report)
@@ -94,6 +95,7 @@ class Rollbacks:
                 report.status = WorkflowStatus.ROLLED_BACK.value
             else:
                 report.status = self._saga.status(workflow)[0].value
+            self._saga.end_rollback(workflow)
             await self._record(
                 "rollback.finished",
                 {"workflow": workflow, **report.model_dump(include={"compensated", "escalated", "failed", "status"})},
@@ -102,10 +104,10 @@ class Rollbacks:
 
     async def resume(self) -> None:
         """After a restart: finish rollbacks that a crash interrupted (verifying before redoing)."""
-        for workflow in self._saga.in_flight_rollbacks():
+        for workflow, scope, selection in self._saga.in_flight_rollbacks():
             seqs = {s.seq for s in self._saga.steps(workflow) if s.status is StepStatus.COMPENSATING}
-            logger.warning("resuming the rollback of workflow %s (steps %s)", workflow, sorted(seqs))
-            await self.run(workflow)
+            logger.warning("resuming the rollback of workflow %s (scope %s, steps %s)", workflow, scope, sorted(seqs))
+            await self.run(workflow, scope, **selection)
 
     async def _apply(self, action: PlannedAction, report: RollbackReport) -> None:
         step = action.step

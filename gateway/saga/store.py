@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
+from typing import Any
 
-from gateway.saga.model import Checkpoint, Step, StepStatus, WorkflowStatus
+from gateway.saga.model import Checkpoint, Scope, Step, StepStatus, WorkflowStatus
 from gateway.store.connection import open_durable
 
 _SCHEMA = """
@@ -94,10 +96,30 @@ class SagaStore:
                 (workflow, status.value, reason),
             )
 
-    def in_flight_rollbacks(self) -> list[str]:
-        """Workflows with a step left half-compensated (the gateway stopped during a rollback)."""
+    def begin_rollback(self, workflow: str, scope: Scope, selection: dict[str, Any]) -> None:
+        """Record, durably, that a rollback of `workflow` runs: a crash between two of its steps
+        (none of them half-compensated) must not end it silently."""
+        status = self.status(workflow)[0]
         with self._lock:
-            rows = self._db.execute(
-                "SELECT DISTINCT workflow FROM steps WHERE status = ?", (StepStatus.COMPENSATING.value,)
+            self._db.execute(
+                "INSERT INTO workflows (id, status, rollback) VALUES (?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET rollback = excluded.rollback",
+                (workflow, status.value, json.dumps({"scope": scope, "selection": selection})),
             )
-            return [r[0] for r in rows.fetchall()]
+
+    def end_rollback(self, workflow: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE workflows SET rollback = NULL WHERE id = ?", (workflow,))
+
+    def in_flight_rollbacks(self) -> list[tuple[str, Scope, dict[str, Any]]]:
+        """(workflow, scope, selection) of the rollbacks a stop interrupted: begun and not ended, or
+        with a step left half-compensated."""
+        with self._lock:
+            begun = self._db.execute("SELECT id, rollback FROM workflows WHERE rollback IS NOT NULL").fetchall()
+            half = self._db.execute(
+                "SELECT DISTINCT workflow FROM steps WHERE status = ?", (StepStatus.COMPENSATING.value,)
+            ).fetchall()
+        found = {workflow: json.loads(rollback) for workflow, rollback in begun}
+        for (workflow,) in half:
+            found.setdefault(workflow, {"scope": "all", "selection": {}})
+        return [(workflow, run["scope"], run["selection"]) for workflow, run in found.items()]

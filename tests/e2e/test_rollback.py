@@ -32,12 +32,14 @@ def snapshot_db(db: Path) -> dict[str, Any]:
 
 
 async def wait_for_status(client: Any, workflow: str, wanted: str) -> dict[str, Any]:
-    with anyio.fail_after(60):
+    status: dict[str, Any] = {}
+    with anyio.move_on_after(60):
         while True:
             status = (await client.call_tool("rollgate_status", {"workflow_id": workflow})).structured_content
             if status["status"] == wanted:
                 return status
             await anyio.sleep(0.2)
+    raise AssertionError(f"workflow {workflow} is not {wanted} after 60 s; its last status: {status}")
 
 
 async def test_an_atomic_workflow_that_fails_is_rolled_back_and_the_email_escalated(start_gateway, tmp_path) -> None:

@@ -14,35 +14,23 @@ import mcp_types as types
 
 from gateway.manifests import Reversibility
 from gateway.pipeline.call import Call, Proceed, Result
+from gateway.pipeline.per_tool import PerTool
 from gateway.policy import Decision, Effect, Evaluation, PolicyService, build_input
 from gateway.workflows import WorkflowBook
-
-_ANNOTATIONS_KEPT = 4096
 
 
 class Decide:
     def __init__(self, policy: Callable[[], PolicyService], workflows: WorkflowBook) -> None:
         self._policy = policy
         self._workflows = workflows
-        self._annotations: dict[int, tuple[types.Tool, dict[str, Any]]] = {}
+        self._annotations = PerTool(_annotations)
         """Each tool definition's annotations as the policy reads them, dumped once per definition."""
-
-    def _annotations_of(self, definition: types.Tool | None) -> dict[str, Any]:
-        if definition is None or definition.annotations is None:
-            return {}
-        cached = self._annotations.get(id(definition))
-        if cached is None or cached[0] is not definition:
-            if len(self._annotations) >= _ANNOTATIONS_KEPT:  # catalogues change: drop the stale ones
-                self._annotations.clear()
-            cached = definition, definition.annotations.model_dump(by_alias=True, exclude_none=True)
-            self._annotations[id(definition)] = cached
-        return dict(cached[1])
 
     async def evaluate(self, call: Call) -> Evaluation:
         """Input, evaluate, interpret: the decision for this call, without acting on it."""
         assert call.tool is not None and call.manifest is not None
         context = call.context
-        annotations = self._annotations_of(call.definition)
+        annotations = {} if call.definition is None else dict(self._annotations(call.definition))
         workflow = self._workflows.view(context.workflow_id)
         policy_input = build_input(context, call.tool, call.manifest, workflow, annotations)
         evaluation = await self._policy().evaluate(policy_input)
@@ -77,3 +65,7 @@ def refusal(decision: Decision) -> Result:
         "decision_id": decision.decision_id,
     }
     return {"content": [{"type": "text", "text": text}], "structuredContent": structured, "isError": True}
+
+
+def _annotations(tool: types.Tool) -> dict[str, Any]:
+    return {} if tool.annotations is None else tool.annotations.model_dump(by_alias=True, exclude_none=True)

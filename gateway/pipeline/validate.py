@@ -14,25 +14,12 @@ from jsonschema.exceptions import SchemaError, best_match
 
 from gateway.errors import InvalidArgumentsError
 from gateway.pipeline.call import Call, Proceed, Result
+from gateway.pipeline.per_tool import PerTool
 
 
 class Validate:
     def __init__(self) -> None:
-        self._validators: dict[int, tuple[types.Tool, Any]] = {}
-
-    def _validator(self, tool: types.Tool) -> Any:
-        cached = self._validators.get(id(tool))
-        if cached is not None and cached[0] is tool:
-            return cached[1]
-        schema = tool.input_schema
-        cls = validators.validator_for(schema, default=Draft202012Validator)
-        try:
-            cls.check_schema(schema)
-            validator = cls(schema)
-        except SchemaError:
-            validator = None  # the upstream's schema is broken; it will judge its own input
-        self._validators[id(tool)] = (tool, validator)
-        return validator
+        self._validator = PerTool(_compile)
 
     async def __call__(self, call: Call, proceed: Proceed) -> Result:
         assert call.definition is not None
@@ -47,3 +34,13 @@ class Validate:
                     data={"field": field, "reason": error.message},
                 )
         return await proceed(call)
+
+
+def _compile(tool: types.Tool) -> Any:
+    schema = tool.input_schema
+    cls = validators.validator_for(schema, default=Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+        return cls(schema)
+    except SchemaError:
+        return None  # the upstream's schema is broken; it will judge its own input

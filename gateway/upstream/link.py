@@ -231,7 +231,9 @@ class UpstreamLink:
                     params = modern.stamped(session, method, params, opts)  # type: ignore[arg-type]
                 return await dispatcher.send_raw_request(method, params, opts)  # type: ignore[arg-type]
 
-            with anyio.move_on_after(timeout):
+            # A bare cancel scope with a deadline, not move_on_after: the same timeout, without a
+            # generator context manager and backend look-ups on every call (~4% of the profile).
+            with anyio.CancelScope(deadline=anyio.current_time() + timeout):
                 result = await send(params)
                 if stateless and self._answers_input:
                     result = await modern.answer_inline(params or {}, result, send, self._relay.request)

@@ -116,6 +116,7 @@ class Gateway:
                     approve,
                     self.saga,
                     self._react,
+                    reads_ahead=self.config.ledger.read_only_intents == "before_answer",
                 )
                 self._pipeline, self._planner = stages.pipeline(), stages.planner()
                 self._executor = stages.executor()

@@ -134,6 +134,12 @@ class LedgerConfig(_Section):
     checkpoint_interval_seconds: Annotated[float, Field(gt=0)] = 10.0
     max_result_bytes: Annotated[int, Field(ge=0)] = 64 * 1024
     """Results larger than this (canonical JSON) are stored as digest and size."""
+    read_only_intents: Literal["before_forward", "before_answer"] = "before_answer"
+    """When the intent of a call to a tool your manifest declares `read_only` must be durable:
+    before the call is forwarded, like every other call, or (the default) before its answer goes
+    to the agent, the fsync overlapping the upstream's work. Either way no answer reaches an agent
+    unless its call is on record; a crash in between loses only the record of a read whose
+    answer nobody received."""
 
     @field_validator("url")
     @classmethod

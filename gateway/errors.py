@@ -12,6 +12,7 @@ RollgateError
     ├── UnknownToolError     no upstream offers that name                             (-32602)
     ├── InvalidArgumentsError arguments do not validate against the inputSchema       (-32602)
     ├── UpstreamError        the upstream crashed, hung, timed out or is restarting   (-32603)
+    ├── UnrecordedError      the ledger could not record the call: nothing is answered (-32603)
     └── TemplateError        a manifest template names a path the call does not have  (-32602)
 """
 
@@ -72,6 +73,13 @@ class InvalidArgumentsError(CallError):
 
 
 class UpstreamError(CallError):
+    code = INTERNAL_ERROR
+
+
+class UnrecordedError(CallError):
+    """The ledger failed to write a call's intent: the call is not forwarded, or (a read already
+    forwarded) its answer is withheld."""
+
     code = INTERNAL_ERROR
 
 

@@ -5,7 +5,8 @@ order, writes them in one transaction and commits once (group commit: concurrent
 fsync), and only then wakes the callers: `append` returns once the entry is on disk. An entry
 nobody waits for (`submit`) is held a few milliseconds for the next one that somebody does. A
 caller that is the only call in flight, finding the writer idle, writes on the event loop itself
-(the thread hand-offs cost it more than the fsync). Tree heads are signed as checkpoints
+(the thread hand-offs cost it more than the fsync). A caller with something to do meanwhile
+queues its entry and awaits its durability later (`append_soon`). Tree heads are signed as checkpoints
 periodically, on demand, and at stop.
 """
 
@@ -17,6 +18,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -117,6 +119,26 @@ class Ledger:
         self._enqueue([*self._take_held(), pending])
         # A cancelled caller does not un-write its entry: it is queued already, and the writer
         # skips a future that was cancelled. (No asyncio.shield: one loop pass less per append.)
+        await pending.woken
+        return pending.outcome()
+
+    def append_soon(self, kind: str, data: dict[str, Any]) -> Awaitable[StoredEntry]:
+        """Queue one entry for the writer thread at once, in chain order; await the result for it
+        to be durable (it raises what the write raised).
+
+        For a caller with other work to do meanwhile: a read-only call is forwarded while its
+        intent is written, and its answer waits for the result. The entry is written whether or
+        not the result is awaited, as with a cancelled `append`.
+        """
+        if self._closed:
+            raise LedgerClosed("the ledger is stopped")
+        pending = _Pending(kind, data, woken=asyncio.get_running_loop().create_future())
+        self._enqueue([*self._take_held(), pending])
+        return self._durable(pending)
+
+    @staticmethod
+    async def _durable(pending: _Pending) -> StoredEntry:
+        assert pending.woken is not None
         await pending.woken
         return pending.outcome()
 

@@ -49,6 +49,8 @@ class Stages:
         approve: Approve | None = None,
         saga: SagaStore | None = None,
         react: React | None = None,
+        *,
+        reads_ahead: bool = False,
     ) -> None:
         self.resolve = Resolve(catalog, manifests)
         self.validate = Validate()
@@ -56,7 +58,7 @@ class Stages:
         self.forward = Forward()
         open_calls = OpenCalls()
         self.record_outcome = RecordOutcome(*ledger, open_calls) if ledger else None
-        self.record_intent = RecordIntent(*ledger, open_calls) if ledger else None
+        self.record_intent = RecordIntent(*ledger, open_calls, reads_ahead=reads_ahead) if ledger else None
         self.approve = approve
         self.as_task = AnswerAsTask(approve.store) if approve is not None else None
         self.snapshot = Snapshot()

@@ -4,7 +4,8 @@
                     its reason and decision, or the result (status, duration, result or digest),
                     or the error.
     RecordIntent    (after decide)  writes the intent and waits until it is durable; only then
-                    does the call go on towards the upstream.
+                    does the call go on towards the upstream. (A call the operator's manifest
+                    declares read-only may go on at once; its answer then waits for the intent.)
 
 The two share a count of the calls between them (`OpenCalls`): the intent of a call that is the
 only one open may be written on the event loop itself (`Ledger.append(alone=True)`).
@@ -15,17 +16,21 @@ large results are stored as digest and size.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from mcp.shared.exceptions import MCPError
 
-from gateway.errors import CallError
+from gateway.errors import CallError, UnrecordedError
 from gateway.ledger.entry import EntryKind
 from gateway.ledger.ledger import Ledger
 from gateway.ledger.privacy import Masker
+from gateway.manifests.schema import Reversibility
 from gateway.pipeline.call import Call, Proceed, Result
 from gateway.policy import Effect
+
+logger = logging.getLogger(__name__)
 
 
 def _who(call: Call) -> dict[str, Any]:
@@ -86,6 +91,8 @@ class RecordOutcome:
             message = exc.message if isinstance(exc, CallError) else exc.error.message
             if call.intent_seq is not None:
                 await self._outcome(call, started, {"status": "error", "error": message})
+            elif isinstance(exc, UnrecordedError):  # the ledger failed already: say so, don't try again
+                logger.error("call %s not recorded: %s", call.context.correlation_id, message)
             else:  # rejected before any decision (unknown tool, invalid arguments)
                 await self._ledger.append(EntryKind.CALL_REFUSED, {**_who(call), "error": message})
             raise
@@ -116,32 +123,60 @@ class RecordOutcome:
 
 
 class RecordIntent:
-    def __init__(self, ledger: Ledger, masker: Masker, open_calls: OpenCalls) -> None:
+    """`reads_ahead`: a call to a tool whose operator manifest declares it read-only is forwarded
+    while its intent is written; its answer (or error) waits until the intent is durable. Every
+    other call waits for its intent before it is forwarded."""
+
+    def __init__(self, ledger: Ledger, masker: Masker, open_calls: OpenCalls, *, reads_ahead: bool = False) -> None:
         self._ledger = ledger
         self._masker = masker
         self._open = open_calls
+        self._reads_ahead = reads_ahead
 
     async def __call__(self, call: Call, proceed: Proceed) -> Result:
-        manifest = call.manifest.manifest if call.manifest is not None else None
-        entry = await self._ledger.append(
-            EntryKind.CALL_INTENT,
-            {
-                **_who(call),
-                "roles": sorted(call.context.principal.roles),
-                "arguments": self._masker.mask("args", dict(call.context.arguments), _mask_paths(call)),
-                "manifest": None
-                if manifest is None
-                else {
-                    "source": call.manifest.source if call.manifest else None,
-                    "reversibility": manifest.reversibility.value,
-                    "impact": manifest.impact.value,
-                    "side_effects": manifest.side_effects,
-                    "compensation": manifest.compensation.tool if manifest.compensation else None,
-                },
-                "decision": _decision(call),
-                "compensation": call.context.compensation,
-            },
-            alone=self._open.count == 1,
-        )
+        if self._reads_ahead and _declared_read_only(call):
+            durable = self._ledger.append_soon(EntryKind.CALL_INTENT, self._intent(call))
+            try:
+                return await proceed(call)
+            finally:
+                try:
+                    call.intent_seq = (await durable).seq
+                except Exception as exc:  # (cancellation passes: the entry is written all the same)
+                    raise UnrecordedError(
+                        f"the ledger could not record this call, so its answer is withheld: {exc}"
+                    ) from exc
+        try:
+            entry = await self._ledger.append(EntryKind.CALL_INTENT, self._intent(call), alone=self._open.count == 1)
+        except Exception as exc:
+            raise UnrecordedError(f"the ledger could not record this call, so it was not forwarded: {exc}") from exc
         call.intent_seq = entry.seq
         return await proceed(call)
+
+    def _intent(self, call: Call) -> dict[str, Any]:
+        manifest = call.manifest.manifest if call.manifest is not None else None
+        return {
+            **_who(call),
+            "roles": sorted(call.context.principal.roles),
+            "arguments": self._masker.mask("args", dict(call.context.arguments), _mask_paths(call)),
+            "manifest": None
+            if manifest is None
+            else {
+                "source": call.manifest.source if call.manifest else None,
+                "reversibility": manifest.reversibility.value,
+                "impact": manifest.impact.value,
+                "side_effects": manifest.side_effects,
+                "compensation": manifest.compensation.tool if manifest.compensation else None,
+            },
+            "decision": _decision(call),
+            "compensation": call.context.compensation,
+        }
+
+
+def _declared_read_only(call: Call) -> bool:
+    """Read-only by the operator's own manifest (an upstream's annotations are not trusted for this)."""
+    resolved = call.manifest
+    return (
+        resolved is not None
+        and resolved.source == "manifest"
+        and resolved.manifest.reversibility is Reversibility.READ_ONLY
+    )

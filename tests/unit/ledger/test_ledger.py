@@ -9,8 +9,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from gateway.ledger.keys import load_or_create
 from gateway.ledger import ledger as ledger_module
+from gateway.ledger.keys import load_or_create
 from gateway.ledger.ledger import Ledger
 from gateway.store import SqliteLedgerStore
 from tests.unit.store.test_journal import stored_seqs

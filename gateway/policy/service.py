@@ -10,7 +10,6 @@ import hashlib
 import json
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import anyio
 
 from gateway.errors import PolicyError
+from gateway.ids import new_id
 from gateway.policy.document import Decision, PolicyInput
 from gateway.policy.engines import PolicyBundle, PolicyEngine, fingerprint
 from gateway.policy.interpret import deny, interpret
@@ -90,7 +90,7 @@ class PolicyService:
             await close()
 
     async def evaluate(self, policy_input: PolicyInput) -> Evaluation:
-        decision_id = f"dec_{uuid.uuid4().hex}"
+        decision_id = new_id("dec")
         started = time.perf_counter()
         raw: object = None
         if self.loaded is None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 import mcp_types as types
 
 from gateway.errors import CallError
+from gateway.ids import new_id
 from gateway.models import META_STEP, META_WORKFLOW, CallContext, Principal, ProgressSink
 from gateway.pipeline import Call, TaskSupport
 from gateway.upstream.pool import LinkSet
@@ -60,7 +60,7 @@ def build_call(
         arguments=dict(arguments or {}),
         workflow_id=workflow if isinstance(workflow, str) and workflow else (session_id or "local"),
         step=str(step) if step is not None else None,
-        correlation_id=f"call_{uuid.uuid4().hex}",
+        correlation_id=new_id("call"),
         meta=meta,
         session_key=session_id,
     )

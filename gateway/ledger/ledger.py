@@ -58,6 +58,8 @@ class _Pending:
     error: BaseException | None = None
     woken: asyncio.Future[None] | None = None
     """Resolved on its loop once written, for a caller awaiting `append`."""
+    written: bool = False
+    """Set by the writer (under `Ledger._waking`) once `entry` or `error` is final."""
 
     def outcome(self) -> StoredEntry:
         if self.error is not None:
@@ -92,6 +94,8 @@ class Ledger:
         """Held while entries are chained and written (by the writer thread, or inline) and while
         the store settles: whoever holds it owns the chain's tail."""
         self._counting = threading.Lock()
+        self._waking = threading.Lock()
+        """Orders the writer's `written` against an `append_soon` caller registering its future."""
         self._outstanding = 0
         """Entries handed to the writer thread and not yet written (under `_counting`)."""
         self._held: list[_Pending] = []
@@ -132,14 +136,18 @@ class Ledger:
         """
         if self._closed:
             raise LedgerClosed("the ledger is stopped")
-        pending = _Pending(kind, data, woken=asyncio.get_running_loop().create_future())
+        pending = _Pending(kind, data)
         self._enqueue([*self._take_held(), pending])
         return self._durable(pending)
 
-    @staticmethod
-    async def _durable(pending: _Pending) -> StoredEntry:
-        assert pending.woken is not None
-        await pending.woken
+    async def _durable(self, pending: _Pending) -> StoredEntry:
+        # Usually written by now (the fsync is shorter than the upstream's work): then the writer
+        # never had to wake the loop. Otherwise the writer finds this future and resolves it.
+        with self._waking:
+            if not pending.written:
+                pending.woken = asyncio.get_running_loop().create_future()
+        if pending.woken is not None:
+            await pending.woken
         return pending.outcome()
 
     def submit(self, kind: str, data: dict[str, Any]) -> None:
@@ -287,11 +295,13 @@ class Ledger:
         # One wake-up per event loop for the whole batch (each call_soon_threadsafe writes to
         # the loop's self-pipe): at 32 calls in flight a batch holds many waiters.
         waiting: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
-        for pending in batch:
-            if pending.done is not None:
-                pending.done.set()
-            if pending.woken is not None:
-                waiting.setdefault(pending.woken.get_loop(), []).append(pending.woken)
+        with self._waking:
+            for pending in batch:
+                pending.written = True
+                if pending.done is not None:
+                    pending.done.set()
+                if pending.woken is not None:
+                    waiting.setdefault(pending.woken.get_loop(), []).append(pending.woken)
         for loop, futures in waiting.items():
             with contextlib.suppress(RuntimeError):  # the waiting loop is gone (shutdown)
                 loop.call_soon_threadsafe(_settle, futures)

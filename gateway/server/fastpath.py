@@ -223,7 +223,8 @@ class _ResponseChannel:
         self.progress_token: Any = None
         self.stream_id = ""
         self._events: list[bytes] = []
-        self._finished = anyio.Event()
+        self._finished: anyio.Event | None = None
+        """Set once a streamed answer is complete (a resuming GET waits for it); made when streaming starts."""
 
     async def progress(self, progress: float, total: float | None, message: str | None) -> None:
         if self.progress_token is None:
@@ -263,6 +264,7 @@ class _ResponseChannel:
         async with self._lock:
             if not self._streaming:
                 self._streaming = True
+                self._finished = anyio.Event()
                 self.stream_id = f"{_EVENT_PREFIX}{next(_stream_ids)}"
                 self._remember(self)
                 await self._send(_SSE_START)
@@ -281,13 +283,16 @@ class _ResponseChannel:
             self._send = send
             await send(_SSE_START)
             missed = b"".join(self._events[seen:])
-            await send({"type": "http.response.body", "body": missed, "more_body": not self._finished.is_set()})
-        await self._finished.wait()
+            finished = self._finished
+            assert finished is not None  # only streamed channels are remembered, hence resumable
+            await send({"type": "http.response.body", "body": missed, "more_body": not finished.is_set()})
+        await finished.wait()
 
     async def finish(self, response: dict[str, Any]) -> None:
         async with self._lock:
             if self._streaming:
                 await self._send({"type": "http.response.body", "body": self._record(response), "more_body": False})
+                assert self._finished is not None
                 self._finished.set()
                 return
             body = _dumps(response)

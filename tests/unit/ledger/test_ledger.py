@@ -151,3 +151,18 @@ async def test_entries_written_on_the_event_loop_reach_the_index_for_other_reade
                 await anyio.sleep(0.01)
     finally:
         ledger.close()
+
+
+async def test_an_entry_queued_soon_is_durable_when_awaited_whether_written_before_or_after(tmp_path: Path) -> None:
+    ledger, store = counting_ledger(tmp_path)
+    store.slow_first_s = 0.2
+    with anyio.fail_after(10):
+        slow = ledger.append_soon("call.intent", {"n": 1})  # awaited while the writer is still at it
+        assert (await slow).seq == 1
+        assert store.writes == [[1]]
+        quick = ledger.append_soon("call.intent", {"n": 2})
+        while len(store.writes) < 2:  # written before anyone awaits it: nothing to wake
+            await anyio.sleep(0.001)
+        assert (await quick).seq == 2
+    ledger.close()
+    assert stored_seqs(tmp_path) == [1, 2]

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.approvals.queue import ApprovalQueue
+from gateway.ids import new_id
 from gateway.models import CallContext, Principal
 from gateway.policy.document import ApproverRule
 from gateway.saga.model import Checkpoint, Step, WorkflowStatus
@@ -116,6 +117,6 @@ def compensation_context(tool: str, arguments: dict[str, Any], workflow: str, co
         arguments=arguments,
         workflow_id=workflow,
         step=None,
-        correlation_id=f"call_{secrets.token_hex(16)}",
+        correlation_id=new_id("call"),
         compensation=compensation,
     )

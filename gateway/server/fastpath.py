@@ -217,14 +217,13 @@ class _ResponseChannel:
         self.session = session
         self.session_id = session_id
         self._remember = remember
-        self._streaming = False
         # fast_acquire: an uncontended acquire does not yield to the loop (an extra loop pass per call)
         self._lock = anyio.Lock(fast_acquire=True)
         self.progress_token: Any = None
         self.stream_id = ""
         self._events: list[bytes] = []
         self._finished: anyio.Event | None = None
-        """Set once a streamed answer is complete (a resuming GET waits for it); made when streaming starts."""
+        """Made when the answer becomes a stream; set once it is complete (a resuming GET waits for it)."""
 
     async def progress(self, progress: float, total: float | None, message: str | None) -> None:
         if self.progress_token is None:
@@ -262,8 +261,7 @@ class _ResponseChannel:
 
     async def _event(self, payload: dict[str, Any]) -> None:
         async with self._lock:
-            if not self._streaming:
-                self._streaming = True
+            if self._finished is None:  # the first event: the answer becomes a stream
                 self._finished = anyio.Event()
                 self.stream_id = f"{_EVENT_PREFIX}{next(_stream_ids)}"
                 self._remember(self)
@@ -290,9 +288,8 @@ class _ResponseChannel:
 
     async def finish(self, response: dict[str, Any]) -> None:
         async with self._lock:
-            if self._streaming:
+            if self._finished is not None:  # streaming
                 await self._send({"type": "http.response.body", "body": self._record(response), "more_body": False})
-                assert self._finished is not None
                 self._finished.set()
                 return
             body = _dumps(response)

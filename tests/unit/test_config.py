@@ -32,6 +32,7 @@ def test_defaults_listen_on_loopback_and_fail_closed(tmp_path: Path) -> None:
         ('[[agents]]\nid = "a"\ntoken_sha256 = "short"\n', "agents[0].token_sha256"),
         ("[surprise]\nx = 1\n", "surprise"),
         ('[server]\nevent_loop = "trio"\n', "server.event_loop"),
+        ('[ledger]\nread_only_intents = "later"\n', "ledger.read_only_intents"),
     ],
 )
 def test_every_error_names_the_key(tmp_path: Path, text: str, key: str) -> None:

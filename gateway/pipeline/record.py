@@ -135,7 +135,7 @@ class RecordIntent:
 
     async def __call__(self, call: Call, proceed: Proceed) -> Result:
         if self._reads_ahead and _declared_read_only(call):
-            durable = self._ledger.append_soon(EntryKind.CALL_INTENT, self._intent(call))
+            durable = self._ledger.append_soon(EntryKind.CALL_INTENT, self._intent(call), alone=self._open.count == 1)
             try:
                 return await proceed(call)
             finally:

@@ -66,10 +66,14 @@ class CountingStore(SqliteLedgerStore):
     writes: list[list[int]]
     writers: list[str]
     slow_first_s = 0.0
+    slow_next_s = 0.0
 
     def append(self, rows):  # type: ignore[no-untyped-def]
         if not self.writes and self.slow_first_s:
             time.sleep(self.slow_first_s)
+        if self.slow_next_s:
+            slow, self.slow_next_s = self.slow_next_s, 0.0
+            time.sleep(slow)
         self.writes.append([row.seq for row in rows])
         self.writers.append(threading.current_thread().name)
         super().append(rows)
@@ -166,3 +170,23 @@ async def test_an_entry_queued_soon_is_durable_when_awaited_whether_written_befo
         assert (await quick).seq == 2
     ledger.close()
     assert stored_seqs(tmp_path) == [1, 2]
+
+
+async def test_an_entry_queued_soon_by_a_call_alone_is_written_on_the_loop_once_the_caller_waits(
+    tmp_path: Path,
+) -> None:
+    ledger, store = counting_ledger(tmp_path)
+    with anyio.fail_after(10):
+        durable = ledger.append_soon("call.intent", {"n": 1}, alone=True)
+        assert store.writes == []  # not before the caller's next wait (it sends its request first)
+        await anyio.sleep(0)
+        assert store.writes == [[1]] and store.writers == ["MainThread"]
+        assert (await durable).seq == 1
+        store.slow_next_s = 0.3  # the writer thread's next write keeps it busy...
+        busy = ledger.append_soon("call.intent", {"n": 2})
+        await anyio.sleep(0.1)
+        alone = ledger.append_soon("call.intent", {"n": 3}, alone=True)  # ...so this one queues behind it
+        assert [(await busy).seq, (await alone).seq] == [2, 3]
+    ledger.close()
+    assert store.writers == ["MainThread", "rollgate-ledger", "rollgate-ledger"]
+    assert stored_seqs(tmp_path) == [1, 2, 3]

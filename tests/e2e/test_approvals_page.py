@@ -1,7 +1,12 @@
-"""The approvals page in a real headless Chromium (Debian's, driven by Playwright; nothing downloads a browser)."""
+"""The approvals page in a real headless Chromium (Debian's, driven by Playwright; nothing downloads a browser).
+
+The first test takes the README's screenshot of the page; it replaces `docs/approvals.png` only when
+`ROLLGATE_UPDATE_SCREENSHOT=1` is set, so that a test run leaves the tracked files alone.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -62,8 +67,9 @@ async def test_the_page_lists_the_pending_call_shows_its_context_and_approving_r
         assert "moves money between accounts" in await page.inner_text("#d-effects")
         assert "compensable tool with high impact" in await page.inner_text("#d-reasons")
         await page.fill("#comment", "invoice 2026-118 checked")
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        await page.screenshot(path=str(SCREENSHOT), full_page=True)
+        shot = SCREENSHOT if os.environ.get("ROLLGATE_UPDATE_SCREENSHOT") == "1" else tmp_path / SCREENSHOT.name
+        await page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000  # a rendered page, not an empty image
         await page.click("#approve")
         await page.wait_for_function("document.getElementById('d-message').textContent.startsWith('Approved')")
         await browser.close()

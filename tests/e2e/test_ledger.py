@@ -152,3 +152,40 @@ async def test_a_stdio_gateway_stopped_by_sigterm_records_its_stop(tmp_path) -> 
         if process.poll() is None:
             process.kill()
     assert rollgate(config, "ledger", "show").stdout.rstrip().endswith("gateway stopped")
+
+
+@pytest.mark.parametrize("when", ["before_answer", "before_forward"])
+async def test_every_answered_call_has_its_intent_on_record_first_whenever_a_read_is_written(
+    start_gateway, tmp_path, when: str
+) -> None:
+    from tests.conftest import DEFAULT_POLICIES
+    from tests.e2e.test_approvals import demo
+
+    gateway = start_gateway(
+        demo(tmp_path / "demo.db"), policies=DEFAULT_POLICIES, extra=f'[ledger]\nread_only_intents = "{when}"\n'
+    )
+    meta = {"rollgate/workflow": f"wf-{when}"}
+    async with http_client(gateway.url, TOKEN) as client:
+        created = await client.call_tool("demo__create_customer", {"name": "Ada", "email": "a@example.com"}, meta=meta)
+        assert not created.is_error
+        for _ in range(3):  # declared read_only in tool_manifests/demo.yaml
+            listed = await client.call_tool("demo__list_customers", {}, meta=meta)
+            assert not listed.is_error and "Ada" in str(listed.structured_content)
+    database = tmp_path / "state" / "ledger.db"
+    with anyio.fail_after(10):
+        while True:  # the index follows the journal within 50 ms
+            with sqlite3.connect(database) as db:
+                rows = db.execute(
+                    "SELECT seq, kind, correlation, body FROM ledger WHERE workflow = ? ORDER BY seq",
+                    (meta["rollgate/workflow"],),
+                ).fetchall()
+            if len(rows) == 8:
+                break
+            await anyio.sleep(0.05)
+    intents = {correlation: seq for seq, kind, correlation, _ in rows if kind == "call.intent"}
+    results = [(seq, correlation, body) for seq, kind, correlation, body in rows if kind == "call.result"]
+    assert len(intents) == len(results) == 4
+    for seq, correlation, body in results:
+        assert intents[correlation] < seq and f'"intent_seq":{intents[correlation]}' in body.decode()
+    verified = rollgate(next(tmp_path.glob("rollgate-*.toml")), "ledger", "verify")
+    assert verified.returncode == 0, verified.stderr

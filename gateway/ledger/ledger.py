@@ -6,8 +6,8 @@ fsync), and only then wakes the callers: `append` returns once the entry is on d
 nobody waits for (`submit`) is held a few milliseconds for the next one that somebody does. A
 caller that is the only call in flight, finding the writer idle, writes on the event loop itself
 (the thread hand-offs cost it more than the fsync). A caller with something to do meanwhile
-queues its entry and awaits its durability later (`append_soon`). Tree heads are signed as checkpoints
-periodically, on demand, and at stop.
+has its entry written while it goes on and awaits its durability later (`append_soon`). Tree
+heads are signed as checkpoints periodically, on demand, and at stop.
 """
 
 from __future__ import annotations
@@ -156,12 +156,11 @@ class Ledger:
         except BaseException as exc:  # (a loop callback: whoever awaits the entry learns of it)
             logger.exception("ledger write failed")
             with self._waking:
-                if pending.written:  # it was written; what failed came after
-                    return
-                pending.error, pending.written = exc, True
-                woken = pending.woken
-            if woken is not None and not woken.done():
-                woken.set_result(None)
+                failed = not pending.written  # (if it was written, what failed came after)
+                if failed:
+                    pending.error = exc
+            if failed:
+                self._wake([pending])
 
     async def _durable(self, pending: _Pending) -> StoredEntry:
         # Usually written by now (the fsync is shorter than the upstream's work): then the writer
@@ -315,8 +314,13 @@ class Ledger:
             self._leaves.extend(e.leaf for e in entries)
             for pending, entry in zip(batch, entries, strict=True):
                 pending.entry = entry
-        # One wake-up per event loop for the whole batch (each call_soon_threadsafe writes to
-        # the loop's self-pipe): at 32 calls in flight a batch holds many waiters.
+        self._wake(batch)
+
+    def _wake(self, batch: list[_Pending]) -> None:
+        """Mark the batch written (its entries or errors are final) and wake whoever waits.
+
+        One wake-up per event loop for the whole batch (each call_soon_threadsafe writes to the
+        loop's self-pipe): at 32 calls in flight a batch holds many waiters."""
         waiting: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         with self._waking:
             for pending in batch:

@@ -13,6 +13,12 @@ elicitation, roots, logging, answers to the server's requests) works as before. 
 one of the session's integers), and the reader takes the matching answer, and progress carrying
 that id as its token, off the pipe before anything is parsed into models. Everything else the
 server writes goes to the session as it would have.
+
+Raw requests written in one loop pass leave as one write at its end (a lone request in flight
+leaves at once): one system call instead of one a request, and the server finds the lines that
+arrived together already buffered. Against the commit before, at 32 calls in flight through the
+gateway to the minimal bench server, two A/Bs gave 1.10x and 1.11x the calls/s, with 12% less CPU
+a call for gateway and server together (bench/README.md).
 """
 
 from __future__ import annotations
@@ -59,6 +65,8 @@ _ID_PREFIX = "rollgate-"
 _CANCEL_WRITE_TIMEOUT = 1.0
 """A courtesy `notifications/cancelled` that cannot be written within this is given up."""
 _WRITER_FLUSH_TIMEOUT = 0.5
+_KEEP_LIMIT = 64 * 1024
+"""Requests kept for the end of the loop pass leave at once when they reach this many bytes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +140,9 @@ class StdioWire:
         self._writer = writer if isinstance(writer, asyncio.StreamWriter) else None
         self._next_id = 0
         self._waiting: dict[str, _Inbox] = {}
+        self._kept: list[bytes] = []
+        """Requests written in this loop pass, to leave as one write at its end."""
+        self._kept_bytes = 0
         self._closed = False
 
     async def request(
@@ -187,10 +198,37 @@ class StdioWire:
                 return
             if self._writer.is_closing():
                 raise BrokenPipeError
-            self._writer.write(message)
+            if not self._keep(message):
+                self._writer.write(message)
             await self._writer.drain()  # suspends only while the pipe's buffer is full
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError, RuntimeError):
             raise MCPError(code=types.CONNECTION_CLOSED, message="Connection closed") from None
+
+    def _keep(self, message: bytes) -> bool:
+        """Keep `message` to leave with the others written in this loop pass (at once, with
+        them, once they reach `_KEEP_LIMIT`). False, not kept: it is the only request in flight,
+        and goes out now (there is nothing to gather, and at one call in flight the ledger
+        writes the call's intent on the loop's next pass, once the request is out)."""
+        if not self._kept:
+            if len(self._waiting) <= 1:
+                return False
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._kept.append(message)
+        self._kept_bytes += len(message)
+        if self._kept_bytes < _KEEP_LIMIT:
+            return True
+        self._flush()
+        return True
+
+    def _flush(self) -> None:
+        """Write what is kept, as one write (the loop's end-of-pass callback, or a full keep)."""
+        if not self._kept:
+            return
+        data = b"".join(self._kept)
+        self._kept.clear()
+        self._kept_bytes = 0
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.write(data)
 
     def take(self, message: Any) -> bool:
         """Deliver `message` (one parsed line) if it is the answer to, or progress of, a raw

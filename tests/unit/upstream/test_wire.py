@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import mcp_types as types
@@ -158,3 +160,67 @@ def test_answers_with_the_sessions_integer_ids_are_left_for_the_session() -> Non
     assert not wire.take({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": 1}})
     assert not wire.take({"jsonrpc": "2.0", "id": "rollgate-9", "result": {}})  # not (or no longer) in flight
     assert not wire.take(None)
+
+
+class _RecordingWriter:
+    """The wire's pipe writer, noting how many request lines each write carries."""
+
+    def __init__(self, writer: asyncio.StreamWriter, noted: list[str]) -> None:
+        self._writer = writer
+        self.noted = noted
+
+    def write(self, data: bytes) -> None:
+        lines = data.count(b"\n")
+        self.noted.append(f"write {lines}")
+        self._writer.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._writer, name)
+
+
+@asynccontextmanager
+async def recorded(wire: StdioWire) -> AsyncIterator[list[str]]:
+    noted: list[str] = []
+    assert wire._writer is not None
+    original = wire._writer
+    wire._writer = _RecordingWriter(original, noted)  # type: ignore[assignment]
+    try:
+        yield noted
+    finally:
+        wire._writer = original
+
+
+async def test_a_lone_request_leaves_before_the_loop_runs_anything_else() -> None:
+    async with wired() as (wire, _), recorded(wire) as noted:
+        asyncio.get_running_loop().call_soon(noted.append, "next pass")
+        assert await wire.request("echo", {"n": 1}) == {"n": 1}
+    assert noted[:2] == ["write 1", "next pass"]
+
+
+async def test_requests_made_in_one_loop_pass_leave_in_one_write_behind_the_first() -> None:
+    async with wired() as (wire, _), recorded(wire) as noted:
+        results: dict[int, dict[str, object]] = {}
+
+        async def one(n: int) -> None:
+            results[n] = await wire.request("echo", {"n": n})
+
+        async with anyio.create_task_group() as tg:
+            for n in range(10):
+                tg.start_soon(one, n)
+    assert results == {n: {"n": n} for n in range(10)}
+    assert noted == ["write 1", "write 9"]
+
+
+async def test_large_requests_in_one_pass_leave_once_they_fill_the_keep_and_all_are_answered() -> None:
+    text = "x" * (40 * 1024)
+    async with wired() as (wire, _), recorded(wire) as noted:
+        results: dict[int, dict[str, object]] = {}
+
+        async def one(n: int) -> None:
+            results[n] = await wire.request("echo", {"n": n, "text": text})
+
+        async with anyio.create_task_group() as tg:
+            for n in range(7):
+                tg.start_soon(one, n)
+    assert results == {n: {"n": n, "text": text} for n in range(7)}
+    assert noted == ["write 1", "write 2", "write 2", "write 2"]  # 2 x 40 KiB passes the 64 KiB keep

@@ -73,15 +73,22 @@ async def start_direct(stack: AsyncExitStack, workdir: Path) -> Column:
     return Column("direct", StdioTarget(MINIMAL_SERVER), many_sessions=False, command=MINIMAL_SERVER)
 
 
-async def start_mcp_proxy(stack: AsyncExitStack, workdir: Path) -> Column:
+async def start_mcp_proxy(stack: AsyncExitStack, workdir: Path, log_level: str | None = LOG_LEVEL) -> Column:
+    """mcp-proxy at WARNING; `log_level=None` leaves it at its shipped default (INFO: a line per
+    request from uvicorn's access log and one from the SDK's server)."""
     await ensure_mcp_proxy()
     port = free_port()
-    argv = [str(MCP_PROXY), "--host", "127.0.0.1", "--port", str(port), "--log-level", LOG_LEVEL,
-            "--", *MINIMAL_SERVER]  # fmt: skip
-    child = ChildProcess(argv, workdir / "mcp-proxy.log")
+    name = "mcp-proxy" if log_level is not None else "mcp-proxy-info"
+    argv = [str(MCP_PROXY), "--host", "127.0.0.1", "--port", str(port),
+            *(("--log-level", log_level) if log_level is not None else ()), "--", *MINIMAL_SERVER]  # fmt: skip
+    child = ChildProcess(argv, workdir / f"{name}.log")
     stack.callback(child.stop)
     await child.wait_listening(port)
-    return Column("mcp-proxy", HttpTarget(f"http://127.0.0.1:{port}/mcp"), many_sessions=True, command=argv)
+    return Column(name, HttpTarget(f"http://127.0.0.1:{port}/mcp"), many_sessions=True, command=argv)
+
+
+async def start_mcp_proxy_as_shipped(stack: AsyncExitStack, workdir: Path) -> Column:
+    return await start_mcp_proxy(stack, workdir, log_level=None)
 
 
 async def start_rollgate(
@@ -121,6 +128,8 @@ async def start_rollgate(
 
 
 STARTERS: dict[str, Starter] = {"direct": start_direct, "mcp-proxy": start_mcp_proxy, "rollgate": start_rollgate}
+EXTRA_STARTERS: dict[str, Starter] = {"mcp-proxy-info": start_mcp_proxy_as_shipped}
+"""Columns measured only when `--only` names them."""
 
 
 def baseline_starter(tree: Path) -> Starter:

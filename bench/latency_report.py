@@ -45,8 +45,11 @@ RATIOS = [
     Ratio("c32", "calls_per_s", "rollgate", "direct", (">=", 0.75)),
     Ratio("c1", "p50_ms", "rollgate", "direct"),
     Ratio("s32", "calls_per_s", "rollgate", "mcp-proxy"),
+    Ratio("c1", "p50_ms", "rollgate", "mcp-proxy-info"),
+    Ratio("c32", "calls_per_s", "rollgate", "mcp-proxy-info"),
     Ratio("c1", "p50_ms", "mcp-proxy", "direct", reference="~3.8 measured before on this machine"),
     Ratio("c32", "calls_per_s", "mcp-proxy", "direct", reference="~0.45 measured before on this machine"),
+    Ratio("c32", "calls_per_s", "mcp-proxy-info", "direct", reference="mcp-proxy at its shipped log level"),
     Ratio("c1", "p50_ms", "rollgate", "baseline", reference="this checkout against --baseline"),
     Ratio("c32", "calls_per_s", "rollgate", "baseline", reference="this checkout against --baseline"),
 ]

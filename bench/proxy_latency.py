@@ -34,7 +34,7 @@ from typing import Any
 
 import anyio
 from anyio import CancelScope
-from columns import BENCH, STARTERS, Column, ColumnUnavailable, baseline_starter
+from columns import BENCH, EXTRA_STARTERS, STARTERS, Column, ColumnUnavailable, baseline_starter
 from cpu_time import CpuTime
 from latency_report import RATIOS, environment, print_report
 from sessions import ToolSession, open_session
@@ -127,7 +127,7 @@ async def start_lane(name: str, stack: AsyncExitStack, workdir: Path, options: a
     """Start a column and open its first session; it must list the tool and answer a call."""
     column_stack = AsyncExitStack()
     try:
-        column = await STARTERS[name](column_stack, workdir)
+        column = await (STARTERS | EXTRA_STARTERS)[name](column_stack, workdir)
         session = await column_stack.enter_async_context(new_session(column, options))
         with anyio.fail_after(CALL_TIMEOUT_S):
             tools = await session.tool_names()
@@ -277,7 +277,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         STARTERS["baseline"] = baseline_starter(Path(options.baseline))
         if "baseline" not in options.only:
             options.only += ",baseline"
-    for key, known in (("only", STARTERS), ("modes", MODES)):
+    for key, known in (("only", STARTERS | EXTRA_STARTERS), ("modes", MODES)):
         chosen = [name.strip() for name in getattr(options, key).split(",") if name.strip()]
         if unknown := [name for name in chosen if name not in known]:
             parser.error(f"--{key}: unknown {unknown}; choose from {list(known)}")

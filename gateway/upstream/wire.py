@@ -142,6 +142,7 @@ class StdioWire:
         self._waiting: dict[str, _Inbox] = {}
         self._kept: list[bytes] = []
         """Requests written in this loop pass, to leave as one write at its end."""
+        self._kept_ids: list[str] = []
         self._kept_bytes = 0
         self._closed = False
 
@@ -165,7 +166,7 @@ class StdioWire:
         timer = None if timeout is None else asyncio.get_running_loop().call_later(timeout, inbox.put, _TIMED_OUT)
         try:
             # From here a cancelled write counts as sent: it may still have reached the server.
-            await self._write(message)
+            await self._write(message, request_id)
             while True:
                 event = await inbox.get()
                 if event is _TIMED_OUT:
@@ -190,7 +191,7 @@ class StdioWire:
             with anyio.move_on_after(_CANCEL_WRITE_TIMEOUT, shield=True), suppress(MCPError):
                 await self._write(_cancelled(request_id))
 
-    async def _write(self, message: bytes) -> None:
+    async def _write(self, message: bytes, request_id: str | None = None) -> None:
         try:
             if self._writer is None:
                 assert self._process.stdin is not None
@@ -198,13 +199,13 @@ class StdioWire:
                 return
             if self._writer.is_closing():
                 raise BrokenPipeError
-            if not self._keep(message):
+            if not self._keep(message, request_id):
                 self._writer.write(message)
             await self._writer.drain()  # suspends only while the pipe's buffer is full
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError, RuntimeError):
             raise MCPError(code=types.CONNECTION_CLOSED, message="Connection closed") from None
 
-    def _keep(self, message: bytes) -> bool:
+    def _keep(self, message: bytes, request_id: str | None) -> bool:
         """Keep `message` to leave with the others written in this loop pass (at once, with
         them, once they reach `_KEEP_LIMIT`). False, not kept: it is the only request in flight,
         and goes out now (there is nothing to gather, and at one call in flight the ledger
@@ -215,6 +216,8 @@ class StdioWire:
             asyncio.get_running_loop().call_soon(self._flush)
         self._kept.append(message)
         self._kept_bytes += len(message)
+        if request_id is not None:
+            self._kept_ids.append(request_id)
         if self._kept_bytes < _KEEP_LIMIT:
             return True
         self._flush()
@@ -225,10 +228,14 @@ class StdioWire:
         if not self._kept:
             return
         data = b"".join(self._kept)
-        self._kept.clear()
-        self._kept_bytes = 0
+        ids = self._kept_ids
+        self._kept, self._kept_ids, self._kept_bytes = [], [], 0
         if self._writer is not None and not self._writer.is_closing():
             self._writer.write(data)
+            return
+        for request_id in ids:  # as a write to the closed pipe would have raised for each
+            if (waiting := self._waiting.get(request_id)) is not None:
+                waiting.put(_CLOSED)
 
     def take(self, message: Any) -> bool:
         """Deliver `message` (one parsed line) if it is the answer to, or progress of, a raw

@@ -168,6 +168,11 @@ class _RecordingWriter:
     def __init__(self, writer: asyncio.StreamWriter, noted: list[str]) -> None:
         self._writer = writer
         self.noted = noted
+        self.closed = False
+        """Set to make the pipe look closed (as when the server closed its stdin)."""
+
+    def is_closing(self) -> bool:
+        return self.closed or self._writer.is_closing()
 
     def write(self, data: bytes) -> None:
         lines = data.count(b"\n")
@@ -179,15 +184,20 @@ class _RecordingWriter:
 
 
 @asynccontextmanager
-async def recorded(wire: StdioWire) -> AsyncIterator[list[str]]:
-    noted: list[str] = []
+async def recording(wire: StdioWire) -> AsyncIterator[_RecordingWriter]:
     assert wire._writer is not None
     original = wire._writer
-    wire._writer = _RecordingWriter(original, noted)  # type: ignore[assignment]
+    writer = wire._writer = _RecordingWriter(original, [])  # type: ignore[assignment]
     try:
-        yield noted
+        yield writer
     finally:
         wire._writer = original
+
+
+@asynccontextmanager
+async def recorded(wire: StdioWire) -> AsyncIterator[list[str]]:
+    async with recording(wire) as writer:
+        yield writer.noted
 
 
 async def test_a_lone_request_leaves_before_the_loop_runs_anything_else() -> None:
@@ -224,3 +234,28 @@ async def test_large_requests_in_one_pass_leave_once_they_fill_the_keep_and_all_
                 tg.start_soon(one, n)
     assert results == {n: {"n": n, "text": text} for n in range(7)}
     assert noted == ["write 1", "write 2", "write 2", "write 2"]  # 2 x 40 KiB passes the 64 KiB keep
+
+
+async def test_requests_kept_for_a_pipe_that_closed_before_they_left_fail_as_connection_closed() -> None:
+    codes: list[int] = []
+
+    async def one() -> None:
+        try:
+            await wire.request("hang", None)
+        except MCPError as exc:
+            codes.append(exc.error.code)
+
+    def close() -> None:
+        writer.closed = True
+
+    async with wired() as (wire, _), recording(wire) as writer:
+        with anyio.fail_after(5), anyio.CancelScope() as lone:
+            async with anyio.create_task_group() as tg:
+                for _ in range(3):  # in one loop pass: the first leaves, two are kept
+                    tg.start_soon(one)
+                asyncio.get_running_loop().call_soon(close)  # before the pass ends
+                while len(codes) < 2:
+                    await anyio.sleep(0.01)
+                lone.cancel()  # the first did leave: it hangs
+    assert codes == [types.CONNECTION_CLOSED, types.CONNECTION_CLOSED]
+    assert writer.noted == ["write 1"]

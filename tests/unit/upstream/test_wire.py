@@ -57,17 +57,22 @@ async def test_the_callers_trace_context_travels_in_meta_and_nothing_is_added_wi
     assert traced["_meta"]["traceparent"] == f"00-{0x1234:032x}-{0x5678:016x}-01"
 
 
+async def echo_at_once(wire: StdioWire, count: int, **extra: object) -> dict[int, dict[str, object]]:
+    """`count` echo requests, all started in one loop pass; their answers by request number."""
+    results: dict[int, dict[str, object]] = {}
+
+    async def one(n: int) -> None:
+        results[n] = await wire.request("echo", {"n": n, **extra})
+
+    async with anyio.create_task_group() as tg:
+        for n in range(count):
+            tg.start_soon(one, n)
+    return results
+
+
 async def test_concurrent_raw_requests_each_get_their_own_answer() -> None:
     async with wired() as (wire, _):
-        results: dict[int, dict[str, object]] = {}
-
-        async def one(n: int) -> None:
-            results[n] = await wire.request("echo", {"n": n})
-
-        async with anyio.create_task_group() as tg:
-            for n in range(20):
-                tg.start_soon(one, n)
-        assert results == {n: {"n": n} for n in range(20)}
+        assert await echo_at_once(wire, 20) == {n: {"n": n} for n in range(20)}
 
 
 async def test_progress_reaches_the_sink_in_order_before_the_result() -> None:
@@ -209,14 +214,7 @@ async def test_a_lone_request_leaves_before_the_loop_runs_anything_else() -> Non
 
 async def test_requests_made_in_one_loop_pass_leave_in_one_write_behind_the_first() -> None:
     async with wired() as (wire, _), recorded(wire) as noted:
-        results: dict[int, dict[str, object]] = {}
-
-        async def one(n: int) -> None:
-            results[n] = await wire.request("echo", {"n": n})
-
-        async with anyio.create_task_group() as tg:
-            for n in range(10):
-                tg.start_soon(one, n)
+        results = await echo_at_once(wire, 10)
     assert results == {n: {"n": n} for n in range(10)}
     assert noted == ["write 1", "write 9"]
 
@@ -224,14 +222,7 @@ async def test_requests_made_in_one_loop_pass_leave_in_one_write_behind_the_firs
 async def test_large_requests_in_one_pass_leave_once_they_fill_the_keep_and_all_are_answered() -> None:
     text = "x" * (40 * 1024)
     async with wired() as (wire, _), recorded(wire) as noted:
-        results: dict[int, dict[str, object]] = {}
-
-        async def one(n: int) -> None:
-            results[n] = await wire.request("echo", {"n": n, "text": text})
-
-        async with anyio.create_task_group() as tg:
-            for n in range(7):
-                tg.start_soon(one, n)
+        results = await echo_at_once(wire, 7, text=text)
     assert results == {n: {"n": n, "text": text} for n in range(7)}
     assert noted == ["write 1", "write 2", "write 2", "write 2"]  # 2 x 40 KiB passes the 64 KiB keep
 

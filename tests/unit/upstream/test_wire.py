@@ -170,9 +170,9 @@ def test_answers_with_the_sessions_integer_ids_are_left_for_the_session() -> Non
 class _RecordingWriter:
     """The wire's pipe writer, noting how many request lines each write carries."""
 
-    def __init__(self, writer: asyncio.StreamWriter, noted: list[str]) -> None:
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
         self._writer = writer
-        self.noted = noted
+        self.noted: list[str] = []
         self.closed = False
         """Set to make the pipe look closed (as when the server closed its stdin)."""
 
@@ -192,49 +192,46 @@ class _RecordingWriter:
 async def recording(wire: StdioWire) -> AsyncIterator[_RecordingWriter]:
     assert wire._writer is not None
     original = wire._writer
-    writer = wire._writer = _RecordingWriter(original, [])  # type: ignore[assignment]
+    writer = wire._writer = _RecordingWriter(original)  # type: ignore[assignment]
     try:
         yield writer
     finally:
         wire._writer = original
 
 
-@asynccontextmanager
-async def recorded(wire: StdioWire) -> AsyncIterator[list[str]]:
-    async with recording(wire) as writer:
-        yield writer.noted
-
-
 async def test_a_lone_request_leaves_before_the_loop_runs_anything_else() -> None:
-    async with wired() as (wire, _), recorded(wire) as noted:
-        asyncio.get_running_loop().call_soon(noted.append, "next pass")
+    async with wired() as (wire, _), recording(wire) as writer:
+        asyncio.get_running_loop().call_soon(writer.noted.append, "next pass")
         assert await wire.request("echo", {"n": 1}) == {"n": 1}
-    assert noted[:2] == ["write 1", "next pass"]
+    assert writer.noted[:2] == ["write 1", "next pass"]
 
 
 async def test_requests_made_in_one_loop_pass_leave_in_one_write_behind_the_first() -> None:
-    async with wired() as (wire, _), recorded(wire) as noted:
+    async with wired() as (wire, _), recording(wire) as writer:
         results = await echo_at_once(wire, 10)
     assert results == {n: {"n": n} for n in range(10)}
-    assert noted == ["write 1", "write 9"]
+    assert writer.noted == ["write 1", "write 9"]
 
 
 async def test_large_requests_in_one_pass_leave_once_they_fill_the_keep_and_all_are_answered() -> None:
     text = "x" * (40 * 1024)
-    async with wired() as (wire, _), recorded(wire) as noted:
+    async with wired() as (wire, _), recording(wire) as writer:
         results = await echo_at_once(wire, 7, text=text)
     assert results == {n: {"n": n, "text": text} for n in range(7)}
-    assert noted == ["write 1", "write 2", "write 2", "write 2"]  # 2 x 40 KiB passes the 64 KiB keep
+    assert writer.noted == ["write 1", "write 2", "write 2", "write 2"]  # 2 x 40 KiB passes the 64 KiB keep
 
 
 async def test_requests_kept_for_a_pipe_that_closed_before_they_left_fail_as_connection_closed() -> None:
     codes: list[int] = []
+    both_failed = anyio.Event()
 
     async def one() -> None:
         try:
             await wire.request("hang", None)
         except MCPError as exc:
             codes.append(exc.error.code)
+            if len(codes) == 2:
+                both_failed.set()
 
     def close() -> None:
         writer.closed = True
@@ -245,8 +242,7 @@ async def test_requests_kept_for_a_pipe_that_closed_before_they_left_fail_as_con
                 for _ in range(3):  # in one loop pass: the first leaves, two are kept
                     tg.start_soon(one)
                 asyncio.get_running_loop().call_soon(close)  # before the pass ends
-                while len(codes) < 2:
-                    await anyio.sleep(0.01)
+                await both_failed.wait()
                 lone.cancel()  # the first did leave: it hangs
     assert codes == [types.CONNECTION_CLOSED, types.CONNECTION_CLOSED]
     assert writer.noted == ["write 1"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,21 +23,26 @@ from mcp.server.subscriptions import (
 from gateway.approvals.notify import Notifier
 from gateway.approvals.queue import ApprovalQueue
 from gateway.approvals.store import ApprovalStore
-from gateway.approvals.ticket import Ticket
-from gateway.config import Config
+from gateway.approvals.ticket import Tampered, Ticket, call_digest
+from gateway.config import Config, LimitsConfig
+from gateway.errors import CallError
 from gateway.ledger import EntryKind, Ledger, LedgerClosed, Masker, mark_unknown_outcomes, open_ledger
+from gateway.ledger.privacy import SealError
 from gateway.manifests import ManifestRegistry
 from gateway.models import CallContext, Principal
 from gateway.pipeline import Call, Pipeline, Planner, Result, Stages
 from gateway.pipeline.approve import Approve
-from gateway.policy import Decision, Effect, OpaEngine, PolicyEngine, PolicyService, RegorusEngine
+from gateway.pipeline.call import Grant
+from gateway.policy import Effect, OpaEngine, PolicyEngine, PolicyService, RegorusEngine
+from gateway.saga.current import CurrentWorkflows
 from gateway.saga.service import Workflows, compensation_context
 from gateway.saga.store import SagaStore
 from gateway.server.metatools import META_TOOLS, call_meta_tool
 from gateway.server.sessions import SessionTable
+from gateway.store.state_dir import prepare_state_dir
 from gateway.upstream.pool import UpstreamPool
 from gateway.upstream.relay import DownstreamRelay
-from gateway.workflows import WorkflowBook
+from gateway.workflows import PrincipalFacts, WorkflowBook
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +65,11 @@ class Gateway:
         self._pool: UpstreamPool | None = None
         self._pipeline: Pipeline | None = None
         self._planner: Planner | None = None
+        prepare_state_dir(config.state_dir)
         self.saga = SagaStore(config.state_dir / "saga.db")
-        self.workflows = WorkflowBook(lambda workflow: _status(self.saga, workflow))
+        self.masker = Masker.for_state_dir(config.state_dir, config.ledger.max_result_bytes)
+        self.workflows = WorkflowBook(lambda workflow: _status(self.saga, workflow), _SagaFacts(self.saga))
+        self.current = CurrentWorkflows(config.workflows.idle_seconds, self.saga)
         self.operations = Workflows(self.saga, self._record)
         self.manifests = ManifestRegistry.load(config.resolve(config.paths.manifests))
         self.policy = PolicyService(make_engine(config), config.resolve(config.paths.policies), config.policy.query)
@@ -86,8 +95,37 @@ class Gateway:
     async def dispatch(self, call: Call) -> Result:
         """One tools/call: a meta-tool of the gateway's own, or the pipeline towards an upstream."""
         if call.context.requested_name in META_TOOLS:
-            return await call_meta_tool(call, self.planner, self.approvals, self.operations)
+            try:
+                return await call_meta_tool(
+                    call,
+                    self.planner,
+                    self.approvals,
+                    self.operations,
+                    self.limits,
+                    frozenset(self.config.workflows.shared_roles),
+                    self.current.start,
+                )
+            except CallError as exc:  # a refused meta-tool call is on record like any other
+                await self._record(
+                    EntryKind.CALL_REFUSED,
+                    {
+                        "correlation_id": call.context.correlation_id,
+                        "principal": call.context.principal.id,
+                        "workflow": call.context.workflow_id,
+                        "requested_name": call.context.requested_name,
+                        "error": exc.message,
+                    },
+                )
+                raise
         return await self.pipeline.call(call)
+
+    async def refused(self, document: dict[str, object]) -> None:
+        """A request refused at the edge (another principal's session): on record."""
+        await self._record(EntryKind.CALL_REFUSED, document)
+
+    @property
+    def limits(self) -> LimitsConfig:
+        return self.config.limits
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Gateway]:
@@ -117,10 +155,12 @@ class Gateway:
                     self.saga,
                     self._react,
                     reads_ahead=self.config.ledger.read_only_intents == "before_answer",
+                    shared_roles=frozenset(self.config.workflows.shared_roles),
+                    masker=self.masker,
                 )
                 self._pipeline, self._planner = stages.pipeline(), stages.planner()
                 self._executor = stages.executor()
-                self.operations.bind(self._run_internal, self.approvals)
+                self.operations.bind(self._run_internal, self.approvals, self.masker)
                 if self.approvals is not None:
                     tg.start_soon(self.approvals.run)
                 assert self.operations.rollbacks is not None
@@ -146,7 +186,7 @@ class Gateway:
                 "upstreams": [u.name for u in self.config.upstreams],
             },
         )
-        return self.ledger, Masker.for_state_dir(self.config.state_dir, self.config.ledger.max_result_bytes)
+        return self.ledger, self.masker
 
     def _open_approvals(self, tg: TaskGroup, masker: Masker | None) -> Approve | None:
         settings = self.config.approvals
@@ -158,33 +198,60 @@ class Gateway:
         self.approvals.record = self._record
         notifier = Notifier(settings.webhooks, settings.public_url, tg)
         self.approvals.announce = notifier.announce
-        return Approve(self.approvals, settings.wait_seconds, masker)
+        return Approve(self.approvals, settings.wait_seconds, self.masker)
 
     async def _execute_approved(self, ticket: Ticket) -> Result:
-        """Run an approved call once, through the executor chain, on the shared upstream links."""
+        """Run an approved call once, exactly as it was held: the ticket must match the digest
+        recorded when the call was held, the tool must still resolve to the same upstream tool,
+        and policy is asked again with the approval in its input (quarantine, budgets and denials
+        added since still apply); the held decision's masks stay in force."""
         assert self._executor is not None
+        try:
+            arguments = self.masker.unseal(ticket.arguments)
+        except SealError as exc:
+            raise Tampered(f"{ticket.id}: {exc}") from None
+        digest = call_digest(ticket.principal, ticket.workflow, ticket.tool, arguments)
+        recorded = self._held_digest(ticket)
+        if digest != ticket.dedup_key or (self.ledger is not None and recorded != digest):
+            raise Tampered(
+                f"{ticket.id} does not match the call that was held and recorded "
+                "(principal, workflow, tool or arguments changed in the approvals store); it was not run"
+            )
         approvers = ", ".join(f"{a.approver} ({a.comment})" if a.comment else a.approver for a in ticket.approvals)
         context = CallContext(
             principal=Principal(ticket.principal, frozenset(ticket.principal_roles)),
             requested_name=ticket.exposed_name,
-            arguments=ticket.arguments,
+            arguments=arguments,
             workflow_id=ticket.workflow,
             step=ticket.step,
             correlation_id=ticket.correlation_id,
             meta=ticket.meta,
         )
         call = Call(context=context, links=self.pool.shared.get)
-        call.decision = Decision(
-            effect=Effect.ALLOW,
-            reasons=[f"approved by {approvers}"],
-            decision_id=ticket.decision_id,
-            approvers=ticket.rules,
+        call.approval = Grant(
+            ticket.id,
+            tuple(a.approver for a in ticket.approvals),
+            tuple(ticket.mask),
+            f"approved by {approvers}",
+            tuple(frozenset(a.roles) for a in ticket.approvals),
         )
         result = await self._executor.call(call)
-        if call.manifest is not None:
-            mutation = call.manifest.manifest.reversibility.value != "read_only"
-            self.workflows.record(ticket.workflow, mutation=mutation)
+        if call.tool is not None and call.tool.qualified != ticket.tool:
+            raise Tampered(f"{ticket.exposed_name} now resolves to {call.tool.qualified}, not {ticket.tool}")
+        if call.decision is None or call.decision.effect is not Effect.ALLOW:
+            reasons = "; ".join(call.decision.reasons) if call.decision else "no decision"
+            raise ApprovalRefused(f"policy refused the approved call at execution: {reasons}")
         return result
+
+    def _held_digest(self, ticket: Ticket) -> str | None:
+        """The call digest the ledger recorded when this ticket was requested."""
+        if self.ledger is None:
+            return None
+        for row in self.ledger.store.rows(kind=EntryKind.APPROVAL_REQUESTED.value, correlation=ticket.correlation_id):
+            data = json.loads(row.body)["data"]
+            if data.get("approval_id") == ticket.id:
+                return str(data.get("call_digest"))
+        return None
 
     async def _react(self, call: Call, failed: bool) -> None:
         """Policy obligations and atomic workflows: quarantine or roll back automatically."""
@@ -233,6 +300,26 @@ _LIST_CHANGED_EVENTS: dict[str, ServerEvent] = {
     "notifications/prompts/list_changed": PromptsListChanged(),
     "notifications/resources/list_changed": ResourcesListChanged(),
 }
+
+
+class ApprovalRefused(Exception):
+    """Policy, asked again at execution, did not allow an approved call; it did not run."""
+
+
+class _SagaFacts(PrincipalFacts):
+    def __init__(self, saga: SagaStore) -> None:
+        self._saga = saga
+
+    def status(self, principal: str) -> tuple[str, str | None]:
+        status, reason = self._saga.principal_status(principal)
+        return status.value, reason
+
+    def quarantined_of(self, principal: str) -> list[str]:
+        return self._saga.quarantined_of(principal)
+
+    def owner_of(self, workflow: str) -> str | None:
+        owner = self._saga.owner(workflow)
+        return owner.id if owner is not None else None
 
 
 def make_engine(config: Config) -> PolicyEngine:

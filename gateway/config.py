@@ -37,7 +37,9 @@ class ServerConfig(_Section):
     max_request_bytes: Annotated[int, Field(gt=0)] = 4 * 1024 * 1024
     keep_alive_seconds: Annotated[float, Field(gt=0)] = 75.0
     """Longer than any client's own idle expiry, so the client always closes an idle connection first."""
-    session_idle_timeout_seconds: Annotated[float, Field(gt=0)] = 30 * 60
+    session_idle_timeout_seconds: Annotated[float, Field(gt=0)] = 10 * 60
+    """A session with no request for this long is closed with its upstream links (clients that
+    send no DELETE); its id then answers 404 and the client initialises a new one."""
     event_history: Annotated[int, Field(ge=0)] = 1000
     """SSE events kept per session for resumption (Last-Event-ID); 0 turns resumption off."""
     event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
@@ -173,6 +175,29 @@ class ApproverConfig(_Section):
     token_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
+class WorkflowsConfig(_Section):
+    """Who may act on a workflow, and how calls without a workflow id are grouped."""
+
+    shared_roles: list[str] = []
+    """Agents that both hold one of these roles may act on each other's workflows (a team). By
+    default a workflow belongs to the principal that first used it, and only to it."""
+    idle_seconds: Annotated[float, Field(gt=0)] = 15 * 60
+    """A client without a session (2026-07-28) that names no workflow joins its principal's current
+    workflow; after this long without a call, its next call starts a new one."""
+
+
+class LimitsConfig(_Section):
+    """Bounds that stop abuse and never a well-behaved agent."""
+
+    max_sessions_per_principal: Annotated[int, Field(ge=1)] = 32
+    """Live streamable HTTP sessions of one principal; more are refused (429) until one ends. Each
+    session opens its own upstream links (a process per stdio upstream), so this bounds those too."""
+    max_plan_calls: Annotated[int, Field(ge=1)] = 500
+    """Calls in one `rollgate_plan` request."""
+    max_json_depth: Annotated[int, Field(ge=4)] = 64
+    """Nesting depth of a call's arguments and `_meta`."""
+
+
 class PathsConfig(_Section):
     policies: Path = Path("policies")
     manifests: Path = Path("tool_manifests")
@@ -192,6 +217,8 @@ class Config(BaseSettings):
     ledger: LedgerConfig = LedgerConfig()
     approvals: ApprovalsConfig = ApprovalsConfig()
     approvers: list[ApproverConfig] = []
+    workflows: WorkflowsConfig = WorkflowsConfig()
+    limits: LimitsConfig = LimitsConfig()
     upstreams: list[UpstreamConfig] = []
     agents: list[AgentConfig] = []
     base_dir: Path = Path(".")

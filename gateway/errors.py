@@ -13,6 +13,8 @@ RollgateError
     ├── InvalidArgumentsError arguments do not validate against the inputSchema       (-32602)
     ├── UpstreamError        the upstream crashed, hung, timed out or is restarting   (-32603)
     ├── UnrecordedError      the ledger could not record the call: nothing is answered (-32603)
+    ├── NotYoursError        the workflow, session or object belongs to another principal (-32602)
+    ├── LimitError           a configured limit (sessions, plan size, nesting) is reached (-32602)
     └── TemplateError        a manifest template names a path the call does not have  (-32602)
 """
 
@@ -81,6 +83,18 @@ class UnrecordedError(CallError):
     forwarded) its answer is withheld."""
 
     code = INTERNAL_ERROR
+
+
+class NotYoursError(CallError):
+    """The call names a workflow (or another object) that belongs to another principal."""
+
+    code = INVALID_PARAMS
+
+
+class LimitError(CallError):
+    """A configured limit was reached; the message names the key."""
+
+    code = INVALID_PARAMS
 
 
 class TemplateError(CallError):

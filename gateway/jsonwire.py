@@ -22,8 +22,11 @@ def loads(data: bytes | str) -> Any:
     """`json.loads(data)`."""
     try:
         return pydantic_core.from_json(data)
-    except ValueError:
-        return json.loads(data)
+    except ValueError as refused:
+        try:
+            return json.loads(data)
+        except RecursionError:  # nested past both parsers' limits: not a document we take
+            raise ValueError(f"JSON nested too deeply: {refused}") from None
 
 
 def dumps(value: Any) -> bytes:

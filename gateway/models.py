@@ -51,3 +51,5 @@ class CallContext:
     meta: Mapping[str, Any] = field(default_factory=dict)
     session_key: str | None = None
     compensation: bool = False
+    internal: bool = False
+    """A call the gateway makes itself (a compensation or verification read during a rollback)."""

@@ -41,6 +41,34 @@ deny contains reason if {
 	reason := sprintf("the agent's confidence %.2f is below %.2f for a mutating call", [input.call.confidence, thresholds.deny_below_confidence])
 }
 
+deny contains reason if {
+	input.principal.quarantined
+	not input.compensation
+	reason := sprintf("agent %s is quarantined%s; its calls are refused until an operator releases it", [input.principal.id, principal_detail])
+}
+
+# A quarantine is not escaped by sending the next mutation under another workflow id.
+deny contains reason if {
+	data.rollgate.quarantine.contain_agent == true
+	manifest.reversibility != "read_only"
+	not input.compensation
+	some held in object.get(input.principal, "quarantined_workflows", [])
+	held != input.workflow.id
+	reason := sprintf("agent %s owns quarantined workflow %s; its mutating calls are refused in every workflow until an operator releases it", [input.principal.id, held])
+}
+
+deny contains reason if {
+	manifest.reversibility != "read_only"
+	not input.compensation
+	is_number(budgets.max_mutations_per_principal)
+	input.principal.mutations >= budgets.max_mutations_per_principal
+	reason := sprintf("agent %s has used its budget of %d mutating calls", [input.principal.id, budgets.max_mutations_per_principal])
+}
+
+principal_detail := concat("", [": ", input.principal.quarantine_reason]) if {
+	is_string(input.principal.quarantine_reason)
+} else := ""
+
 quarantine_detail := concat("", [": ", input.workflow.status_reason]) if {
 	is_string(input.workflow.status_reason)
 } else := ""
@@ -76,10 +104,17 @@ effect := cell_effect if {
 	manifest.reversibility != "read_only"
 }
 
-cell_effect := "require_approval" if {
+matrix_effect := "require_approval" if {
 	cell.effect == "allow"
 	low_confidence
 } else := cell.effect
+
+# At execution of an approved call policy is asked again, with the approval in the input: the
+# approval answers the matrix's require_approval, and every deny above still applies.
+cell_effect := "allow" if {
+	input.approval.granted
+	matrix_effect == "require_approval"
+} else := matrix_effect
 
 reasons := sort(deny) if count(deny) > 0
 
@@ -110,13 +145,24 @@ confidence_reasons := [sprintf("the agent's confidence %.2f is below %.2f", [inp
 
 approvers := object.get(cell, "approvers", [{"role": "approver", "count": 1}]) if effect == "require_approval"
 
+# Secret names are masked at any depth of the arguments and of the result (see README, Privacy).
+default secret_names := []
+
+secret_names := data.rollgate.secrets
+
+secret_paths := [path |
+	some name in secret_names
+	some root in ["args", "result"]
+	path := sprintf("%s.**.%s", [root, name])
+]
+
 approvers := [] if effect != "require_approval"
 
 obligations := object.union(
 	object.get(cell, "obligations", {}),
 	{
 		"snapshot_required": object.get(manifest, "snapshot", null) != null,
-		"mask": object.get(masking, input.tool.qualified, masking["*"]),
+		"mask": array.concat(secret_paths, array.concat(masking["*"], object.get(masking, input.tool.qualified, []))),
 	},
 )
 

@@ -88,3 +88,33 @@ test_the_quarantine_reason_is_given if {
 	d := policy.decision with input as held
 	contains(d.reasons[0], "quarantined: fraud check")
 }
+
+test_an_approved_call_is_allowed_at_execution if {
+	approved := object.union(with_manifest("compensable", "high"), {"approval": {"id": "apr_1", "approvers": ["alice"], "granted": true}})
+	policy.decision.effect == "allow" with input as approved
+}
+
+test_an_approved_call_is_denied_once_its_workflow_is_quarantined if {
+	held := with_manifest("compensable", "high")
+	approved := object.union(held, {
+		"approval": {"id": "apr_1", "approvers": ["alice"], "granted": true},
+		"workflow": object.union(held.workflow, {"status": "quarantined"}),
+	})
+	policy.decision.effect == "deny" with input as approved
+}
+
+test_a_quarantined_principal_is_refused_in_any_workflow if {
+	quarantined := object.union(with_manifest("read_only", "low"), {"principal": {"id": "agent", "roles": [], "quarantined": true}})
+	policy.decision.effect == "deny" with input as quarantined
+}
+
+test_a_new_workflow_id_does_not_escape_a_quarantine if {
+	escaping := object.union(with_manifest("reversible", "low"), {"principal": {"id": "agent", "roles": [], "quarantined_workflows": ["wf_old"]}})
+	policy.decision.effect == "deny" with input as escaping
+}
+
+test_secret_names_are_masked_at_any_depth if {
+	mask := policy.decision.obligations.mask with input as with_manifest("read_only", "low")
+	"args.**.password" in mask
+	"result.**.api_key" in mask
+}

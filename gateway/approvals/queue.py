@@ -21,9 +21,9 @@ from gateway.approvals.ticket import (
     AlreadyDecided,
     NotFound,
     State,
+    Tampered,
     Ticket,
     approve,
-    dedup_key,
     deny,
     expire,
     now,
@@ -89,13 +89,12 @@ class ApprovalQueue:
         return created, True
 
     def new_ticket(self, **fields: Any) -> Ticket:
+        """A pending ticket; a held call's fields include `dedup_key`, its `call_digest`."""
         created = now()
         if fields.get("manual"):
             fields.setdefault("dedup_key", f"manual:{fields['decision_id']}")
-        else:
-            fields["dedup_key"] = dedup_key(
-                fields["principal"], fields["workflow"], fields["tool"], fields["arguments"]
-            )
+        elif not fields.get("dedup_key"):
+            raise ValueError("a held call's ticket needs its call digest")
         return Ticket(
             id=f"apr_{secrets.token_hex(8)}",
             state=State.PENDING,
@@ -191,6 +190,10 @@ class ApprovalQueue:
             result = await self.execute(running)
             final = running.model_copy(update={"state": State.EXECUTED, "result": result})
             event = ("approval.executed", {"is_error": bool(result.get("isError"))})
+        except Tampered as exc:  # never run: the ticket is not the call that was held
+            final = running.model_copy(update={"state": State.FAILED, "error": str(exc)})
+            event = ("approval.tampered", {"error": final.error})
+            logger.error("approval %s refused: %s", ticket.id, exc)
         except Exception as exc:  # the call failed: record it, never retry an approved call silently
             final = running.model_copy(update={"state": State.FAILED, "error": str(exc) or type(exc).__name__})
             event = ("approval.failed", {"error": final.error})
@@ -209,6 +212,7 @@ class ApprovalQueue:
 def _summary(ticket: Ticket) -> dict[str, Any]:
     return {
         "approval_id": ticket.id,
+        "call_digest": ticket.dedup_key,
         "correlation_id": ticket.correlation_id,
         "principal": ticket.principal,
         "workflow": ticket.workflow,

@@ -13,11 +13,11 @@ approver counts once; a rule {role, count} is met by `count` distinct approvers 
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+import rfc8785
 from pydantic import BaseModel, ConfigDict
 
 from gateway.policy.document import ApproverRule
@@ -55,6 +55,12 @@ class AlreadyDecided(ApprovalError):
     status = 409
 
 
+class Tampered(ApprovalError):
+    """The ticket no longer matches the call that was held and recorded: it is never executed."""
+
+    status = 409
+
+
 class Approval(BaseModel):
     model_config = ConfigDict(frozen=True)
     approver: str
@@ -79,8 +85,11 @@ class Ticket(BaseModel):
     """The qualified tool that will run (`server/tool`)."""
     exposed_name: str
     arguments: dict[str, Any]
+    """The arguments to run: sealed (`{"sealed": …}`) when the call had secrets."""
     display_arguments: dict[str, Any]
     """Arguments as approvers see them (masked paths replaced by digests)."""
+    mask: list[str] = []
+    """The held decision's mask paths, which stay in force when the call runs."""
     meta: dict[str, Any] = {}
     manifest: dict[str, Any] = {}
     snapshot: Any = None
@@ -93,6 +102,7 @@ class Ticket(BaseModel):
     result: dict[str, Any] | None = None
     error: str | None = None
     dedup_key: str = ""
+    """The call's digest (`call_digest`), also recorded in the ledger when the call was held."""
     manual: bool = False
     """A manual-remediation item (a step a rollback could not undo): approving it records that a
     person fixed it; nothing is executed."""
@@ -107,10 +117,13 @@ class Ticket(BaseModel):
         return needed
 
 
-def dedup_key(principal: str, workflow: str, tool: str, arguments: dict[str, Any]) -> str:
-    """Two requests with the same key are the same call (an agent retrying while it waits)."""
-    canonical = json.dumps([principal, workflow, tool, arguments], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def call_digest(principal: str, workflow: str, tool: str, arguments: dict[str, Any]) -> str:
+    """SHA-256 of the RFC 8785 canonical [principal, workflow, resolved tool, arguments].
+
+    Two requests with the same digest are the same call (an agent retrying while it waits); the
+    digest recorded when a call is held is what an approval may execute, and nothing else.
+    """
+    return hashlib.sha256(rfc8785.dumps([principal, workflow, tool, arguments])).hexdigest()
 
 
 def now() -> datetime:

@@ -1,12 +1,13 @@
 """The call pipeline: stages composed in one ordered list, read top to bottom.
 
-    as task → record outcome → resolve → validate → decide → snapshot → approve → record intent → track
+    as task → record outcome → confine → resolve → validate → decide → snapshot → approve → record intent → track
     → forward
 
-An approved call runs later through the executor chain (record outcome → resolve → validate →
-snapshot → record intent → track → forward) with the approval as its decision. A stage that a configuration turns
-off is simply absent from the list (the ledger stages when `ledger.enabled = false`, the approval
-and task stages when `approvals.enabled = false`).
+Every call is confined to its principal's own workflows first (`confine.py`). An approved call
+runs later through the executor chain (record outcome → confine → resolve → validate → decide →
+snapshot → record intent → track → forward): policy decides again with the approval in its input.
+A stage that a configuration turns off is simply absent from the list (the ledger stages when
+`ledger.enabled = false`, the approval and task stages when `approvals.enabled = false`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from gateway.pipeline.approve import Approve
 from gateway.pipeline.as_task import AnswerAsTask
 from gateway.pipeline.call import Call, InputRound, LinkSource, Result, Stage, TaskSupport
 from gateway.pipeline.chain import Pipeline
+from gateway.pipeline.confine import Confine
 from gateway.pipeline.decide import Decide
 from gateway.pipeline.forward import Forward
 from gateway.pipeline.plan import Planner
@@ -51,7 +53,11 @@ class Stages:
         react: React | None = None,
         *,
         reads_ahead: bool = False,
+        shared_roles: frozenset[str] = frozenset(),
+        masker: Masker | None = None,
     ) -> None:
+        masker = masker or (ledger[1] if ledger else None)
+        self.confine = Confine(saga, shared_roles) if saga is not None else None
         self.resolve = Resolve(catalog, manifests)
         self.validate = Validate()
         self.decide = Decide(policy, workflows)
@@ -62,12 +68,13 @@ class Stages:
         self.approve = approve
         self.as_task = AnswerAsTask(approve.store) if approve is not None else None
         self.snapshot = Snapshot()
-        self.track = Track(saga, catalog, react) if saga is not None else None
+        self.track = Track(saga, catalog, react, masker) if saga is not None else None
 
     def pipeline(self) -> Pipeline:
         stages: list[Stage | None] = [
             self.as_task,
             self.record_outcome,
+            self.confine,
             self.resolve,
             self.validate,
             self.decide,
@@ -80,11 +87,14 @@ class Stages:
         return Pipeline([stage for stage in stages if stage is not None])
 
     def executor(self) -> Pipeline:
-        """For calls that were approved: the decision is the approval, set on the call beforehand."""
+        """For calls that were approved (`call.approval` set): policy is asked again with the
+        approval in its input, and only an allow runs."""
         stages: list[Stage | None] = [
             self.record_outcome,
+            self.confine,
             self.resolve,
             self.validate,
+            self.decide,
             self.snapshot,
             self.record_intent,
             self.track,

@@ -25,7 +25,7 @@ from mcp.shared.exceptions import MCPError
 from gateway.approvals.queue import ApprovalQueue
 from gateway.approvals.store import ApprovalStore
 from gateway.approvals.task import created_task, task_of
-from gateway.approvals.ticket import OPEN, ApprovalError, State, Ticket
+from gateway.approvals.ticket import OPEN, ApprovalError, State, Ticket, call_digest
 from gateway.ledger.privacy import Masker
 from gateway.models import Principal
 from gateway.pipeline.call import Call, InputRound, Proceed, Result, TaskSupport
@@ -54,6 +54,7 @@ class Approve:
         if decision is None or decision.effect is not Effect.REQUIRE_APPROVAL:
             return await proceed(call)
         ticket = self._resumed(call) or (await self._queue.request(self._ticket(call)))[0]
+        call.held_digest = ticket.dedup_key
         if any(rule.role == END_USER_ROLE for rule in ticket.rules):
             if call.input_round is not None and call.input_round.can_elicit:
                 answered = self._answered_inline(call.input_round, ticket)
@@ -123,10 +124,17 @@ class Approve:
             return ticket
 
     def _ticket(self, call: Call) -> Ticket:
+        """The ticket of a held call: bound to its digest; secrets shown masked and kept sealed."""
         assert call.tool is not None and call.decision is not None
         context = call.context
         arguments = dict(context.arguments)
-        masked = self._masker.mask("args", arguments, call.decision.obligations.mask) if self._masker else arguments
+        digest = call_digest(context.principal.id, context.workflow_id, call.tool.qualified, arguments)
+        masked, stored, snapshot = arguments, arguments, call.snapshot
+        if self._masker is not None:
+            redaction = call.redacted(self._masker)
+            masked = redaction.arguments(arguments)
+            snapshot = redaction.image(call.snapshot)
+            stored = self._masker.seal_if(redaction, arguments)
         manifest = call.manifest.manifest.model_dump(mode="json", exclude_none=True) if call.manifest else {}
         return self._queue.new_ticket(
             principal=context.principal.id,
@@ -136,8 +144,11 @@ class Approve:
             correlation_id=context.correlation_id,
             tool=call.tool.qualified,
             exposed_name=context.requested_name,
-            arguments=arguments,
+            arguments=stored,
             display_arguments=masked,
+            mask=list(call.decision.obligations.mask),
+            snapshot=snapshot,
+            dedup_key=digest,
             meta=dict(context.meta),
             manifest=manifest,
             decision_id=call.decision.decision_id,

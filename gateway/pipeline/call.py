@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import mcp_types as types
 
+from gateway.ledger.privacy import Masker, Redaction
 from gateway.manifests import ResolvedManifest
 from gateway.models import CallContext, ProgressSink, ToolRef
 from gateway.policy import Decision
@@ -64,6 +65,38 @@ class Call:
     """Sends an elicitation to the client's user during this call, when the client supports it."""
     input_round: InputRound | None = None
     """Set on 2026-07-28 calls: what the client answered to the gateway's input requests."""
+    held_digest: str | None = None
+    """The digest of the held call's ticket (recorded in `call.held`)."""
+    approval: Grant | None = None
+    """Set on a call the gateway runs because people approved it."""
+    redaction: Redaction | None = None
+    """This call's privacy rules (from its decision's masks) and the secrets seen so far."""
+
+    def redacted(self, masker: Masker) -> Redaction:
+        """The call's redaction, made from its decision's mask paths on first use."""
+        if self.redaction is None:
+            paths = list(self.decision.obligations.mask) if self.decision is not None else []
+            if self.approval is not None:
+                paths += [p for p in self.approval.mask if p not in paths]
+            self.redaction = masker.redaction(paths)
+        return self.redaction
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """The approval behind a call the gateway runs for an agent: who approved, and the original
+    decision's masks, which stay in force at execution."""
+
+    approval_id: str
+    approvers: tuple[str, ...]
+    mask: tuple[str, ...] = ()
+    summary: str = ""
+    roles: tuple[frozenset[str], ...] = ()
+    """The roles of each approval, in the order of `approvers`."""
+
+    def meets(self, role: str, count: int) -> bool:
+        """Whether the approvals include `count` approvers holding `role`."""
+        return sum(role in roles for roles in self.roles) >= count
 
 
 Proceed = Callable[[Call], Awaitable[Result]]

@@ -13,9 +13,10 @@ from typing import Any
 import mcp_types as types
 
 from gateway.manifests import Reversibility
-from gateway.pipeline.call import Call, Proceed, Result
+from gateway.pipeline.call import Call, Grant, Proceed, Result
 from gateway.pipeline.per_tool import PerTool
 from gateway.policy import Decision, Effect, Evaluation, PolicyService, build_input
+from gateway.policy.document import ApprovalDoc
 from gateway.workflows import WorkflowBook
 
 
@@ -32,21 +33,56 @@ class Decide:
         context = call.context
         annotations = {} if call.definition is None else dict(self._annotations(call.definition))
         workflow = self._workflows.view(context.workflow_id)
-        policy_input = build_input(context, call.tool, call.manifest, workflow, annotations)
+        grant = call.approval
+        approval = None if grant is None else ApprovalDoc(id=grant.approval_id, approvers=list(grant.approvers))
+        policy_input = build_input(
+            context,
+            call.tool,
+            call.manifest,
+            workflow,
+            annotations,
+            principal=self._workflows.principal(context.principal),
+            approval=approval,
+        )
         evaluation = await self._policy().evaluate(policy_input)
-        call.decision = evaluation.decision
+        call.decision = evaluation.decision if grant is None else _under_approval(evaluation.decision, grant)
         return evaluation
 
     async def __call__(self, call: Call, proceed: Proceed) -> Result:
-        decision = (await self.evaluate(call)).decision
-        if decision.effect is Effect.DENY:
+        await self.evaluate(call)
+        decision = call.decision
+        assert decision is not None
+        if decision.effect is Effect.DENY or (call.approval is not None and decision.effect is not Effect.ALLOW):
             return refusal(decision)
         # require_approval proceeds to the approval stage; Forward refuses anything not allowed.
         result = await proceed(call)
-        assert call.manifest is not None
-        mutation = call.manifest.manifest.reversibility is not Reversibility.READ_ONLY
-        self._workflows.record(call.context.workflow_id, mutation=mutation)
+        if decision.effect is Effect.ALLOW:  # a held call counts once, when it runs
+            assert call.manifest is not None
+            mutation = call.manifest.manifest.reversibility is not Reversibility.READ_ONLY
+            self._workflows.record(call.context.workflow_id, mutation=mutation, principal=call.context.principal.id)
         return result
+
+
+def _under_approval(decision: Decision, grant: Grant) -> Decision:
+    """The decision at execution of an approved call: the held decision's masks stay in force,
+    the reasons say who approved, a require_approval that the approvals already meet is an allow,
+    and any other effect than allow refuses the call."""
+    mask = [*decision.obligations.mask, *(p for p in grant.mask if p not in decision.obligations.mask)]
+    reasons = [grant.summary or f"approved by {', '.join(grant.approvers)}", *decision.reasons]
+    effect = decision.effect
+    if effect is Effect.REQUIRE_APPROVAL:
+        # A policy that does not read `input.approval` asks again for what people have given.
+        if all(grant.meets(rule.role, rule.count) for rule in decision.approvers):
+            effect = Effect.ALLOW
+        else:
+            reasons.append("policy requires approvals at execution that this approval does not have")
+    return decision.model_copy(
+        update={
+            "effect": effect,
+            "obligations": decision.obligations.model_copy(update={"mask": mask}),
+            "reasons": reasons,
+        }
+    )
 
 
 def refusal(decision: Decision) -> Result:

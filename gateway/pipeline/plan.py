@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import anyio
 from pydantic import BaseModel, ConfigDict
 
 from gateway.errors import CallError
@@ -76,7 +77,10 @@ class Planner:
             }
 
     async def plan(self, calls: Sequence[Call]) -> dict[str, Any]:
-        rows = [await self.plan_one(call) for call in calls]
+        rows = []
+        for call in calls:
+            rows.append(await self.plan_one(call))
+            await anyio.sleep(0)  # a long plan shares the event loop with the calls in flight
         return {
             "calls": rows,
             "summary": {

@@ -57,10 +57,6 @@ def _decision(call: Call) -> dict[str, Any] | None:
     }
 
 
-def _mask_paths(call: Call) -> list[str]:
-    return list(call.decision.obligations.mask) if call.decision is not None else []
-
-
 class OpenCalls:
     """How many calls are inside `RecordOutcome` (forwarded, waiting, or on their way)."""
 
@@ -90,25 +86,30 @@ class RecordOutcome:
         except (CallError, MCPError) as exc:
             message = exc.message if isinstance(exc, CallError) else exc.error.message
             if call.intent_seq is not None:
-                await self._outcome(call, started, {"status": "error", "error": message})
+                error = call.redacted(self._masker).data(message)
+                await self._outcome(call, started, {"status": "error", "error": error})
             elif isinstance(exc, UnrecordedError):  # the ledger failed already: say so, don't try again
                 logger.error("call %s not recorded: %s", call.context.correlation_id, message)
-            else:  # rejected before any decision (unknown tool, invalid arguments)
-                await self._ledger.append(EntryKind.CALL_REFUSED, {**_who(call), "error": message})
+            else:  # rejected before any decision (unknown tool, invalid arguments, not the caller's)
+                error = call.redacted(self._masker).data(message)
+                await self._ledger.append(EntryKind.CALL_REFUSED, {**_who(call), "error": error})
             raise
+        redaction = call.redacted(self._masker)
         if call.intent_seq is None:  # not forwarded here: record the decision (refused, or held)
             held = call.decision is not None and call.decision.effect is Effect.REQUIRE_APPROVAL
+            arguments = redaction.arguments(dict(call.context.arguments))
             await self._ledger.append(
                 EntryKind.CALL_HELD if held else EntryKind.CALL_REFUSED,
                 {
                     **_who(call),
-                    "arguments": self._masker.mask("args", dict(call.context.arguments), _mask_paths(call)),
+                    "arguments": arguments,
                     "decision": _decision(call),
-                    "answer": result.get("structuredContent"),
+                    "answer": redaction.data(result.get("structuredContent")),
+                    **({"call_digest": call.held_digest} if call.held_digest else {}),
                 },
             )
             return result
-        stored = self._masker.limit(self._masker.mask("result", result, _mask_paths(call)))
+        stored = self._masker.limit(redaction.result(result))
         status = "tool_error" if result.get("isError") else "ok"
         await self._outcome(call, started, {"status": status, "result": stored})
         return result
@@ -157,7 +158,7 @@ class RecordIntent:
         return {
             **_who(call),
             "roles": sorted(call.context.principal.roles),
-            "arguments": self._masker.mask("args", dict(call.context.arguments), _mask_paths(call)),
+            "arguments": call.redacted(self._masker).arguments(dict(call.context.arguments)),
             "manifest": None
             if manifest is None
             else {
@@ -169,6 +170,7 @@ class RecordIntent:
             },
             "decision": _decision(call),
             "compensation": call.context.compensation,
+            **({"approval": call.approval.approval_id} if call.approval is not None else {}),
         }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 
 from gateway.errors import CallError, TemplateError
+from gateway.ledger.privacy import Masker
 from gateway.manifests import render
 from gateway.pipeline.call import Call, Proceed, Result
 from gateway.pipeline.snapshot import result_data
@@ -36,8 +37,9 @@ React = Callable[[Call, bool], Awaitable[None]]
 
 
 class Track:
-    def __init__(self, saga: SagaStore, catalog: Any, react: React | None = None) -> None:
+    def __init__(self, saga: SagaStore, catalog: Any, react: React | None = None, masker: Masker | None = None) -> None:
         self._saga = saga
+        self._masker = masker
         self._catalog = catalog
         self._react = react
         self._running: dict[tuple[str, str], anyio.Event] = {}
@@ -61,12 +63,19 @@ class Track:
         finally:
             self._running.pop(slot).set()
 
+    def _open(self, value: Any) -> Any:
+        return self._masker.unseal(value) if self._masker is not None else value
+
+    def _seal(self, call: Call, value: Any) -> Any:
+        return self._masker.seal_if(call.redacted(self._masker), value) if self._masker is not None else value
+
     def _replay(self, call: Call, earlier: Step, key: str) -> Result:
-        if earlier.arguments != dict(call.context.arguments):
+        if self._open(earlier.arguments) != dict(call.context.arguments):
             raise IdempotencyConflict(
                 f"idempotency key {key!r} was used for this workflow's step {earlier.seq} with other arguments"
             )
-        recorded = earlier.result if isinstance(earlier.result, dict) else {}
+        opened = self._open(earlier.result)
+        recorded = opened if isinstance(opened, dict) else {}
         return {**recorded, "_meta": {**recorded.get("_meta", {}), "rollgate/replayed_step": earlier.seq}}
 
     async def _record(self, call: Call, result: Result, key: str | None) -> Result:
@@ -82,6 +91,15 @@ class Track:
         manifest = call.manifest.manifest
         data = {"args": dict(call.context.arguments), "result": result_data(result), "snapshot": call.snapshot}
         compensation, problem = self._compensation(call, data)
+        if compensation is not None and self._masker is not None and call.redacted(self._masker).found:
+            compensation = compensation.model_copy(
+                update={
+                    "arguments": self._seal(call, compensation.arguments),
+                    "verify_arguments": self._seal(call, compensation.verify_arguments),
+                    "expect": self._seal(call, compensation.expect),
+                    "snapshot_arguments": self._seal(call, compensation.snapshot_arguments),
+                }
+            )
         resources = []
         for template in manifest.blast_radius:
             try:
@@ -95,9 +113,9 @@ class Track:
             principal=call.context.principal.id,
             tool=call.tool.qualified,
             exposed_name=call.context.requested_name,
-            arguments=dict(call.context.arguments),
-            result=result,
-            snapshot=call.snapshot,
+            arguments=self._seal(call, dict(call.context.arguments)),
+            result=self._seal(call, result),
+            snapshot=self._seal(call, call.snapshot),
             reversibility=manifest.reversibility.value,
             impact=manifest.impact.value,
             side_effects=manifest.side_effects,

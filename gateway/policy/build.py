@@ -8,6 +8,7 @@ from typing import Any
 from gateway.manifests import ResolvedManifest, render
 from gateway.models import META_CONFIDENCE, META_IDEMPOTENCY_KEY, CallContext, ToolRef
 from gateway.policy.document import (
+    ApprovalDoc,
     CallDoc,
     PolicyInput,
     PrincipalDoc,
@@ -24,6 +25,8 @@ def build_input(
     workflow: WorkflowDoc,
     annotations: dict[str, Any] | None = None,
     now: datetime | None = None,
+    principal: PrincipalDoc | None = None,
+    approval: ApprovalDoc | None = None,
 ) -> PolicyInput:
     """The policy input of one call.
 
@@ -33,7 +36,15 @@ def build_input(
     """
     now = now or datetime.now(UTC)
     return PolicyInput.model_construct(
-        principal=PrincipalDoc.model_construct(id=context.principal.id, roles=sorted(context.principal.roles)),
+        principal=principal
+        or PrincipalDoc.model_construct(
+            id=context.principal.id,
+            roles=sorted(context.principal.roles),
+            quarantined=False,
+            quarantine_reason=None,
+            quarantined_workflows=[],
+            mutations=0,
+        ),
         workflow=workflow,
         tool=ToolDoc.model_construct(
             name=context.requested_name,
@@ -53,6 +64,7 @@ def build_input(
             idempotency_key=idempotency_key(context, resolved),
         ),
         compensation=context.compensation,
+        approval=approval,
         time=TimeDoc.model_construct(now=now.isoformat(), unix=now.timestamp(), weekday=now.weekday(), hour=now.hour),
     )
 

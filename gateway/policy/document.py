@@ -27,10 +27,19 @@ class _Doc(BaseModel):
 class PrincipalDoc(_Doc):
     id: str
     roles: list[str]
+    quarantined: bool = False
+    """An operator quarantined this principal: its calls in every workflow are refused."""
+    quarantine_reason: str | None = None
+    quarantined_workflows: list[str] = []
+    """Workflows this principal owns that are quarantined (a new workflow id does not escape them)."""
+    mutations: int = 0
+    """Mutating calls of this principal that were forwarded (in this gateway process)."""
 
 
 class WorkflowDoc(_Doc):
     id: str
+    owner: str | None = None
+    """The principal the workflow belongs to (its first caller)."""
     status: Literal["active", "quarantined", "rolled_back"] = "active"
     status_reason: str | None = None
     """Why the workflow is quarantined (or rolled back), as the operator or rollback said."""
@@ -71,6 +80,14 @@ class TimeDoc(_Doc):
     hour: int
 
 
+class ApprovalDoc(_Doc):
+    """Present when the call runs because people approved it: policy is asked again at execution."""
+
+    id: str
+    approvers: list[str]
+    granted: bool = True
+
+
 class PolicyInput(_Doc):
     version: Literal["rollgate.policy/v1"] = "rollgate.policy/v1"
     principal: PrincipalDoc
@@ -79,6 +96,7 @@ class PolicyInput(_Doc):
     arguments: dict[str, Any]
     call: CallDoc
     compensation: bool = False
+    approval: ApprovalDoc | None = None
     time: TimeDoc
 
 

@@ -23,7 +23,7 @@ def _selection(to_checkpoint: str | None, steps: str | None, resource: str | Non
     if to_checkpoint:
         return "checkpoint", {"checkpoint": to_checkpoint}
     if steps:
-        return "steps", {"step_seqs": {int(s) for s in steps.split(",") if s.strip()}}
+        return "steps", {"step_seqs": sorted({int(s) for s in steps.split(",") if s.strip()})}
     if resource:
         return "resource", {"resource": resource}
     return "all", {}

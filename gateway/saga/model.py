@@ -6,10 +6,14 @@ executor (`rollback.py`) runs plans through the gateway's own pipeline.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from gateway.ledger.privacy import shown
 
 
 class StepStatus(StrEnum):
@@ -24,6 +28,19 @@ class WorkflowStatus(StrEnum):
     ACTIVE = "active"
     QUARANTINED = "quarantined"
     ROLLED_BACK = "rolled_back"
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The principal a workflow belongs to (its first caller), with the roles it had then."""
+
+    id: str
+    roles: frozenset[str] = frozenset()
+
+    def admits(self, principal: str, roles: frozenset[str], shared_roles: frozenset[str]) -> bool:
+        """Whether `principal` may act on the workflow: its owner, or an agent sharing one of the
+        configured team roles with the owner (`[workflows] shared_roles`)."""
+        return principal == self.id or bool(roles & self.roles & shared_roles)
 
 
 class Compensation(BaseModel):
@@ -92,7 +109,7 @@ def plan(
     scope: Scope = "all",
     *,
     checkpoint: str | None = None,
-    step_seqs: set[int] | None = None,
+    step_seqs: Collection[int] | None = None,
     resource: str | None = None,
 ) -> list[PlannedAction]:
     """The actions of a rollback, newest step first. Raises ValueError for an unknown checkpoint."""
@@ -132,7 +149,7 @@ def plan(
         else:
             actions.append(
                 PlannedAction(
-                    step=step, action="compensate", why=f"{step.compensation.tool} {step.compensation.arguments}"
+                    step=step, action="compensate", why=f"{step.compensation.tool} {shown(step.compensation.arguments)}"
                 )
             )
     return actions

@@ -57,8 +57,10 @@ class Rollbacks:
         record: Record,
         attempts: int = 3,
         backoff: float = 0.2,
+        unseal: Callable[[Any], Any] = lambda value: value,
     ) -> None:
         self._saga = saga
+        self._unseal = unseal
         self._run = run_call
         self._escalate = escalate
         self._record = record
@@ -136,7 +138,7 @@ class Rollbacks:
             step = step.model_copy(update={"attempts": step.attempts + 1})
             self._saga.update_step(step)
             try:
-                result = await self._run(comp.tool, comp.arguments, step.workflow, True)
+                result = await self._run(comp.tool, self._unseal(comp.arguments), step.workflow, True)
                 if result.get("isError"):
                     raise CompensationFailed(f"{comp.tool} answered an error: {result_data(result)}")
                 if not await self._verified(step):
@@ -164,12 +166,16 @@ class Rollbacks:
         comp = step.compensation
         assert comp is not None
         if comp.snapshot_tool is not None and step.snapshot is not None:
-            now = result_data(await self._run(comp.snapshot_tool, comp.snapshot_arguments, step.workflow, False))
-            return _without(now, comp.volatile) == _without(step.snapshot, comp.volatile)
+            arguments = self._unseal(comp.snapshot_arguments)
+            now = result_data(await self._run(comp.snapshot_tool, arguments, step.workflow, False))
+            before = self._unseal(step.snapshot)
+            return _without(now, comp.volatile) == _without(before, comp.volatile)
         if comp.verify_tool is not None:
-            seen = result_data(await self._run(comp.verify_tool, comp.verify_arguments, step.workflow, False))
+            arguments = self._unseal(comp.verify_arguments)
+            seen = result_data(await self._run(comp.verify_tool, arguments, step.workflow, False))
+            expect = self._unseal(comp.expect)
             try:
-                return all(lookup({"result": seen}, path) == value for path, value in comp.expect.items())
+                return all(lookup({"result": seen}, path) == value for path, value in expect.items())
             except TemplateError:
                 return False
         return False  # an authored compensation is never trusted without a check

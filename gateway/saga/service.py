@@ -6,14 +6,17 @@ ledger; the meta-tools, the REST API and the CLI all call these.
 
 from __future__ import annotations
 
-import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from gateway.approvals.queue import ApprovalQueue
+from gateway.errors import NotYoursError
 from gateway.ids import new_id
+from gateway.ledger.privacy import Masker, shown
 from gateway.models import CallContext, Principal
 from gateway.policy.document import ApproverRule
+from gateway.saga.current import new_workflow_id
 from gateway.saga.model import Checkpoint, Step, WorkflowStatus
 from gateway.saga.rollback import Record, Rollbacks, RunCall
 from gateway.saga.store import SagaStore
@@ -28,14 +31,29 @@ class Workflows:
         self.rollbacks: Rollbacks | None = None
         self._approvals: ApprovalQueue | None = None
 
-    def bind(self, run_call: RunCall, approvals: ApprovalQueue | None) -> None:
+    def bind(self, run_call: RunCall, approvals: ApprovalQueue | None, masker: Masker | None = None) -> None:
         self._approvals = approvals
-        self.rollbacks = Rollbacks(self.saga, run_call, self._escalate, self._record)
+        self.rollbacks = Rollbacks(self.saga, run_call, self._escalate, self._record, unseal=_unsealer(masker))
 
     def begin(self, principal: Principal, name: str | None, atomic: bool) -> str:
-        workflow = f"wf_{secrets.token_hex(8)}"
+        workflow = new_workflow_id()
+        self.saga.claim(workflow, principal.id, principal.roles)
         self.saga.set_status(workflow, WorkflowStatus.ACTIVE, "atomic" if atomic else None)
         return workflow
+
+    def authorize(self, principal: Principal, workflow: str, shared_roles: frozenset[str]) -> None:
+        """Raise NotYoursError unless `principal` may act on `workflow` (claiming it if new)."""
+        owner = self.saga.claim(workflow, principal.id, principal.roles)
+        if not owner.admits(principal.id, principal.roles, shared_roles):
+            raise NotYoursError(f"workflow {workflow!r} belongs to another principal; {principal.id} cannot act on it")
+
+    async def quarantine_principal(self, principal: str, reason: str) -> None:
+        self.saga.set_principal_status(principal, WorkflowStatus.QUARANTINED, reason)
+        await self._record("quarantine", {"principal": principal, "reason": reason})
+
+    async def release_principal(self, principal: str, by: str) -> None:
+        self.saga.set_principal_status(principal, WorkflowStatus.ACTIVE, None)
+        await self._record("quarantine.released", {"principal": principal, "by": by})
 
     def is_atomic(self, workflow: str) -> bool:
         status, reason = self.saga.status(workflow)
@@ -95,12 +113,12 @@ class Workflows:
             arguments={"step": step.seq},
             display_arguments={
                 "step": step.seq,
-                "arguments": step.arguments,
+                "arguments": shown(step.arguments),
                 "side_effects": step.side_effects,
-                "result": step.result.get("structuredContent") if isinstance(step.result, dict) else None,
+                "result": shown(step.result.get("structuredContent")) if isinstance(step.result, dict) else None,
             },
             manifest={"reversibility": step.reversibility, "impact": step.impact, "side_effects": step.side_effects},
-            snapshot=step.snapshot,
+            snapshot=shown(step.snapshot),
             decision_id=f"rollback:{step.workflow}:{step.seq}",
             reasons=[f"rollback could not undo step {step.seq}: {why}"],
             rules=[ApproverRule(role="approver", count=1)],
@@ -108,6 +126,10 @@ class Workflows:
         )
         ticket, _ = await self._approvals.request(ticket)
         return ticket.id
+
+
+def _unsealer(masker: Masker | None) -> Callable[[object], object]:
+    return masker.unseal if masker is not None else (lambda value: value)
 
 
 def compensation_context(tool: str, arguments: dict[str, Any], workflow: str, compensation: bool) -> CallContext:
@@ -119,4 +141,5 @@ def compensation_context(tool: str, arguments: dict[str, Any], workflow: str, co
         step=None,
         correlation_id=new_id("call"),
         compensation=compensation,
+        internal=True,
     )

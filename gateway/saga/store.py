@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from gateway.saga.model import Checkpoint, Scope, Step, StepStatus, WorkflowStatus
+from gateway.saga.model import Checkpoint, Owner, Scope, Step, StepStatus, WorkflowStatus
 from gateway.store.connection import open_durable
 
 _SCHEMA = """
@@ -20,13 +20,25 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     id INTEGER PRIMARY KEY, workflow TEXT NOT NULL, document TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS workflows (
     id TEXT PRIMARY KEY, status TEXT NOT NULL, reason TEXT, rollback TEXT);
+CREATE TABLE IF NOT EXISTS principals (
+    id TEXT PRIMARY KEY, status TEXT NOT NULL, reason TEXT);
 """
+_COLUMNS = {"owner": "TEXT", "owner_roles": "TEXT"}
+"""Columns added to `workflows` after its first release (added in place on open)."""
 
 
 class SagaStore:
     def __init__(self, path: Path) -> None:
         self._db = open_durable(path, _SCHEMA)
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(workflows)")}
+        for column, kind in _COLUMNS.items():
+            if column not in have:
+                self._db.execute(f"ALTER TABLE workflows ADD COLUMN {column} {kind}")
         self._statuses: dict[str, tuple[WorkflowStatus, str | None]] = {}
+        self._owners: dict[str, Owner] = {}
+        self._principals: dict[str, tuple[WorkflowStatus, str | None]] = {}
+        self._quarantined: dict[str, set[str]] = {}
+        """owner → its quarantined workflows, for the owners read so far."""
         self._lock = threading.Lock()
 
     def add_step(self, step: Step) -> Step:
@@ -95,6 +107,79 @@ class SagaStore:
                 "ON CONFLICT(id) DO UPDATE SET status = excluded.status, reason = excluded.reason",
                 (workflow, status.value, reason),
             )
+        owner = self.owner(workflow)
+        if owner is not None and owner.id in self._quarantined:
+            held = self._quarantined[owner.id]
+            (held.add if status is WorkflowStatus.QUARANTINED else held.discard)(workflow)
+
+    # -- ownership ---------------------------------------------------------------------------
+
+    def owner(self, workflow: str) -> Owner | None:
+        """The principal that owns `workflow`: the first one to use it (kept in memory once read)."""
+        known = self._owners.get(workflow)
+        if known is not None:
+            return known
+        with self._lock:
+            row = self._db.execute("SELECT owner, owner_roles FROM workflows WHERE id = ?", (workflow,)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        self._owners[workflow] = Owner(row[0], frozenset(json.loads(row[1] or "[]")))
+        return self._owners[workflow]
+
+    def claim(self, workflow: str, principal: str, roles: frozenset[str]) -> Owner:
+        """Make `principal` the owner of `workflow` unless it has one; the owner either way."""
+        known = self.owner(workflow)
+        if known is not None:
+            return known
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO workflows (id, status, owner, owner_roles) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET owner = COALESCE(workflows.owner, excluded.owner), "
+                "owner_roles = COALESCE(workflows.owner_roles, excluded.owner_roles)",
+                (workflow, WorkflowStatus.ACTIVE.value, principal, json.dumps(sorted(roles))),
+            )
+        owner = self.owner(workflow)
+        assert owner is not None
+        return owner
+
+    def quarantined_of(self, principal: str) -> list[str]:
+        """The workflows `principal` owns that are quarantined."""
+        held = self._quarantined.get(principal)
+        if held is None:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT id FROM workflows WHERE owner = ? AND status = ?",
+                    (principal, WorkflowStatus.QUARANTINED.value),
+                ).fetchall()
+            held = self._quarantined[principal] = {row[0] for row in rows}
+        return sorted(held)
+
+    def principal_status(self, principal: str) -> tuple[WorkflowStatus, str | None]:
+        """Whether an operator quarantined the principal itself (all its calls, any workflow)."""
+        known = self._principals.get(principal)
+        if known is not None:
+            return known
+        with self._lock:
+            row = self._db.execute("SELECT status, reason FROM principals WHERE id = ?", (principal,)).fetchone()
+        known = (WorkflowStatus(row[0]), row[1]) if row else (WorkflowStatus.ACTIVE, None)
+        self._principals[principal] = known
+        return known
+
+    def set_principal_status(self, principal: str, status: WorkflowStatus, reason: str | None) -> None:
+        self._principals[principal] = (status, reason)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO principals (id, status, reason) VALUES (?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET status = excluded.status, reason = excluded.reason",
+                (principal, status.value, reason),
+            )
+
+    def known(self, workflow: str) -> bool:
+        """Whether anything was ever recorded of `workflow` (a status, an owner, a step)."""
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM workflows WHERE id = ?", (workflow,)).fetchone()
+            step = row or self._db.execute("SELECT 1 FROM steps WHERE workflow = ? LIMIT 1", (workflow,)).fetchone()
+        return step is not None
 
     def begin_rollback(self, workflow: str, scope: Scope, selection: dict[str, Any]) -> None:
         """Record, durably, that a rollback of `workflow` runs: a crash between two of its steps

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import mcp_types as types
 
-from gateway.errors import CallError
+from gateway.errors import CallError, LimitError
 from gateway.ids import new_id
 from gateway.models import META_STEP, META_WORKFLOW, CallContext, Principal, ProgressSink
 from gateway.pipeline import Call, TaskSupport
@@ -33,14 +33,39 @@ def forwardable_meta(meta: Mapping[str, Any] | None) -> dict[str, Any]:
     return {key: value for key, value in (meta or {}).items() if key not in _HOP_BY_HOP_META}
 
 
+WORKFLOW_HEADER = "rollgate-workflow"
+"""An HTTP header naming the workflow, for clients that can set headers but not `_meta`."""
+
+
+def depth(value: Any, limit: int) -> int:
+    """The nesting depth of a JSON value, counted without recursion, up to `limit + 1`."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if level > limit:
+                return level
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def build_call(
     params: Mapping[str, Any] | None,
     principal: Principal,
     links: LinkSet,
     progress: ProgressSink | None,
     session_id: str | None,
+    *,
+    default_workflow: Callable[[], str] | None = None,
+    header_workflow: str | None = None,
+    max_depth: int = 64,
 ) -> Call:
-    """Check the shape of raw `tools/call` params and build the call; bad shapes are -32602."""
+    """Check the shape of raw `tools/call` params and build the call; bad shapes are -32602.
+
+    The workflow is, in order: `_meta["rollgate/workflow"]`, the `Rollgate-Workflow` header, the
+    session (its MCP session id), or, for a request without a session, `default_workflow()` (the
+    principal's current workflow)."""
     params = params if isinstance(params, Mapping) else {}
     name = params.get("name")
     arguments = params.get("arguments")
@@ -51,14 +76,18 @@ def build_call(
         raise InvalidRequestParams("tools/call params.arguments must be an object")
     if raw_meta is not None and not isinstance(raw_meta, Mapping):
         raise InvalidRequestParams("tools/call params._meta must be an object")
+    if depth(arguments, max_depth) > max_depth or depth(raw_meta, max_depth) > max_depth:
+        raise LimitError(f"tools/call arguments or _meta nest deeper than {max_depth} levels (limits.max_json_depth)")
     meta = forwardable_meta(raw_meta)
     workflow = meta.get(META_WORKFLOW)
+    if not (isinstance(workflow, str) and workflow):
+        workflow = header_workflow or session_id or (default_workflow() if default_workflow else "local")
     step = meta.get(META_STEP)
     context = CallContext(
         principal=principal,
         requested_name=name,
         arguments=dict(arguments or {}),
-        workflow_id=workflow if isinstance(workflow, str) and workflow else (session_id or "local"),
+        workflow_id=workflow,
         step=str(step) if step is not None else None,
         correlation_id=new_id("call"),
         meta=meta,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -38,7 +39,7 @@ from gateway import jsonwire
 from gateway.errors import CallError
 from gateway.models import Principal
 from gateway.pipeline import Call, Result
-from gateway.server.calls import build_call
+from gateway.server.calls import WORKFLOW_HEADER, build_call
 from gateway.server.handlers import PRINCIPAL_SCOPE_KEY
 from gateway.server.sessions import KnownSession, SessionTable
 
@@ -47,10 +48,10 @@ logger = logging.getLogger(__name__)
 _SESSION_HEADER = b"mcp-session-id"
 _VERSION_HEADER = b"mcp-protocol-version"
 _LAST_EVENT_HEADER = b"last-event-id"
+_WORKFLOW_HEADER = WORKFLOW_HEADER.encode()
 _EVENT_PREFIX = "fp-"
 _RESUMABLE_STREAMS = 256
 """Streams (running or finished) kept for resumption, newest last."""
-_ids = itertools.count(1)
 _stream_ids = itertools.count(1)
 REQUEST_CANCELLED = -32800
 """Answer to a call the client cancelled: the POST still needs a response to end (JSON-RPC has no code)."""
@@ -64,7 +65,9 @@ class FastToolCalls:
         sessions: SessionTable,
         security: TransportSecuritySettings,
         max_body: int,
+        max_depth: int = 64,
     ) -> None:
+        self._max_depth = max_depth
         self._app = app
         self._dispatch = dispatch
         self._sessions = sessions
@@ -106,7 +109,8 @@ class FastToolCalls:
             return None
         stream, _, seen = last.rpartition("-")
         channel = self._streams.get(stream)
-        return channel, int(seen) if seen.isdigit() else 0, headers.get(_SESSION_HEADER, b"").decode("latin-1")
+        count = int(seen) if seen.isascii() and seen.isdigit() else 0
+        return channel, count, headers.get(_SESSION_HEADER, b"").decode("latin-1")
 
     async def _resume(
         self, channel: _ResponseChannel | None, seen: int, session_id: str, scope: Scope, receive: Receive, send: Send
@@ -152,20 +156,29 @@ class FastToolCalls:
         return self._sessions.get(session_id.decode("latin-1"))
 
     async def _try(self, session: KnownSession, message: dict[str, Any], scope: Scope, send: Send) -> bool:
+        """Answer here what is well-formed JSON-RPC 2.0 of the kinds this path serves; anything
+        else goes to the SDK, which answers it (errors included) as on any other path."""
+        if message.get("jsonrpc") != "2.0":
+            return False
         method = message.get("method")
-        if method == "tools/call" and "id" in message:
+        params = message.get("params")
+        if params is not None and not isinstance(params, dict):
+            return False
+        if method == "tools/call" and _valid_id(message.get("id")):
             principal = scope.get(PRINCIPAL_SCOPE_KEY)
             if principal is None or principal.id != session.principal.id:
                 return False  # the SDK path answers (and refuses) mismatched principals
             await self._call(session, message, principal, send, scope)
             return True
         if method is None and isinstance(message.get("id"), str) and message["id"] in session.pending:
+            if ("result" in message) == ("error" in message):
+                return False
             await session.pending.pop(message["id"]).send(message)
             await _accepted(send)
             return True
-        if method == "notifications/cancelled":
-            request_id = (message.get("params") or {}).get("requestId")
-            scope_to_cancel = session.running.get(request_id)
+        if method == "notifications/cancelled" and "id" not in message:
+            request_id = (params or {}).get("requestId")
+            scope_to_cancel = session.running.get(request_id) if _valid_id(request_id) else None
             if scope_to_cancel is not None:
                 scope_to_cancel.cancel()
                 await _accepted(send)
@@ -183,7 +196,16 @@ class FastToolCalls:
             params = message.get("params")
             meta = params.get("_meta") if isinstance(params, dict) else None
             channel.progress_token = meta.get("progressToken") if isinstance(meta, dict) else None
-            call = build_call(params, principal, session.links, channel.progress, session_id)
+            header = next((v.decode("latin-1") for k, v in scope["headers"] if k == _WORKFLOW_HEADER), None)
+            call = build_call(
+                params,
+                principal,
+                session.links,
+                channel.progress,
+                session_id,
+                header_workflow=header or None,
+                max_depth=self._max_depth,
+            )
             if session.can_elicit:
                 call.ask_user = channel.request
             with anyio.CancelScope() as cancel, session.relay.in_channel(channel):
@@ -242,7 +264,7 @@ class _ResponseChannel:
         await self._event(payload)
 
     async def request(self, method: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
-        request_id = f"rollgate-{next(_ids)}"
+        request_id = f"rollgate-{secrets.token_hex(12)}"  # unguessable: only this client can answer it
         sender, receiver = anyio.create_memory_object_stream[dict[str, Any]](1)
         self.session.pending[request_id] = sender
         payload: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
@@ -312,6 +334,11 @@ _SSE_START: Message = {
         (b"x-accel-buffering", b"no"),
     ],
 }
+
+
+def _valid_id(value: Any) -> bool:
+    """A JSON-RPC request id as MCP allows it: a string or an integer (never null or a bool)."""
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
 
 def _dumps(payload: Any) -> bytes:

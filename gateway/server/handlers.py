@@ -10,7 +10,6 @@ with the session.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,8 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from gateway.errors import CallError, UpstreamError
 from gateway.models import Principal
 from gateway.pipeline import Call, InputRound, TaskSupport
-from gateway.server.calls import build_call, forwardable_meta
+from gateway.saga.current import new_workflow_id
+from gateway.server.calls import WORKFLOW_HEADER, build_call, forwardable_meta
 from gateway.server.metatools import META_TOOLS
 from gateway.server.sessions import KnownSession
 from gateway.server.tasks import TASKS_EXTENSION
@@ -47,6 +47,13 @@ def connection_of(ctx: Ctx) -> Connection:
     # The SDK keeps the per-client Connection (its `state` dict and `exit_stack`) on the session;
     # it is the one place to hang per-session upstream links and tear them down with the session.
     return ctx.session._connection  # pyright: ignore[reportPrivateUsage]
+
+
+def _header(ctx: Ctx, name: str) -> str | None:
+    request = ctx.request
+    headers = getattr(request, "headers", None)
+    value = headers.get(name) if headers is not None else None
+    return value or None
 
 
 def _can_elicit(capabilities: types.ClientCapabilities | None) -> bool:
@@ -126,12 +133,16 @@ class Handlers:
             raise MCPError(code=types.INVALID_REQUEST, message="this session belongs to another principal")
         return principal
 
-    def _session_key(self, ctx: Ctx) -> str:
-        """The MCP session id, or a stable id for a session that has none (stdio)."""
+    def _session_key(self, ctx: Ctx) -> str | None:
+        """The MCP session id, or a stable id for a handshake session that has none (stdio);
+        None for a request without a session (2026-07-28), which joins its principal's current
+        workflow."""
         connection = connection_of(ctx)
         if connection.session_id:
             return connection.session_id
-        return connection.state.setdefault(_WORKFLOW_KEY, f"wf_{uuid.uuid4().hex[:16]}")
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return None
+        return connection.state.setdefault(_WORKFLOW_KEY, new_workflow_id())
 
     # -- tools -----------------------------------------------------------------------------
 
@@ -143,7 +154,16 @@ class Handlers:
         principal = self.principal(ctx)
         links = await self._links(ctx)
         try:
-            call = build_call(ctx.params, principal, links, ctx.session.report_progress, self._session_key(ctx))
+            call = build_call(
+                ctx.params,
+                principal,
+                links,
+                ctx.session.report_progress,
+                self._session_key(ctx),
+                default_workflow=lambda: self.gateway.current.of(principal.id),
+                header_workflow=_header(ctx, WORKFLOW_HEADER),
+                max_depth=self.gateway.config.limits.max_json_depth,
+            )
             if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
                 _modern_round(call, ctx)
             elif _can_elicit(ctx.session.client_capabilities):

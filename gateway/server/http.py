@@ -30,6 +30,7 @@ from gateway.server.build import build_server
 from gateway.server.coalesce import CoalescingHttpTools
 from gateway.server.events import MemoryEventStore
 from gateway.server.fastpath import FastToolCalls
+from gateway.server.session_guard import SessionGuard
 from gateway.web import ApprovalsApi, ApproverTokens, page_routes
 from gateway.web.workflows_api import WorkflowsApi
 
@@ -62,8 +63,10 @@ def build_app(gateway: Gateway) -> Any:
         gateway.sessions,
         security,
         config.server.max_request_bytes,
+        config.limits.max_json_depth,
     )
-    mcp_endpoint = BearerAuth(fast, TokenTable(config), config.auth)
+    guard = SessionGuard(fast, manager_has_session(manager), config.limits.max_sessions_per_principal, gateway.refused)
+    mcp_endpoint = BearerAuth(guard, TokenTable(config), config.auth)
 
     async def health(request: Request) -> JSONResponse:
         upstreams = {
@@ -85,6 +88,15 @@ def build_app(gateway: Gateway) -> Any:
     routes += WorkflowsApi(gateway.operations, ApproverTokens(config)).routes()
     app = Starlette(routes=routes, lifespan=lifespan)
     return _McpFirst(config.server.path, mcp_endpoint, app)
+
+
+def manager_has_session(manager: StreamableHTTPSessionManager) -> Any:
+    """Whether the SDK's manager still serves a session (it closes idle ones itself)."""
+
+    def alive(session_id: str) -> bool:
+        return session_id in manager._server_instances  # pyright: ignore[reportPrivateUsage]
+
+    return alive
 
 
 class _McpFirst:

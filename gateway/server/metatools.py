@@ -1,20 +1,26 @@
 """Tools the gateway itself offers to agents, next to the upstreams' tools.
 
-`rollgate_plan` (intent declaration) evaluates a list of intended calls without running any.
-The workflow and approval meta-tools join it in later releases.
+`rollgate_plan` (intent declaration) evaluates a list of intended calls without running any; the
+workflow meta-tools begin, checkpoint, inspect and roll back workflows, each only for the
+workflow's owner (or its team); `rollgate_approval_status` polls the caller's own held calls.
+Arguments are checked against each tool's input schema.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import mcp_types as types
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 from pydantic import ValidationError
 
 from gateway.approvals.queue import ApprovalQueue
 from gateway.approvals.ticket import State
-from gateway.errors import CallError
+from gateway.config import LimitsConfig
+from gateway.errors import CallError, LimitError
 from gateway.pipeline import Call, Planner, Result
 from gateway.pipeline.approve import answer
 from gateway.pipeline.plan import Plan
@@ -126,25 +132,52 @@ class InvalidMetaToolArguments(CallError):
     code = types.INVALID_PARAMS
 
 
-async def call_meta_tool(call: Call, planner: Planner, approvals: ApprovalQueue | None, workflows: Workflows) -> Result:
+_VALIDATORS = {name: Draft202012Validator(tool.input_schema) for name, tool in META_TOOLS.items()}
+
+
+def check_arguments(name: str, arguments: Any) -> None:
+    """A meta-tool's arguments against its own input schema: a mismatch is -32602 naming the field."""
+    error = best_match(_VALIDATORS[name].iter_errors(arguments))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path) or "arguments"
+        raise InvalidMetaToolArguments(f"invalid arguments for {name}: {where}: {error.message}")
+
+
+async def call_meta_tool(
+    call: Call,
+    planner: Planner,
+    approvals: ApprovalQueue | None,
+    workflows: Workflows,
+    limits: LimitsConfig,
+    shared_roles: frozenset[str] = frozenset(),
+    started: Callable[[str, str], None] | None = None,
+) -> Result:
     name = call.context.requested_name
+    check_arguments(name, dict(call.context.arguments))
     if name == PLAN.name:
-        return await _plan(call, planner)
+        return await _plan(call, planner, limits.max_plan_calls)
     if name == APPROVAL_STATUS.name:
         return _approval_status(call, approvals)
-    return await _workflow_tool(call, workflows)
+    return await _workflow_tool(call, workflows, shared_roles, started)
 
 
-async def _workflow_tool(call: Call, workflows: Workflows) -> Result:
+async def _workflow_tool(
+    call: Call, workflows: Workflows, shared_roles: frozenset[str], started: Callable[[str, str], None] | None
+) -> Result:
     name, arguments = call.context.requested_name, dict(call.context.arguments)
     workflow = arguments.get("workflow_id") or call.context.workflow_id
     if not isinstance(workflow, str):
         raise InvalidMetaToolArguments("workflow_id must be a string")
+    if name != BEGIN.name:  # only the owner (or its team) acts on a workflow
+        workflows.authorize(call.context.principal, workflow, shared_roles)
     if name == BEGIN.name:
-        started = workflows.begin(call.context.principal, arguments.get("name"), bool(arguments.get("atomic")))
+        begun = workflows.begin(call.context.principal, arguments.get("name"), bool(arguments.get("atomic")))
+        if started is not None:
+            started(call.context.principal.id, begun)
         return _ok(
-            f"Workflow {started} started; send _meta['rollgate/workflow'] = {started!r} on its calls.",
-            {"workflow_id": started, "meta": {"rollgate/workflow": started}},
+            f"Workflow {begun} started and is now your current one; calls that name no workflow join it, "
+            f"or send _meta['rollgate/workflow'] = {begun!r} on its calls.",
+            {"workflow_id": begun, "meta": {"rollgate/workflow": begun}},
         )
     if name == CHECKPOINT.name:
         label = arguments.get("label")
@@ -159,8 +192,10 @@ async def _workflow_tool(call: Call, workflows: Workflows) -> Result:
         status = workflows.status(workflow)
         return _ok(f"Workflow {workflow} is {status['status']} with {len(status['steps'])} steps.", status)
     assert workflows.rollbacks is not None
-    scope, selection = rollback_scope(arguments)
     try:
+        scope, selection = rollback_scope(
+            {k: v for k, v in arguments.items() if k in ("to_checkpoint", "steps", "resource")}
+        )
         report = await workflows.rollbacks.run(workflow, scope, dry_run=bool(arguments.get("dry_run")), **selection)
     except ValueError as exc:
         raise InvalidMetaToolArguments(str(exc)) from None
@@ -175,13 +210,25 @@ async def _workflow_tool(call: Call, workflows: Workflows) -> Result:
 
 
 def rollback_scope(arguments: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    if arguments.get("to_checkpoint"):
-        return "checkpoint", {"checkpoint": arguments["to_checkpoint"]}
-    if arguments.get("steps"):
-        return "steps", {"step_seqs": {int(s) for s in arguments["steps"]}}
-    if arguments.get("resource"):
-        return "resource", {"resource": str(arguments["resource"])}
-    return "all", {}
+    """The scope a rollback request names. At most one selection; an empty one (`[]`, `""`) is an
+    error, never the whole workflow. Raises ValueError with the reason."""
+    chosen = [key for key in ("to_checkpoint", "steps", "resource") if key in arguments]
+    if len(chosen) > 1:
+        raise ValueError(f"give at most one of to_checkpoint, steps, resource (got {', '.join(chosen)})")
+    if not chosen:
+        return "all", {}
+    key, value = chosen[0], arguments[chosen[0]]
+    if key == "steps":
+        if not isinstance(value, list) or not value or not all(_is_step(s) for s in value):
+            raise ValueError("steps must be a non-empty list of step numbers")
+        return "steps", {"step_seqs": sorted({int(s) for s in value})}
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{key} must be a non-empty string")
+    return ("checkpoint", {"checkpoint": value}) if key == "to_checkpoint" else ("resource", {"resource": value})
+
+
+def _is_step(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def _ok(text: str, structured: dict[str, Any]) -> Result:
@@ -208,11 +255,15 @@ def _approval_status(call: Call, approvals: ApprovalQueue | None) -> Result:
     return {**held, "isError": False}
 
 
-async def _plan(call: Call, planner: Planner) -> Result:
+async def _plan(call: Call, planner: Planner, max_calls: int) -> Result:
     try:
         plan = Plan.model_validate(call.context.arguments)
     except ValidationError as exc:
         raise InvalidMetaToolArguments(f"invalid arguments for rollgate_plan: {exc.errors()[0]['msg']}") from None
+    if len(plan.calls) > max_calls:
+        raise LimitError(
+            f"rollgate_plan takes at most {max_calls} calls (limits.max_plan_calls); got {len(plan.calls)}"
+        )
     intended = [
         replace(call, context=replace(call.context, requested_name=item.tool, arguments=item.arguments))
         for item in plan.calls

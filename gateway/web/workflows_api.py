@@ -4,6 +4,8 @@ GET  /api/workflows/{id}
 POST /api/workflows/{id}/rollback     {"to_checkpoint"? , "steps"?, "resource"?, "dry_run"?}
 POST /api/workflows/{id}/quarantine   {"reason"}
 POST /api/workflows/{id}/release      {}
+POST /api/agents/{id}/quarantine      {"reason"}   (every call of that principal, any workflow)
+POST /api/agents/{id}/release         {}
 """
 
 from __future__ import annotations
@@ -31,7 +33,29 @@ class WorkflowsApi:
             Route("/api/workflows/{workflow}/rollback", self.rollback, methods=["POST"]),
             Route("/api/workflows/{workflow}/quarantine", self.quarantine, methods=["POST"]),
             Route("/api/workflows/{workflow}/release", self.release, methods=["POST"]),
+            Route("/api/agents/{principal}/quarantine", self.quarantine_agent, methods=["POST"]),
+            Route("/api/agents/{principal}/release", self.release_agent, methods=["POST"]),
         ]
+
+    async def quarantine_agent(self, request: Request) -> JSONResponse:
+        """Quarantine a principal: its calls in every workflow are refused until released."""
+        body = await self._body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        reason = body.get("reason")
+        if not isinstance(reason, str) or not reason:
+            return _error(422, "quarantine needs a reason")
+        principal = request.path_params["principal"]
+        await self._workflows.quarantine_principal(principal, f"{reason} (by {body['_who']})")
+        return JSONResponse({"principal": principal, "status": "quarantined"})
+
+    async def release_agent(self, request: Request) -> JSONResponse:
+        body = await self._body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        principal = request.path_params["principal"]
+        await self._workflows.release_principal(principal, str(body["_who"]))
+        return JSONResponse({"principal": principal, "status": "active"})
 
     async def _body(self, request: Request) -> dict[str, Any] | JSONResponse:
         who = self._tokens.resolve(request.headers.get("authorization"))
@@ -57,8 +81,8 @@ class WorkflowsApi:
         if isinstance(body, JSONResponse):
             return body
         assert self._workflows.rollbacks is not None
-        scope, selection = rollback_scope(body)
         try:
+            scope, selection = rollback_scope(body)
             report = await self._workflows.rollbacks.run(
                 request.path_params["workflow"], scope, dry_run=bool(body.get("dry_run")), **selection
             )

@@ -9,7 +9,7 @@ import pytest
 from gateway.approvals.queue import ApprovalQueue
 from gateway.approvals.store import ApprovalStore
 from gateway.approvals.task import created_task, detailed_task, ran_at_once, task_of
-from gateway.approvals.ticket import AlreadyDecided, NotAllowed, State, Ticket, withdraw, withdrawn
+from gateway.approvals.ticket import AlreadyDecided, NotAllowed, State, Ticket, call_digest, withdraw, withdrawn
 from gateway.policy.document import ApproverRule
 
 
@@ -30,6 +30,7 @@ def ticket(tmp_path: Any, **changes: Any) -> Ticket:
         decision_id="d",
         reasons=["big"],
         rules=[ApproverRule(role="treasury", count=1)],
+        dedup_key=call_digest("agent", "wf", "demo/transfer", {"amount_cents": 5}),
     )
     return made.model_copy(update=changes)
 

@@ -1,0 +1,42 @@
+"""How a raw tools/call becomes a call: its workflow, and the bounds on its shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.errors import LimitError
+from gateway.models import Principal
+from gateway.server.calls import build_call, depth
+
+AGENT = Principal("a")
+
+
+class _Links:
+    async def get(self, upstream: str) -> Any:
+        raise AssertionError
+
+
+def call(params: dict[str, Any], session: str | None = None, **kwargs: Any) -> Any:
+    return build_call(params, AGENT, _Links(), None, session, **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_workflow_is_meta_then_header_then_session_then_the_principals_current_one() -> None:
+    current = lambda: "wf_current"  # noqa: E731
+    assert (
+        call({"name": "t", "_meta": {"rollgate/workflow": "wf_m"}}, "sid", default_workflow=current).context.workflow_id
+        == "wf_m"
+    )
+    assert call({"name": "t"}, "sid", header_workflow="wf_h", default_workflow=current).context.workflow_id == "wf_h"
+    assert call({"name": "t"}, "sid", default_workflow=current).context.workflow_id == "sid"
+    assert call({"name": "t"}, None, default_workflow=current).context.workflow_id == "wf_current"
+
+
+def test_deeply_nested_arguments_are_a_clear_error_not_a_crash() -> None:
+    nested: Any = 1
+    for _ in range(10_000):
+        nested = [nested]
+    with pytest.raises(LimitError, match="max_json_depth"):
+        call({"name": "t", "arguments": {"x": nested}})
+    assert depth({"a": [{"b": 1}]}, 64) == 3

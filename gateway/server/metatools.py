@@ -211,8 +211,8 @@ async def _workflow_tool(
 
 def rollback_scope(arguments: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """The scope a rollback request names. At most one selection; an empty one (`[]`, `""`) is an
-    error, never the whole workflow. Raises ValueError with the reason."""
-    chosen = [key for key in ("to_checkpoint", "steps", "resource") if key in arguments]
+    error, never the whole workflow; a key given as null is absent. Raises ValueError with the reason."""
+    chosen = [key for key in ("to_checkpoint", "steps", "resource") if arguments.get(key) is not None]
     if len(chosen) > 1:
         raise ValueError(f"give at most one of to_checkpoint, steps, resource (got {', '.join(chosen)})")
     if not chosen:

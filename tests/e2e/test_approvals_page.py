@@ -105,3 +105,33 @@ async def test_the_page_rolls_a_workflow_back(start_gateway, tmp_path: Path) -> 
         await browser.close()
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM customers").fetchone()[0] == 0
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make browser)")
+async def test_the_page_never_shows_a_planted_secret(start_gateway, tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    planted = ["pw-Planted-Page-01", "sk-Planted-Page-02"]
+    gateway = start_gateway(demo(tmp_path / "demo.db"), policies=DEFAULT_POLICIES, approvals="wait_seconds = 0")
+    async with http_client(gateway.url, TOKEN) as client:
+        await client.call_tool("demo__update_record", {"key": "k", "value": {"password": planted[0]}})
+        held = await client.call_tool(
+            "demo__send_email", {"to": "a@x.org", "subject": "s", "body": "b", "auth": {"api_key": planted[1]}}
+        )
+    ticket = held.structured_content["approval_id"]
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+        )
+        page = await browser.new_page()
+        await page.goto(f"{gateway.base}/approvals")
+        await page.fill("#token", APPROVER_TOKEN)
+        await page.click("#login button")
+        item = page.locator(f'#pending li[data-id="{ticket}"]')
+        await item.wait_for(timeout=10_000)
+        await item.click()
+        await page.wait_for_function("document.getElementById('d-agent').textContent === 'agent-one'")
+        text = await page.evaluate("document.body.innerText")
+        await browser.close()
+    assert "masked" in text and all(secret not in text for secret in planted)

@@ -145,24 +145,14 @@ confidence_reasons := [sprintf("the agent's confidence %.2f is below %.2f", [inp
 
 approvers := object.get(cell, "approvers", [{"role": "approver", "count": 1}]) if effect == "require_approval"
 
-# Secret names are masked at any depth of the arguments and of the result (see README, Privacy).
-default secret_names := []
-
-secret_names := data.rollgate.secrets
-
-secret_paths := [path |
-	some name in secret_names
-	some root in ["args", "result"]
-	path := sprintf("%s.**.%s", [root, name])
-]
-
 approvers := [] if effect != "require_approval"
 
+# Masks: masking["*"] (in data.json: common secret names at any depth) plus the tool's own paths.
 obligations := object.union(
 	object.get(cell, "obligations", {}),
 	{
 		"snapshot_required": object.get(manifest, "snapshot", null) != null,
-		"mask": array.concat(secret_paths, array.concat(masking["*"], object.get(masking, input.tool.qualified, []))),
+		"mask": array.concat(masking["*"], object.get(masking, input.tool.qualified, [])),
 	},
 )
 

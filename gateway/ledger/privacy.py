@@ -92,6 +92,19 @@ def _advance(states: list[tuple[tuple[str, ...], int]], key: str) -> tuple[list[
     return following, matched
 
 
+def _matches(value: Any, rules: _Rules, states: list[tuple[tuple[str, ...], int]]) -> bool:
+    """Whether any path of `rules` names something inside `value`."""
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, child in items:
+        name = _norm(str(key))
+        if isinstance(key, str) and name in rules.anywhere:
+            return True
+        following, matched = _advance(states, name) if states else ([], False)
+        if matched or (isinstance(child, dict | list) and _matches(child, rules, following)):
+            return True
+    return False
+
+
 @dataclass(slots=True)
 class Redaction:
     """The privacy rules of one call, and the secret values seen in it so far."""
@@ -147,8 +160,10 @@ class Redaction:
     def _masked(self, value: Any, rules: _Rules) -> Any:
         if not rules or not isinstance(value, dict | list):
             return value
-        copied = copy.deepcopy(value)
-        return self._walk(copied, rules, [(p, 0) for p in rules.paths])
+        states = [(p, 0) for p in rules.paths]
+        if not _matches(value, rules, states):
+            return value  # nothing secret here: no copy
+        return self._walk(copy.deepcopy(value), rules, states)
 
     def _walk(self, value: Any, rules: _Rules, states: list[tuple[tuple[str, ...], int]]) -> Any:
         items: Iterable[tuple[Any, Any]]
@@ -202,6 +217,7 @@ class Masker:
         self._salt = salt
         self._max = max_result_bytes
         self._aead = AESGCM(seal_key) if seal_key is not None else None
+        self._compiled: dict[tuple[str, ...], tuple[_Rules, _Rules]] = {}
 
     @classmethod
     def for_state_dir(cls, state_dir: Path, max_result_bytes: int) -> Masker:
@@ -212,8 +228,13 @@ class Masker:
         return "hmac-sha256:" + hmac.new(self._salt, canonical_json(value), hashlib.sha256).hexdigest()
 
     def redaction(self, paths: Iterable[str]) -> Redaction:
-        paths = list(paths)
-        return Redaction(self, _Rules.compile("args", paths), _Rules.compile("result", paths))
+        key = tuple(paths)
+        rules = self._compiled.get(key)
+        if rules is None:  # the same few mask lists come with every call: compile each once
+            rules = self._compiled[key] = (_Rules.compile("args", key), _Rules.compile("result", key))
+            if len(self._compiled) > 256:
+                self._compiled.pop(next(iter(self._compiled)))
+        return Redaction(self, *rules)
 
     def mask(self, root: str, value: Any, paths: Iterable[str]) -> Any:
         """`value` with every `root.path` in `paths` replaced by {"masked": digest} (one-off use)."""

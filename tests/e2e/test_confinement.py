@@ -201,6 +201,8 @@ async def test_planted_secrets_never_reach_a_state_file_or_the_approvals_api(sta
             assert all(p.encode() not in data for p in planted), path
             assert path.stat().st_mode & 0o077 == 0, path
     assert (tmp_path / "state").stat().st_mode & 0o777 == 0o700
+    log = gateway.log.read_text()
+    assert all(p not in log for p in planted)
 
 
 async def test_malformed_requests_get_clear_errors_never_a_500(start_gateway, tmp_path) -> None:

@@ -9,7 +9,6 @@ makes itself (compensations, verification reads) act for the owner and pass.
 
 from __future__ import annotations
 
-from gateway.errors import NotYoursError
 from gateway.pipeline.call import Call, Proceed, Result
 from gateway.saga.store import SagaStore
 
@@ -22,12 +21,6 @@ class Confine:
     async def __call__(self, call: Call, proceed: Proceed) -> Result:
         context = call.context
         if not context.internal:
-            authorize(self._saga, context.workflow_id, context.principal.id, context.principal.roles, self._shared)
+            principal = context.principal
+            self._saga.authorize(context.workflow_id, principal.id, principal.roles, self._shared)
         return await proceed(call)
-
-
-def authorize(saga: SagaStore, workflow: str, principal: str, roles: frozenset[str], shared: frozenset[str]) -> None:
-    """Claim `workflow` for `principal` if it is new; raise NotYoursError if another owns it."""
-    owner = saga.claim(workflow, principal, roles)
-    if not owner.admits(principal, roles, shared):
-        raise NotYoursError(f"workflow {workflow!r} belongs to another principal; {principal} cannot act on it")

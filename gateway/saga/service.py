@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.approvals.queue import ApprovalQueue
-from gateway.errors import NotYoursError
 from gateway.ids import new_id
 from gateway.ledger.privacy import Masker, shown
 from gateway.models import CallContext, Principal
@@ -43,9 +42,7 @@ class Workflows:
 
     def authorize(self, principal: Principal, workflow: str, shared_roles: frozenset[str]) -> None:
         """Raise NotYoursError unless `principal` may act on `workflow` (claiming it if new)."""
-        owner = self.saga.claim(workflow, principal.id, principal.roles)
-        if not owner.admits(principal.id, principal.roles, shared_roles):
-            raise NotYoursError(f"workflow {workflow!r} belongs to another principal; {principal.id} cannot act on it")
+        self.saga.authorize(workflow, principal.id, principal.roles, shared_roles)
 
     async def quarantine_principal(self, principal: str, reason: str) -> None:
         self.saga.set_principal_status(principal, WorkflowStatus.QUARANTINED, reason)

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from gateway.errors import NotYoursError
 from gateway.saga.model import Checkpoint, Owner, Scope, Step, StepStatus, WorkflowStatus
 from gateway.store.connection import open_durable
 
@@ -141,6 +142,12 @@ class SagaStore:
         owner = self.owner(workflow)
         assert owner is not None
         return owner
+
+    def authorize(self, workflow: str, principal: str, roles: frozenset[str], shared: frozenset[str]) -> None:
+        """Claim `workflow` for `principal` if it is new; NotYoursError if it may not act on it."""
+        owner = self.claim(workflow, principal, roles)
+        if not owner.admits(principal, roles, shared):
+            raise NotYoursError(f"workflow {workflow!r} belongs to another principal; {principal} cannot act on it")
 
     def quarantined_of(self, principal: str) -> list[str]:
         """The workflows `principal` owns that are quarantined."""

@@ -42,11 +42,11 @@ class WorkflowsApi:
         body = await self._body(request)
         if isinstance(body, JSONResponse):
             return body
-        reason = body.get("reason")
-        if not isinstance(reason, str) or not reason:
-            return _error(422, "quarantine needs a reason")
+        reason = _reason(body)
+        if isinstance(reason, JSONResponse):
+            return reason
         principal = request.path_params["principal"]
-        await self._workflows.quarantine_principal(principal, f"{reason} (by {body['_who']})")
+        await self._workflows.quarantine_principal(principal, reason)
         return JSONResponse({"principal": principal, "status": "quarantined"})
 
     async def release_agent(self, request: Request) -> JSONResponse:
@@ -94,10 +94,10 @@ class WorkflowsApi:
         body = await self._body(request)
         if isinstance(body, JSONResponse):
             return body
-        reason = body.get("reason")
-        if not isinstance(reason, str) or not reason:
-            return _error(422, "quarantine needs a reason")
-        await self._workflows.quarantine(request.path_params["workflow"], f"{reason} (by {body['_who']})")
+        reason = _reason(body)
+        if isinstance(reason, JSONResponse):
+            return reason
+        await self._workflows.quarantine(request.path_params["workflow"], reason)
         return JSONResponse(self._workflows.status(request.path_params["workflow"]))
 
     async def release(self, request: Request) -> JSONResponse:
@@ -106,3 +106,11 @@ class WorkflowsApi:
             return body
         await self._workflows.release(request.path_params["workflow"], str(body["_who"]))
         return JSONResponse(self._workflows.status(request.path_params["workflow"]))
+
+
+def _reason(body: dict[str, Any]) -> str | JSONResponse:
+    """A quarantine's reason, with who gave it; 422 when it is missing."""
+    reason = body.get("reason")
+    if not isinstance(reason, str) or not reason:
+        return _error(422, "quarantine needs a reason")
+    return f"{reason} (by {body['_who']})"

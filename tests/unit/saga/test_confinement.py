@@ -1,6 +1,7 @@
 """For any interleaving of calls and meta-tool operations by agents A and B, nothing B does
 changes A's workflows: their steps, checkpoints, status or budget (a hypothesis state machine
-over the real saga store, the Confine stage's check and the workflow operations)."""
+over the real saga store, its ownership check, which the Confine stage and the meta-tools use,
+and the workflow operations)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from gateway.errors import NotYoursError
 from gateway.models import Principal
-from gateway.pipeline.confine import authorize
 from gateway.saga.model import Step
 from gateway.saga.service import Workflows
 from gateway.saga.store import SagaStore
@@ -46,7 +46,7 @@ class TwoAgents(RuleBasedStateMachine):
 
     def _acts(self, who: str, workflow: str) -> bool:
         try:
-            authorize(self.saga, workflow, who, AGENTS[who].roles, frozenset())
+            self.saga.authorize(workflow, who, AGENTS[who].roles, frozenset())
         except NotYoursError:
             assert self.owner.setdefault(workflow, who) != who
             return False

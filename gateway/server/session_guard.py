@@ -35,9 +35,6 @@ class SessionGuard:
         self._owners: dict[str, str] = {}
         self._by_principal: dict[str, set[str]] = {}
 
-    def owner(self, session_id: str) -> str | None:
-        return self._owners.get(session_id)
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         principal: Principal | None = scope.get(PRINCIPAL_SCOPE_KEY)
         if scope["type"] != "http" or principal is None:

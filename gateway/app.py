@@ -133,7 +133,9 @@ class Gateway:
         ledger_stages = self._open_ledger() if self.config.ledger.enabled else None
         async with anyio.create_task_group() as tg:
             self._task_group = tg
-            self._pool = UpstreamPool(self.config.upstreams, self.config.namespace, tg)
+            self._pool = UpstreamPool(
+                self.config.upstreams, self.config.namespace, tg, self.config.limits.max_upstream_links_per_principal
+            )
             try:
                 if self.ledger is not None:
                     tg.start_soon(self.ledger.sign_periodically, self.config.ledger.checkpoint_interval_seconds)

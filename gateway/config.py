@@ -192,6 +192,9 @@ class LimitsConfig(_Section):
     max_sessions_per_principal: Annotated[int, Field(ge=1)] = 32
     """Live streamable HTTP sessions of one principal; more are refused (429) until one ends. Each
     session opens its own upstream links (a process per stdio upstream), so this bounds those too."""
+    max_upstream_links_per_principal: Annotated[int, Field(ge=1)] = 64
+    """Upstream connections opened for one principal's sessions (a process each for a stdio
+    upstream, about 70 MB for a Python server); a call that would open one more fails clearly."""
     max_plan_calls: Annotated[int, Field(ge=1)] = 500
     """Calls in one `rollgate_plan` request."""
     max_json_depth: Annotated[int, Field(ge=4)] = 64

@@ -101,7 +101,7 @@ class Handlers:
         links: LinkSet | None = connection.state.get(_LINKS_KEY)
         if links is None:
             relay = DownstreamRelay()
-            links = LinkSet(self.gateway.pool, relay)
+            links = LinkSet(self.gateway.pool, relay, owner=self.principal(ctx).id)
             connection.state[_LINKS_KEY] = links
             self.gateway.relays.add(relay)
             session_id = connection.session_id

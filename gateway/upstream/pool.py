@@ -17,7 +17,7 @@ import mcp_types as types
 from anyio.abc import TaskGroup
 
 from gateway.config import NamespaceConfig, UpstreamConfig
-from gateway.errors import CatalogError, UpstreamError
+from gateway.errors import CatalogError, LimitError, UpstreamError
 from gateway.upstream.catalog import Catalog
 from gateway.upstream.link import Relay, UpstreamLink
 from gateway.upstream.relay import NullRelay
@@ -31,9 +31,13 @@ CatalogChanged = Callable[[str], None]
 class LinkSet:
     """The links of one downstream session, opened lazily, closed together."""
 
-    def __init__(self, pool: UpstreamPool, relay: Relay, *, client_answers_input: bool = False) -> None:
+    def __init__(
+        self, pool: UpstreamPool, relay: Relay, *, client_answers_input: bool = False, owner: str | None = None
+    ) -> None:
         self._pool = pool
         self.relay = relay
+        self._owner = owner
+        """The principal whose session these links serve (counted against its limit)."""
         self._answers_input = not client_answers_input
         self._links: dict[str, UpstreamLink] = {}
         self._lock = anyio.Lock()
@@ -44,13 +48,18 @@ class LinkSet:
             return link
         async with self._lock:
             if (link := self._links.get(upstream)) is None:
-                link = UpstreamLink(
-                    self._pool.config_of(upstream),
-                    self.relay,
-                    self._pool.listing_changed,
-                    answers_input=self._answers_input,
-                )
-                await self._pool.task_group.start(link.run)
+                self._pool.take_link(self._owner)
+                try:
+                    link = UpstreamLink(
+                        self._pool.config_of(upstream),
+                        self.relay,
+                        self._pool.listing_changed,
+                        answers_input=self._answers_input,
+                    )
+                    await self._pool.task_group.start(link.run)
+                except BaseException:
+                    self._pool.give_back_link(self._owner)
+                    raise
                 self._links[upstream] = link
         return link
 
@@ -58,12 +67,21 @@ class LinkSet:
         links, self._links = list(self._links.values()), {}
         with anyio.CancelScope(shield=True):
             for link in links:
+                self._pool.give_back_link(self._owner)
                 await link.stop()
 
 
 class UpstreamPool:
-    def __init__(self, configs: Sequence[UpstreamConfig], namespace: NamespaceConfig, task_group: TaskGroup) -> None:
+    def __init__(
+        self,
+        configs: Sequence[UpstreamConfig],
+        namespace: NamespaceConfig,
+        task_group: TaskGroup,
+        max_links_per_principal: int | None = None,
+    ) -> None:
         self._configs = {config.name: config for config in configs}
+        self._max_links = max_links_per_principal
+        self._links_of: dict[str, int] = {}
         self._namespace = namespace
         self.task_group = task_group
         self.control: dict[str, UpstreamLink] = {}
@@ -76,6 +94,22 @@ class UpstreamPool:
             return self._configs[upstream]
         except KeyError:
             raise UpstreamError(f"no upstream named {upstream!r}") from None
+
+    def take_link(self, owner: str | None) -> None:
+        """Count a new session link of `owner`; LimitError past `limits.max_upstream_links_per_principal`."""
+        if owner is None:
+            return
+        held = self._links_of.get(owner, 0)
+        if self._max_links is not None and held >= self._max_links:
+            raise LimitError(
+                f"principal {owner} has {held} upstream connections open (limits.max_upstream_links_per_principal); "
+                "close a session (DELETE) or wait until an idle one is closed"
+            )
+        self._links_of[owner] = held + 1
+
+    def give_back_link(self, owner: str | None) -> None:
+        if owner is not None:
+            self._links_of[owner] = max(0, self._links_of.get(owner, 0) - 1)
 
     def on_catalog_changed(self, listener: CatalogChanged) -> None:
         self._listeners.append(listener)

@@ -245,3 +245,19 @@ def test_a_state_directory_that_cannot_be_written_is_exit_status_2_naming_it(tmp
     )
     assert done.returncode == 2, done.stderr.decode()
     assert str(state) in done.stderr.decode() and "Traceback" not in done.stderr.decode()
+
+
+async def test_a_principal_past_its_upstream_connections_gets_a_clear_error_and_others_are_unaffected(
+    start_gateway, tmp_path
+) -> None:
+    from tests.conftest import probe_upstream
+
+    gateway = start_gateway(
+        probe_upstream("one") + demo(tmp_path / "demo.db"), extra="[limits]\nmax_upstream_links_per_principal = 1\n"
+    )
+    async with http_client(gateway.url, TOKEN) as a, http_client(gateway.url, OTHER_TOKEN) as b:
+        assert text_of(await a.call_tool("one__echo", {"text": "hi"})) == "hi"
+        with pytest.raises(MCPError, match="max_upstream_links_per_principal"):
+            await a.call_tool("demo__list_customers", {})
+        assert text_of(await a.call_tool("one__echo", {"text": "again"})) == "again"  # its open link still serves
+        assert not (await b.call_tool("demo__list_customers", {})).is_error

@@ -25,7 +25,7 @@ from gateway.approvals.queue import ApprovalQueue
 from gateway.approvals.store import ApprovalStore
 from gateway.approvals.ticket import Tampered, Ticket, call_digest
 from gateway.config import Config, LimitsConfig
-from gateway.errors import CallError
+from gateway.errors import ApprovalRefused, CallError
 from gateway.ledger import EntryKind, Ledger, LedgerClosed, Masker, mark_unknown_outcomes, open_ledger
 from gateway.ledger.privacy import SealError
 from gateway.manifests import ManifestRegistry
@@ -302,10 +302,6 @@ _LIST_CHANGED_EVENTS: dict[str, ServerEvent] = {
     "notifications/prompts/list_changed": PromptsListChanged(),
     "notifications/resources/list_changed": ResourcesListChanged(),
 }
-
-
-class ApprovalRefused(Exception):
-    """Policy, asked again at execution, did not allow an approved call; it did not run."""
 
 
 class _SagaFacts(PrincipalFacts):

@@ -6,6 +6,7 @@ RollgateError
 ├── ManifestError            a tool manifest file does not validate                   (start-up, reload)
 ├── PolicyError              a policy does not compile, or its engine failed          (deny, logged)
 ├── AuthenticationError      missing or unknown bearer token                          (HTTP 401)
+├── ApprovalRefused          policy, asked again at execution, refused an approved call (ticket failed)
 ├── StoreError               a state store cannot be opened, read or written          (start-up, CLI)
 │   └── LedgerBusyError      another process is writing this ledger                   (start-up, CLI)
 └── CallError                a call the gateway refuses or cannot complete            (MCP error)
@@ -45,6 +46,10 @@ class PolicyError(RollgateError):
 
 class AuthenticationError(RollgateError):
     """An HTTP request carried no valid bearer token."""
+
+
+class ApprovalRefused(RollgateError):
+    """Policy, asked again when an approved call was to run, did not allow it; it did not run."""
 
 
 class StoreError(RollgateError):

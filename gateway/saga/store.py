@@ -91,23 +91,10 @@ class SagaStore:
     def status(self, workflow: str) -> tuple[WorkflowStatus, str | None]:
         """Read on every call's policy input, so kept in memory once read; this store's own
         `set_status` is the only writer (operators change status through the running gateway)."""
-        known = self._statuses.get(workflow)
-        if known is not None:
-            return known
-        with self._lock:
-            row = self._db.execute("SELECT status, reason FROM workflows WHERE id = ?", (workflow,)).fetchone()
-        known = (WorkflowStatus(row[0]), row[1]) if row else (WorkflowStatus.ACTIVE, None)
-        self._statuses[workflow] = known
-        return known
+        return self._read_status("workflows", self._statuses, workflow)
 
     def set_status(self, workflow: str, status: WorkflowStatus, reason: str | None) -> None:
-        self._statuses[workflow] = (status, reason)
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO workflows (id, status, reason) VALUES (?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET status = excluded.status, reason = excluded.reason",
-                (workflow, status.value, reason),
-            )
+        self._write_status("workflows", self._statuses, workflow, status, reason)
         owner = self.owner(workflow)
         if owner is not None and owner.id in self._quarantined:
             held = self._quarantined[owner.id]
@@ -163,22 +150,37 @@ class SagaStore:
 
     def principal_status(self, principal: str) -> tuple[WorkflowStatus, str | None]:
         """Whether an operator quarantined the principal itself (all its calls, any workflow)."""
-        known = self._principals.get(principal)
+        return self._read_status("principals", self._principals, principal)
+
+    def set_principal_status(self, principal: str, status: WorkflowStatus, reason: str | None) -> None:
+        self._write_status("principals", self._principals, principal, status, reason)
+
+    def _read_status(
+        self, table: str, cache: dict[str, tuple[WorkflowStatus, str | None]], key: str
+    ) -> tuple[WorkflowStatus, str | None]:
+        known = cache.get(key)
         if known is not None:
             return known
         with self._lock:
-            row = self._db.execute("SELECT status, reason FROM principals WHERE id = ?", (principal,)).fetchone()
+            row = self._db.execute(f"SELECT status, reason FROM {table} WHERE id = ?", (key,)).fetchone()
         known = (WorkflowStatus(row[0]), row[1]) if row else (WorkflowStatus.ACTIVE, None)
-        self._principals[principal] = known
+        cache[key] = known
         return known
 
-    def set_principal_status(self, principal: str, status: WorkflowStatus, reason: str | None) -> None:
-        self._principals[principal] = (status, reason)
+    def _write_status(
+        self,
+        table: str,
+        cache: dict[str, tuple[WorkflowStatus, str | None]],
+        key: str,
+        status: WorkflowStatus,
+        reason: str | None,
+    ) -> None:
+        cache[key] = (status, reason)
         with self._lock:
             self._db.execute(
-                "INSERT INTO principals (id, status, reason) VALUES (?, ?, ?) "
+                f"INSERT INTO {table} (id, status, reason) VALUES (?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET status = excluded.status, reason = excluded.reason",
-                (principal, status.value, reason),
+                (key, status.value, reason),
             )
 
     def known(self, workflow: str) -> bool:

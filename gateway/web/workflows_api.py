@@ -39,10 +39,7 @@ class WorkflowsApi:
 
     async def quarantine_agent(self, request: Request) -> JSONResponse:
         """Quarantine a principal: its calls in every workflow are refused until released."""
-        body = await self._body(request)
-        if isinstance(body, JSONResponse):
-            return body
-        reason = _reason(body)
+        reason = await self._reason(request)
         if isinstance(reason, JSONResponse):
             return reason
         principal = request.path_params["principal"]
@@ -70,6 +67,16 @@ class WorkflowsApi:
         body["_who"] = who.id  # type: ignore[union-attr]
         return body
 
+    async def _reason(self, request: Request) -> str | JSONResponse:
+        """A quarantine's reason, with who gave it; the error response when there is none."""
+        body = await self._body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        reason = body.get("reason")
+        if not isinstance(reason, str) or not reason:
+            return _error(422, "quarantine needs a reason")
+        return f"{reason} (by {body['_who']})"
+
     async def show(self, request: Request) -> JSONResponse:
         body = await self._body(request)
         if isinstance(body, JSONResponse):
@@ -91,10 +98,7 @@ class WorkflowsApi:
         return JSONResponse(report.model_dump(mode="json"))
 
     async def quarantine(self, request: Request) -> JSONResponse:
-        body = await self._body(request)
-        if isinstance(body, JSONResponse):
-            return body
-        reason = _reason(body)
+        reason = await self._reason(request)
         if isinstance(reason, JSONResponse):
             return reason
         await self._workflows.quarantine(request.path_params["workflow"], reason)
@@ -106,11 +110,3 @@ class WorkflowsApi:
             return body
         await self._workflows.release(request.path_params["workflow"], str(body["_who"]))
         return JSONResponse(self._workflows.status(request.path_params["workflow"]))
-
-
-def _reason(body: dict[str, Any]) -> str | JSONResponse:
-    """A quarantine's reason, with who gave it; 422 when it is missing."""
-    reason = body.get("reason")
-    if not isinstance(reason, str) or not reason:
-        return _error(422, "quarantine needs a reason")
-    return f"{reason} (by {body['_who']})"

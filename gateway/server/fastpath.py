@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -36,6 +35,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import jsonwire
+from gateway._sdk import unguessable_request_id
 from gateway.errors import CallError
 from gateway.models import Principal
 from gateway.pipeline import Call, Result
@@ -264,7 +264,7 @@ class _ResponseChannel:
         await self._event(payload)
 
     async def request(self, method: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
-        request_id = f"rollgate-{secrets.token_hex(12)}"  # unguessable: only this client can answer it
+        request_id = unguessable_request_id()  # only this client can answer it
         sender, receiver = anyio.create_memory_object_stream[dict[str, Any]](1)
         self.session.pending[request_id] = sender
         payload: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}

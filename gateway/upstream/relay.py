@@ -15,8 +15,9 @@ from typing import Any, Protocol
 import mcp_types as types
 from mcp.server.session import ServerSession
 from mcp.shared.exceptions import MCPError, NoBackChannelError
-from mcp.shared.message import ServerMessageMetadata
 from pydantic import TypeAdapter
+
+from gateway._sdk import send_client_request
 
 _REQUESTS: TypeAdapter[types.ServerRequest] = TypeAdapter(types.ServerRequest)
 _NOTIFICATIONS: TypeAdapter[types.ServerNotification] = TypeAdapter(types.ServerNotification)
@@ -35,18 +36,19 @@ class SdkCallChannel:
 
     def __init__(self, session: ServerSession, request_id: types.RequestId | None) -> None:
         self._session = session
-        self._metadata = ServerMessageMetadata(related_request_id=request_id) if request_id is not None else None
         self._request_id = request_id
 
     async def request(self, method: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
         request = _REQUESTS.validate_python({"method": method, "params": params})
+        data = request.model_dump(by_alias=True, mode="json", exclude_none=True)
         try:
-            result = await self._session.send_request(request, _RawResult, metadata=self._metadata)
+            return await send_client_request(
+                self._session, data["method"], data.get("params"), request_scoped=self._request_id is not None
+            )
         except NoBackChannelError:
             raise MCPError(
                 code=types.INVALID_REQUEST, message=f"the client's transport cannot receive {method} requests"
             ) from None
-        return result.model_dump(by_alias=True, mode="json", exclude_none=True)
 
     async def notify(self, method: str, params: Mapping[str, Any] | None) -> None:
         notification = _NOTIFICATIONS.validate_python({"method": method, "params": params})
@@ -97,12 +99,6 @@ class DownstreamRelay:
         if self._standalone is not None:
             notification = _NOTIFICATIONS.validate_python({"method": method})
             await self._standalone.send_notification(notification)
-
-
-class _RawResult(types.Result):
-    """Accepts any result object: the upstream validates its own request's answer."""
-
-    model_config = {"extra": "allow"}
 
 
 class NullRelay:

@@ -24,8 +24,11 @@ class Recorder:
     sampled: list[str] = field(default_factory=list)
     elicited: list[str] = field(default_factory=list)
     notifications: list[str] = field(default_factory=list)
+    request_ids: list[Any] = field(default_factory=list)
+    """The ids of the server-to-client requests answered."""
 
     async def sampling(self, ctx: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        self.request_ids.append(ctx.request_id)
         content = params.messages[0].content
         self.sampled.append(content.text if isinstance(content, types.TextContent) else str(content))
         return types.CreateMessageResult(
@@ -33,6 +36,7 @@ class Recorder:
         )
 
     async def elicitation(self, ctx: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        self.request_ids.append(ctx.request_id)
         self.elicited.append(params.message)
         return types.ElicitResult(action="accept", content={"name": self.tag})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import anyio
@@ -63,6 +64,8 @@ async def test_sampling_and_elicitation_are_answered_by_the_calling_client(start
     assert text_of(sampled) == "model of one"
     assert text_of(elicited) == "accept:one"
     assert recorder.sampled == ["q1"] and recorder.elicited == ["name for q2?"]
+    ids = recorder.request_ids  # not 1, 2: another agent must not be able to guess and answer them
+    assert len(set(ids)) == 2 and all(isinstance(i, str) and re.fullmatch(r"rollgate-[0-9a-f]{24}", i) for i in ids)
 
 
 async def test_two_clients_at_once_receive_only_their_own_traffic(start_gateway) -> None:

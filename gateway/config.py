@@ -125,6 +125,15 @@ class PolicyConfig(_Section):
     reload_interval_seconds: Annotated[float, Field(gt=0)] = 1.0
 
 
+class WitnessConfig(_Section):
+    """A C2SP tlog-witness that cosigns this ledger's checkpoints."""
+
+    url: str
+    """The witness's base URL: checkpoints go to `{url}/add-checkpoint`."""
+    verifier_key: str
+    """The witness's note verifier key (`name+hash+base64`), as `rollgate witness serve` prints it."""
+
+
 class LedgerConfig(_Section):
     enabled: bool = True
     database: Path = Path("ledger.db")
@@ -134,6 +143,11 @@ class LedgerConfig(_Section):
     origin: str = "rollgate.local/ledger"
     """The log's name in its signed checkpoints."""
     checkpoint_interval_seconds: Annotated[float, Field(gt=0)] = 10.0
+    checkpoint_copy: Path | None = None
+    """A second place for the newest signed checkpoint, outside the state directory (another
+    disk, a mount only the gateway writes): at start the ledger must extend it."""
+    witnesses: list[WitnessConfig] = []
+    """Witnesses each new checkpoint is pushed to (C2SP tlog-witness)."""
     max_result_bytes: Annotated[int, Field(ge=0)] = 64 * 1024
     """Results larger than this (canonical JSON) are stored as digest and size."""
     read_only_intents: Literal["before_forward", "before_answer"] = "before_answer"

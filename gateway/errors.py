@@ -8,15 +8,27 @@ RollgateError
 ├── AuthenticationError      missing or unknown bearer token                          (HTTP 401)
 ├── ApprovalRefused          policy, asked again at execution, refused an approved call (ticket failed)
 ├── StoreError               a state store cannot be opened, read or written          (start-up, CLI)
-│   └── LedgerBusyError      another process is writing this ledger                   (start-up, CLI)
+│   ├── LedgerBusyError      another process is writing this ledger                   (start-up, CLI)
+│   └── LedgerTamperedError  the ledger does not extend what was signed: not opened   (start-up, exit 2)
+├── WitnessError             a witness refuses to cosign a submitted checkpoint       (HTTP, c2sp.org/tlog-witness)
+│   ├── MalformedSubmission  the add-checkpoint body is not in the protocol's format  (HTTP 400)
+│   ├── UntrustedCheckpoint  no signature by a key the witness trusts for the origin  (HTTP 403)
+│   ├── UnknownLog           the witness is not configured for the checkpoint origin  (HTTP 404)
+│   ├── SizeConflict         old size is not the witness's, or same size, new root    (HTTP 409)
+│   └── InconsistentCheckpoint the consistency proof does not verify                  (HTTP 422)
 └── CallError                a call the gateway refuses or cannot complete            (MCP error)
     ├── UnknownToolError     no upstream offers that name                             (-32602)
-    ├── InvalidArgumentsError arguments do not validate against the inputSchema       (-32602)
+    ├── InvalidArgumentsError arguments do not validate against the inputSchema,      (-32602, HTTP 422)
+    │                         or a rollback's selection is empty or mixed
     ├── UpstreamError        the upstream crashed, hung, timed out or is restarting   (-32603)
     ├── UnrecordedError      the ledger could not record the call: nothing is answered (-32603)
     ├── NotYoursError        the workflow, session or object belongs to another principal (-32602)
     ├── LimitError           a configured limit (sessions, plan size, nesting) is reached (-32602)
-    └── TemplateError        a manifest template names a path the call does not have  (-32602)
+    ├── TemplateError        a manifest template names a path the call does not have  (-32602)
+    └── NotFoundError        the request names something the gateway has no record of (-32602, HTTP 404)
+        ├── UnknownWorkflowError  a workflow id nothing was ever recorded of
+        ├── UnknownScopeError     a rollback names a step, checkpoint or resource its workflow does not have
+        └── UnknownPrincipalError an agent id that is not configured and was never seen
 """
 
 from __future__ import annotations
@@ -58,6 +70,48 @@ class StoreError(RollgateError):
 
 class LedgerBusyError(StoreError):
     """Another process (a running gateway) owns the ledger; only one may append to a hash chain."""
+
+
+class LedgerTamperedError(StoreError):
+    """The ledger on disk is not an append-only extension of what this gateway wrote and signed:
+    it is refused (nothing is appended or signed over it) until an operator has looked."""
+
+
+class WitnessError(RollgateError):
+    """A witness refuses to cosign a checkpoint; `status` is the HTTP status tlog-witness assigns."""
+
+    status: int = 400
+
+
+class MalformedSubmission(WitnessError):
+    status = 400
+
+
+class UntrustedCheckpoint(WitnessError):
+    """No signature on the checkpoint verifies against a key the witness trusts for its origin."""
+
+    status = 403
+
+
+class UnknownLog(WitnessError):
+    status = 404
+
+
+class SizeConflict(WitnessError):
+    """The submission's old size is not the size the witness last cosigned (`known_size` says it),
+    or the sizes match and the roots do not (`known_size` is None: a fork, not a stale client)."""
+
+    status = 409
+
+    def __init__(self, message: str, known_size: int | None = None) -> None:
+        super().__init__(message)
+        self.known_size = known_size
+
+
+class InconsistentCheckpoint(WitnessError):
+    """The consistency proof does not lead from the cosigned tree to the submitted one."""
+
+    status = 422
 
 
 class CallError(RollgateError):
@@ -104,3 +158,22 @@ class LimitError(CallError):
 
 class TemplateError(CallError):
     code = INVALID_PARAMS
+
+
+class NotFoundError(CallError):
+    """The request names a workflow, step, checkpoint, resource or agent the gateway has no record of;
+    the message names it. Nothing was changed."""
+
+    code = INVALID_PARAMS
+
+
+class UnknownWorkflowError(NotFoundError):
+    pass
+
+
+class UnknownScopeError(NotFoundError):
+    """A rollback names steps, a checkpoint or a resource that its workflow does not have."""
+
+
+class UnknownPrincipalError(NotFoundError):
+    pass

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.config import Config
+from gateway.ledger.anchor import prove_extends
 from gateway.ledger.entry import EntryKind, StoredEntry
-from gateway.ledger.keys import SigningKey, load_or_create
+from gateway.ledger.keys import SigningKey, known_public_keys, load_or_create
 from gateway.ledger.ledger import Ledger, LedgerClosed
 from gateway.ledger.privacy import Masker
 from gateway.ledger.recovery import mark_unknown_outcomes
@@ -22,6 +23,7 @@ __all__ = [
     "SigningKey",
     "StoredEntry",
     "VerificationError",
+    "checkpoint_copy",
     "database_path",
     "ledger_store",
     "mark_unknown_outcomes",
@@ -35,13 +37,25 @@ def database_path(config: Config) -> Path:
     return database if database.is_absolute() else config.state_dir / database
 
 
+def checkpoint_copy(config: Config) -> Path | None:
+    copy = config.ledger.checkpoint_copy
+    return copy if copy is None or copy.is_absolute() else config.state_dir / copy
+
+
 def ledger_store(config: Config, *, writer: bool) -> LedgerStore:
     """This deployment's ledger store; `writer` takes the single-writer lock."""
     return open_ledger_store(database_path(config), config.ledger.url, writer=writer)
 
 
 def open_ledger(config: Config) -> tuple[Ledger, bool]:
-    """The ledger of this deployment; (ledger, key_created)."""
+    """The ledger of this deployment; (ledger, key_created). Refused (`LedgerTamperedError`), with
+    nothing appended, unless the stored ledger extends the newest checkpoint signed for it."""
     store = ledger_store(config, writer=True)
-    key, created = load_or_create(config.state_dir)
-    return Ledger(store, key, config.ledger.origin), created
+    copy = checkpoint_copy(config)
+    try:
+        key, created = load_or_create(config.state_dir)
+        prove_extends(store, known_public_keys(config.state_dir), copy)
+    except BaseException:
+        store.close()
+        raise
+    return Ledger(store, key, config.ledger.origin, checkpoint_copy=copy), created

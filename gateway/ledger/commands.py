@@ -7,13 +7,21 @@ from pathlib import Path
 
 from gateway.config import Config
 from gateway.errors import LedgerBusyError
-from gateway.ledger import ledger_store
+from gateway.ledger import checkpoint_copy, ledger_store
+from gateway.ledger.anchor import read_copy
 from gateway.ledger.entry import EntryKind
 from gateway.ledger.export import export_lines, verify_export
 from gateway.ledger.keys import known_public_keys, load_or_create, load_public, rotate
 from gateway.ledger.ledger import Ledger, sign_checkpoint
 from gateway.ledger.timeline import timeline
-from gateway.ledger.verify import VerificationError, verify_extension, verify_ledger, verify_rows
+from gateway.ledger.verify import (
+    SignedHead,
+    VerificationError,
+    verify_extension,
+    verify_ledger,
+    verify_rows,
+    with_journal,
+)
 from gateway.store import LedgerStore
 
 
@@ -33,15 +41,25 @@ def verify(config: Config, checkpoint: Path | None, export: Path | None, public_
             store = _store(config)
             keys = known_public_keys(config.state_dir)
             rows = list(store.rows())
-            report = verify_ledger(rows, [note for _, note, _ in store.checkpoints()], keys)
+            heads: list[str | SignedHead] = [note for _, note, _ in store.checkpoints()]
+            copy = checkpoint_copy(config)
+            kept = read_copy(copy) if copy is not None else None
+            if kept is not None:
+                heads.append(SignedHead(kept, f"the checkpoint copy {copy}"))
+            journal = store.journal()
+            report = verify_ledger(rows, heads, keys, journal=journal)
             if checkpoint is not None:
-                verify_extension(verify_rows(rows), checkpoint.read_text(), keys)
+                verify_extension(verify_rows(with_journal(rows, journal)), checkpoint.read_text(), keys)
     except VerificationError as exc:
         where = f" (first bad entry: {exc.seq})" if exc.seq is not None else ""
         print(f"FAILED: {exc}{where}", file=sys.stderr)
         return 1
     extension = " and is an append-only extension of the given checkpoint" if checkpoint else ""
-    print(f"OK: {report.entries} entries, {report.checkpoints} signed checkpoints, root {report.root.hex()}{extension}")
+    compared = f", {report.journal_entries} compared with the journal" if report.journal_entries else ""
+    print(
+        f"OK: {report.entries} entries{compared}, {report.checkpoints} signed checkpoints, "
+        f"root {report.root.hex()}{extension}"
+    )
     return 0
 
 
@@ -89,7 +107,7 @@ def checkpoint(config: Config) -> int:
     key, _ = load_or_create(config.state_dir)
     store = _store(config)
     try:
-        note = sign_checkpoint(store, key, config.ledger.origin)
+        note = sign_checkpoint(store, key, config.ledger.origin, checkpoint_copy(config))
         last = store.checkpoints()
     finally:
         store.close()

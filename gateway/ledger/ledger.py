@@ -21,10 +21,12 @@ import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import anyio
 
+from gateway.ledger.anchor import keep_copy
 from gateway.ledger.entry import GENESIS, StoredEntry, index_columns, seal
 from gateway.ledger.keys import KEY_NAME, SigningKey
 from gateway.ledger.merkle import root
@@ -80,10 +82,14 @@ class LedgerClosed(RuntimeError):
 
 
 class Ledger:
-    def __init__(self, store: LedgerStore, key: SigningKey, origin: str) -> None:
+    def __init__(
+        self, store: LedgerStore, key: SigningKey, origin: str, *, checkpoint_copy: Path | None = None
+    ) -> None:
         self.store = store
         self.key = key
         self.origin = origin
+        self.checkpoint_copy = checkpoint_copy
+        """Where each new checkpoint is also kept (`[ledger] checkpoint_copy`; see `anchor.py`)."""
         self._queue: queue.SimpleQueue[_Pending | _Nudge | None] = queue.SimpleQueue()
         tail = store.tail()
         self._seq = tail.seq if tail else 0
@@ -338,7 +344,7 @@ class Ledger:
         size = self._seq
         if size == 0 or size == self._signed_size:
             return None
-        note = _sign(self.store, self.key, self.origin, self._leaves[:size])
+        note = _sign(self.store, self.key, self.origin, self._leaves[:size], self.checkpoint_copy)
         self._signed_size = size
         return note
 
@@ -358,19 +364,25 @@ class Ledger:
         self.store.close()
 
 
-def sign_checkpoint(store: LedgerStore, key: SigningKey, origin: str) -> str | None:
+def sign_checkpoint(store: LedgerStore, key: SigningKey, origin: str, copy: Path | None = None) -> str | None:
     """Sign the tree head of what `store` holds now, unless the last checkpoint already covers it
-    (for a process that does not own the ledger: `rollgate ledger checkpoint`)."""
+    (for a process that does not own the ledger: `rollgate ledger checkpoint`). The copy is
+    written either way, so a newly configured copy can be started."""
     leaves = store.leaves()
-    signed = max((size for size, _, _ in store.checkpoints()), default=0)
+    checkpoints = store.checkpoints()
+    signed = max((size for size, _, _ in checkpoints), default=0)
     if not leaves or len(leaves) == signed:
+        if copy is not None and checkpoints:
+            keep_copy(copy, max(checkpoints, key=lambda c: c[0])[1])
         return None
-    return _sign(store, key, origin, leaves)
+    return _sign(store, key, origin, leaves, copy)
 
 
-def _sign(store: LedgerStore, key: SigningKey, origin: str, leaves: list[bytes]) -> str:
+def _sign(store: LedgerStore, key: SigningKey, origin: str, leaves: list[bytes], copy: Path | None) -> str:
     note = Checkpoint(origin, len(leaves), root(leaves), int(time.time())).sign(KEY_NAME, key.private)
     store.add_checkpoint(len(leaves), note, key.key_id)
+    if copy is not None:
+        keep_copy(copy, note)
     return note
 
 

@@ -1,15 +1,19 @@
 """Offline verification: hashes, chain, index columns, Merkle roots and checkpoint signatures.
 
 Pure functions over rows and notes; the first problem raises `VerificationError` naming the entry
-(or checkpoint) and what is wrong. Needs only the entries and the public keys.
+(and the checkpoint: its size and signing time) and what is wrong. Needs only the entries, the
+public keys and, for a SQLite ledger, the journal: the database is checked against the journal's
+records (the authoritative copy of what they cover), and every signed checkpoint found anywhere
+(the database, the journal, the operator's copy) against the entries.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -18,6 +22,7 @@ from gateway.ledger.keys import KEY_NAME
 from gateway.ledger.merkle import LEAF_PREFIX, ProofError, consistency_proof, root, verify_consistency
 from gateway.ledger.note import Checkpoint, NoteError, key_hash, parse, verify
 from gateway.store.base import LedgerRow
+from gateway.store.journal import JournalContents
 
 
 class VerificationError(Exception):
@@ -33,6 +38,54 @@ class Report:
     entries: int
     checkpoints: int
     root: bytes
+    journal_entries: int = 0
+    """Entries compared with the journal's copy (0: no journal, as with PostgreSQL)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignedHead:
+    """A signed checkpoint and where it was found (for the message that names it)."""
+
+    note: str
+    where: str = "the database"
+
+
+def describe(checkpoint: Checkpoint) -> str:
+    """How a message names a checkpoint: its size and when it was signed."""
+    when = datetime.fromtimestamp(checkpoint.time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if checkpoint.time else "?"
+    return f"checkpoint (size {checkpoint.size}, signed {when})"
+
+
+def with_journal(rows: Sequence[LedgerRow], journal: JournalContents | None) -> list[LedgerRow]:
+    """The database's rows, checked against the journal's copy of the entries it holds, and
+    followed by the journal's entries the database does not have yet (a running gateway indexes
+    them a moment later; after a power loss, at its next start)."""
+    rows = list(rows)
+    if journal is None or not journal.rows:
+        return rows
+    first = journal.rows[0].seq
+    by_seq = {row.seq: row for row in rows if row.seq >= first}
+    tail = rows[-1].seq if rows else 0
+    for copy in journal.rows:
+        if copy.seq > tail:
+            if copy.seq != tail + 1:
+                raise VerificationError(
+                    f"the database ends at entry {tail} but the journal goes on at entry {copy.seq}: "
+                    f"entries {tail + 1}..{copy.seq - 1} are missing from both",
+                    tail + 1,
+                )
+            rows.append(copy)
+            tail = copy.seq
+            continue
+        stored = by_seq.get(copy.seq)
+        if stored is None:
+            raise VerificationError(f"entry {copy.seq} is in the journal but not in the database (deleted)", copy.seq)
+        if stored != copy:
+            what = "content" if stored.body != copy.body else "hash or index columns"
+            raise VerificationError(
+                f"entry {copy.seq}: the database's {what} differs from the journal's copy (rewritten)", copy.seq
+            )
+    return rows
 
 
 def verify_rows(rows: Iterable[LedgerRow]) -> list[bytes]:
@@ -78,39 +131,63 @@ def _check_columns(row: LedgerRow, document: Mapping[str, object]) -> None:
         raise VerificationError(f"entry {row.seq}: its index columns disagree with its signed content", row.seq)
 
 
-def verify_checkpoints(leaves: list[bytes], notes: Iterable[str], keys: Mapping[str, Ed25519PublicKey]) -> int:
-    """Each checkpoint: a known key's valid signature, a root equal to the entries' root at its size."""
-    count = 0
-    for note in notes:
-        checkpoint = _signed(note, keys)
+def verify_checkpoints(
+    leaves: list[bytes], notes: Iterable[str | SignedHead], keys: Mapping[str, Ed25519PublicKey]
+) -> int:
+    """Each checkpoint: a known key's valid signature, a root equal to the entries' root at its size.
+
+    A failure names the checkpoint and, where the others tell, the entries that changed: the
+    newest checkpoint that still matches bounds them from below."""
+    heads = [note if isinstance(note, SignedHead) else SignedHead(note) for note in notes]
+    signed = [(head, _signed(head.note, keys, head.where)) for head in heads]
+    matching = [c.size for _, c in signed if c.size <= len(leaves) and root(leaves[: c.size]) == c.root]
+    for head, checkpoint in signed:
+        name = f"{describe(checkpoint)} in {head.where}"
         if checkpoint.size > len(leaves):
             raise VerificationError(
-                f"checkpoint of size {checkpoint.size} was signed, but the ledger ends at entry {len(leaves)}: "
-                f"entries {len(leaves) + 1}..{checkpoint.size} are missing (tail cut)",
+                f"{name} was signed, but the ledger ends at entry {len(leaves)}: "
+                f"entries {len(leaves) + 1}..{checkpoint.size} are missing (tail cut){_since(matching, checkpoint)}",
                 len(leaves) + 1,
             )
         if root(leaves[: checkpoint.size]) != checkpoint.root:
             raise VerificationError(
-                f"checkpoint of size {checkpoint.size}: the entries no longer have the signed root", None
+                f"{name}: the entries no longer have the signed root{_since(matching, checkpoint)}",
+                _first_changed(matching, checkpoint),
             )
-        count += 1
-    return count
+    return len(signed)
 
 
-def _signed(note: str, keys: Mapping[str, Ed25519PublicKey]) -> Checkpoint:
+def _since(matching: list[int], checkpoint: Checkpoint) -> str:
+    below = [size for size in matching if size < checkpoint.size]
+    if not below:
+        return f"; an entry among 1..{checkpoint.size} was changed, deleted or inserted"
+    return (
+        f"; entries 1..{max(below)} still match an earlier checkpoint, so the change is among "
+        f"entries {max(below) + 1}..{checkpoint.size}"
+    )
+
+
+def _first_changed(matching: list[int], checkpoint: Checkpoint) -> int | None:
+    below = [size for size in matching if size < checkpoint.size]
+    return max(below) + 1 if below else None
+
+
+def _signed(note: str, keys: Mapping[str, Ed25519PublicKey], where: str = "the database") -> Checkpoint:
     try:
-        _, signatures = parse(note)
+        checkpoint, signatures = parse(note)
     except NoteError as exc:
-        raise VerificationError(f"checkpoint is malformed: {exc}") from None
+        raise VerificationError(f"a checkpoint in {where} is malformed: {exc}") from None
     for name, hash_, _ in signatures:
         public = keys.get(hash_.hex())
         if name == KEY_NAME and public is not None:
             try:
                 return verify(note, KEY_NAME, public)
             except NoteError as exc:
-                raise VerificationError(f"checkpoint signature is forged or damaged: {exc}") from None
+                raise VerificationError(
+                    f"{describe(checkpoint)} in {where}: its signature is forged or damaged: {exc}"
+                ) from None
     names = ", ".join(f"{n}+{h.hex()}" for n, h, _ in signatures) or "none"
-    raise VerificationError(f"checkpoint is signed by an unknown key ({names})")
+    raise VerificationError(f"{describe(checkpoint)} in {where} is signed by an unknown key ({names})")
 
 
 def verify_extension(leaves: list[bytes], earlier_note: str, keys: Mapping[str, Ed25519PublicKey]) -> None:
@@ -128,10 +205,20 @@ def verify_extension(leaves: list[bytes], earlier_note: str, keys: Mapping[str, 
         raise VerificationError(f"not an extension of the earlier checkpoint: {exc}") from None
 
 
-def verify_ledger(rows: Iterable[LedgerRow], notes: list[str], keys: Mapping[str, Ed25519PublicKey]) -> Report:
-    leaves = verify_rows(rows)
-    checkpoints = verify_checkpoints(leaves, notes, keys)
-    return Report(len(leaves), checkpoints, root(leaves))
+def verify_ledger(
+    rows: Iterable[LedgerRow],
+    notes: Iterable[str | SignedHead],
+    keys: Mapping[str, Ed25519PublicKey],
+    *,
+    journal: JournalContents | None = None,
+) -> Report:
+    """Everything: the database against the journal, every entry, every checkpoint (the journal's
+    included)."""
+    every = with_journal(list(rows), journal)
+    leaves = verify_rows(every)
+    heads = [*notes, *(SignedHead(c.note, "the journal") for c in (journal.checkpoints if journal else []))]
+    checkpoints = verify_checkpoints(leaves, heads, keys)
+    return Report(len(leaves), checkpoints, root(leaves), len(journal.rows) if journal else 0)
 
 
 def known_key(public: Ed25519PublicKey) -> dict[str, Ed25519PublicKey]:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from gateway.store.journal import JournalContents
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,5 +46,11 @@ class LedgerStore(Protocol):
 
     def checkpoints(self) -> list[tuple[int, str, str]]:
         """(size, note, key id), oldest first."""
+
+    def journal(self) -> JournalContents | None:
+        """The durable copy beside the index, if the store keeps one (SQLite's journal)."""
+
+    def newest_journal_checkpoint(self) -> str | None:
+        """The newest signed checkpoint kept apart from the index (the writer's journal)."""
 
     def close(self) -> None: ...

@@ -15,8 +15,18 @@ durably, the journal starts again at offset 0, overwriting the previous generati
 the first frame that is torn (bad length or CRC) or whose seq does not follow the one before, so
 an older generation's leftovers are never read as new records.
 
+A generation goes on across restarts: an owner that opens the journal appends after the last
+record it finds, so the journal keeps what it holds (the authoritative copy of its records:
+`rollgate ledger verify` compares the database with it) until it is full.
+
+The journal also holds the ledger's signed checkpoints (frame header `["checkpoint", size]`, the
+signed note as payload), and every generation starts with the newest one: whoever rewrites or
+replaces the database still finds, here, the tree head the gateway last signed, and the gateway
+refuses to start on a ledger that does not extend it.
+
 One process owns a journal: it holds an exclusive `flock` on it, so a second gateway (or a CLI
 command that would append) on the same ledger is refused instead of forking the hash chain.
+Readers (`read_journal`) take no lock: a frame being written at that moment reads as torn.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ import os
 import struct
 import zlib
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.errors import LedgerBusyError, StoreError
@@ -38,6 +49,41 @@ _CHUNK = 4 << 20
 JOURNAL_LIMIT = 64 << 20
 """Past this size the journal starts again at 0, once SQLite has checkpointed."""
 _MAX_FRAME = 256 << 20
+_CHECKPOINT = "checkpoint"
+
+
+@dataclass(frozen=True, slots=True)
+class JournalCheckpoint:
+    """A signed checkpoint as the journal holds it."""
+
+    size: int
+    note: str
+
+
+@dataclass(slots=True)
+class JournalContents:
+    """What one scan of a journal found: the current generation's records and checkpoints."""
+
+    rows: list[LedgerRow] = field(default_factory=list)
+    checkpoints: list[JournalCheckpoint] = field(default_factory=list)
+    end: int = 0
+    """The offset just past the last frame read."""
+
+    @property
+    def newest_checkpoint(self) -> JournalCheckpoint | None:
+        return max(self.checkpoints, key=lambda c: c.size, default=None)
+
+
+def read_journal(path: Path) -> JournalContents | None:
+    """The journal at `path` as a reader sees it (no lock); None when there is no such file."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        return _contents(fd, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
 
 
 class Journal:
@@ -58,29 +104,36 @@ class Journal:
         self._allocated = os.fstat(self._fd).st_size
         self._offset = 0
         self._last_seq: int | None = None
-        self._started = False  # no appends before `restart`: recovery reads the file first
+        self._started = False  # no appends before `resume`: recovery reads the file first
+        self._found = JournalContents()
+        self._anchor: JournalCheckpoint | None = None
 
     # -- reading (start-up) -------------------------------------------------------------------
 
+    def contents(self) -> JournalContents:
+        """The current generation as it is on disk now."""
+        return _contents(self._fd, self._allocated)
+
     def records(self) -> Iterator[LedgerRow]:
         """The current generation's records, oldest first."""
-        last = None
-        for row in _scan(self._fd, self._allocated):
-            if last is not None and row.seq != last + 1:
-                return
-            last = row.seq
-            yield row
+        yield from self.contents().rows
 
     def recover(self, tail: int) -> list[LedgerRow]:
         """Records newer than the index's tail seq, which the index lost (power loss); they must
-        continue it exactly. The caller makes the index durable, then calls `restart`."""
-        newer = [row for row in self.records() if row.seq > tail]
+        continue it exactly. The caller makes the index durable, then calls `resume`."""
+        self._found = self.contents()
+        newer = [row for row in self._found.rows if row.seq > tail]
         if newer and newer[0].seq != tail + 1:
             raise StoreError(
                 f"the ledger journal {self.path} starts again at entry {newer[0].seq} but the database "
                 f"ends at entry {tail}: entries {tail + 1}..{newer[0].seq - 1} are missing from both"
             )
         return newer
+
+    @property
+    def newest_checkpoint(self) -> JournalCheckpoint | None:
+        """The newest signed checkpoint the journal holds (read by `recover`, then kept up to date)."""
+        return self._anchor
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -92,7 +145,11 @@ class Journal:
             return
         if self._last_seq is not None and rows[0].seq != self._last_seq + 1:
             raise StoreError(f"journal append out of order: entry {rows[0].seq} after {self._last_seq}")
-        data = b"".join(_frame(row) for row in rows)
+        self._write(b"".join(_frame(row) for row in rows))
+        self._last_seq = rows[-1].seq
+
+    def _write(self, data: bytes) -> None:
+        """Write frames at the end of the generation and make them durable."""
         end = self._offset + len(data)
         if end > self._allocated:
             self._grow(max(self._chunk, end - self._allocated))
@@ -100,17 +157,40 @@ class Journal:
         if written != len(data):
             raise StoreError(f"short write to the ledger journal {self.path}: {written} of {len(data)} bytes")
         os.fdatasync(self._fd)
-        self._offset, self._last_seq = end, rows[-1].seq
+        self._offset = end
 
     @property
     def full(self) -> bool:
         return self._offset >= self._limit
 
+    def resume(self, tail: int) -> None:
+        """Go on appending after the records `recover` found, once the index holds them all and
+        ends at `tail`; or start a new generation if the journal does not end there (new, or
+        its records are older than the index's)."""
+        found = self._found
+        self._anchor = found.newest_checkpoint
+        if found.rows and found.rows[-1].seq == tail:
+            self._offset, self._last_seq, self._started = found.end, tail, True
+        else:
+            self.restart()
+
     def restart(self) -> None:
-        """Start the next generation at offset 0. Only once the index holds every record durably."""
+        """Start the next generation at offset 0, with the newest checkpoint as its first frame.
+        Only once the index holds every record durably."""
         self._offset, self._last_seq, self._started = 0, None, True
         if self._allocated < self._chunk:
             self._grow(self._chunk - self._allocated)
+        if self._anchor is not None:
+            self._write(_checkpoint_frame(self._anchor))
+
+    def add_checkpoint(self, size: int, note: str) -> None:
+        """Keep a signed checkpoint, durably, after the records it covers."""
+        if not self._started:
+            raise StoreError(f"the ledger journal {self.path} was not recovered before appending")
+        checkpoint = JournalCheckpoint(size, note)
+        self._write(_checkpoint_frame(checkpoint))
+        if self._anchor is None or size >= self._anchor.size:
+            self._anchor = checkpoint
 
     def _grow(self, size: int) -> None:
         os.pwrite(self._fd, bytes(size), self._allocated)
@@ -125,6 +205,11 @@ class Journal:
 
 _encode_header = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
 """Built once: `json.dumps` with options builds an encoder per call, a third of a frame's cost."""
+
+
+def _checkpoint_frame(checkpoint: JournalCheckpoint) -> bytes:
+    payload = b"%s\n%s" % (_encode_header([_CHECKPOINT, checkpoint.size]).encode(), checkpoint.note.encode())
+    return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
 def _frame(row: LedgerRow) -> bytes:
@@ -145,8 +230,25 @@ def _frame(row: LedgerRow) -> bytes:
     return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
-def _scan(fd: int, size: int) -> Iterator[LedgerRow]:
-    """Frames from offset 0 until the first one that is empty, torn or unreadable."""
+def _contents(fd: int, size: int) -> JournalContents:
+    """The current generation: frames from offset 0 until the first that is empty, torn or
+    unreadable, or a record whose seq does not follow the one before (an older generation)."""
+    contents = JournalContents()
+    last = None
+    for end, frame in _scan(fd, size):
+        if isinstance(frame, JournalCheckpoint):
+            contents.checkpoints.append(frame)
+        else:
+            if last is not None and frame.seq != last + 1:
+                break
+            last = frame.seq
+            contents.rows.append(frame)
+        contents.end = end
+    return contents
+
+
+def _scan(fd: int, size: int) -> Iterator[tuple[int, LedgerRow | JournalCheckpoint]]:
+    """(end offset, frame) from offset 0 until the first frame that is empty, torn or unreadable."""
     offset = 0
     while offset + _HEADER.size <= size:
         length, crc = _HEADER.unpack(os.pread(fd, _HEADER.size, offset))
@@ -156,12 +258,20 @@ def _scan(fd: int, size: int) -> Iterator[LedgerRow]:
         if len(payload) != length or zlib.crc32(payload) != crc:
             return
         try:
-            header, body = payload.split(b"\n", 1)
-            seq, entry_hash, leaf, kind, workflow, principal, tool, correlation, time = json.loads(header)
-            row = LedgerRow(
-                seq, body, entry_hash, bytes.fromhex(leaf), kind, workflow, principal, tool, correlation, time
-            )
+            frame = _parse(payload)
         except (ValueError, TypeError, AttributeError):
             return
         offset += _HEADER.size + length
-        yield row
+        yield offset, frame
+
+
+def _parse(payload: bytes) -> LedgerRow | JournalCheckpoint:
+    header, body = payload.split(b"\n", 1)
+    fields = json.loads(header)
+    if fields[0] == _CHECKPOINT:
+        size = fields[1]
+        if not isinstance(size, int):
+            raise TypeError("checkpoint size")
+        return JournalCheckpoint(size, body.decode())
+    seq, entry_hash, leaf, kind, workflow, principal, tool, correlation, time = fields
+    return LedgerRow(seq, body, entry_hash, bytes.fromhex(leaf), kind, workflow, principal, tool, correlation, time)

@@ -112,6 +112,13 @@ class PostgresLedgerStore:
                 (int(s), n, k) for s, n, k in self._db.execute("SELECT size, note, key_id FROM checkpoints ORDER BY id")
             ]
 
+    def journal(self) -> None:
+        """PostgreSQL's own WAL is its durable copy: there is no journal to compare."""
+        return None
+
+    def newest_journal_checkpoint(self) -> None:
+        return None
+
     def close(self) -> None:
         with self._lock:
             self._db.close()  # ends the session, which releases the writer's advisory lock

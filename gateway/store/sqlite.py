@@ -15,10 +15,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from gateway.errors import StoreError
+from gateway.errors import LedgerTamperedError, StoreError
 from gateway.store.base import LedgerRow
 from gateway.store.connection import open_durable
-from gateway.store.journal import JOURNAL_LIMIT, Journal
+from gateway.store.journal import JOURNAL_LIMIT, Journal, JournalContents, read_journal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger (
@@ -40,20 +40,50 @@ class SqliteLedgerStore:
         self._lock = threading.Lock()
         self._unindexed: list[LedgerRow] = []
         self._journal: Journal | None = None
+        self.journal_path = path.with_name(path.name + ".journal")
         if writer:
-            self._journal = Journal(path.with_name(path.name + ".journal"), limit=journal_limit)
+            self._journal = Journal(self.journal_path, limit=journal_limit)
         try:
             self._db = open_durable(path, _SCHEMA)
             if self._journal is not None:
                 self._db.execute("PRAGMA synchronous=NORMAL")  # the journal is what is fsynced
                 tail = self._db.execute("SELECT max(seq) FROM ledger").fetchone()[0] or 0
-                self._insert(self._journal.recover(tail))
+                newer = self._journal.recover(tail)
+                self._check_against_journal(tail)
+                self._insert(newer)
                 self._sync_index()
-                self._journal.restart()
+                self._journal.resume(tail + len(newer))
         except BaseException:
             if self._journal is not None:
                 self._journal.close()
             raise
+
+    def _check_against_journal(self, tail: int) -> None:
+        """The journal's records the database already holds must be the same entries: one that
+        differs was rewritten there (the journal is the authoritative copy), and the gateway
+        refuses to append to, or sign over, such a ledger."""
+        assert self._journal is not None
+        held = [row for row in self._journal.contents().rows if row.seq <= tail]
+        if not held:
+            return
+        stored = {
+            row[0]: LedgerRow(row[0], _blob(row[1]), row[2], _blob(row[3]), *row[4:])
+            for row in self._db.execute(f"SELECT {_COLUMNS} FROM ledger WHERE seq >= ?", (held[0].seq,))
+        }
+        for copy in held:
+            if stored.get(copy.seq) != copy:
+                what = "is missing from" if copy.seq not in stored else "differs in"
+                raise LedgerTamperedError(
+                    f"ledger entry {copy.seq} {what} the database {self.path} but is in its journal "
+                    f"{self.journal_path} (the authoritative copy): the database was rewritten or replaced"
+                )
+
+    def journal(self) -> JournalContents | None:
+        """What the journal holds now (None: there is no journal file)."""
+        if self._journal is not None:
+            with self._lock:
+                return self._journal.contents()
+        return read_journal(self.journal_path)
 
     def append(self, rows: Sequence[LedgerRow]) -> None:
         if self._journal is None:
@@ -149,7 +179,14 @@ class SqliteLedgerStore:
 
     def add_checkpoint(self, size: int, note: str, key_id: str) -> None:
         with self._lock:
+            if self._journal is not None:  # first: a rewrite of the database does not erase it
+                self._journal.add_checkpoint(size, note)
             self._db.execute("INSERT INTO checkpoints (size, note, key_id) VALUES (?, ?, ?)", (size, note, key_id))
+
+    def newest_journal_checkpoint(self) -> str | None:
+        """The newest checkpoint this owner's journal holds (what start-up proves the ledger extends)."""
+        checkpoint = self._journal.newest_checkpoint if self._journal is not None else None
+        return checkpoint.note if checkpoint is not None else None
 
     def checkpoints(self) -> list[tuple[int, str, str]]:
         with self._lock:

@@ -67,7 +67,13 @@ def test_sealed_values_open_only_with_their_state_directory(tmp_path: Path) -> N
     assert (tmp_path / "a" / "keys" / "seal.key").stat().st_mode & 0o777 == 0o600
 
 
-@given(st.text(min_size=4, max_size=20).filter(lambda s: s.strip() == s and s.isprintable()))
+_REDACTED = json.dumps({"a": {"b": [{"password": "[masked]"}]}, "note": "pw=[masked]"})
+"""What is left once the secret is gone: a secret spelled inside it ("mask", "word") proves nothing."""
+
+
+@given(
+    st.text(min_size=4, max_size=20).filter(lambda s: s.strip() == s and s.isprintable() and s not in _REDACTED)
+)
 def test_any_planted_password_never_survives_redaction(tmp_path_factory: pytest.TempPathFactory, secret: str) -> None:
     redaction = Masker(b"s" * 32, 1 << 16).redaction(SECRETS)
     stored = redaction.arguments({"a": {"b": [{"password": secret}]}, "note": f"pw={secret}"})

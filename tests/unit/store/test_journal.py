@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import LedgerBusyError, StoreError
+from gateway.errors import LedgerBusyError, LedgerTamperedError, StoreError
 from gateway.ledger.keys import known_public_keys, load_or_create
 from gateway.ledger.ledger import Ledger
 from gateway.ledger.verify import verify_ledger
@@ -81,6 +81,7 @@ def test_a_torn_frame_at_the_end_of_the_journal_is_ignored(tmp_path: Path) -> No
 
 def test_a_journal_that_does_not_continue_the_index_refuses_to_open(tmp_path: Path) -> None:
     fill(tmp_path, 3)
+    (tmp_path / "ledger.db.journal").unlink()  # (as if it had started a new generation at entry 4)
     key, _ = load_or_create(tmp_path)
     ledger = Ledger(SqliteLedgerStore(tmp_path / "ledger.db"), key, "t")
     for n in range(4):
@@ -142,3 +143,23 @@ def test_another_process_reading_the_index_sees_entries_within_the_settle_interv
             time.sleep(0.01)
     finally:
         ledger.close()
+
+
+def test_a_generation_goes_on_across_restarts(tmp_path: Path) -> None:
+    fill(tmp_path, 3)
+    fill(tmp_path, 2)
+    store = SqliteLedgerStore(tmp_path / "ledger.db", writer=False)
+    try:
+        journal = store.journal()
+        assert journal is not None and [row.seq for row in journal.rows] == [1, 2, 3, 4, 5]
+        assert [c.size for c in journal.checkpoints] == [3, 5]  # each close signs one, after its entries
+    finally:
+        store.close()
+
+
+def test_a_rewritten_database_is_refused_by_its_owner(tmp_path: Path) -> None:
+    fill(tmp_path, 4)
+    with sqlite3.connect(tmp_path / "ledger.db") as db:
+        db.execute("UPDATE ledger SET body = replace(body, '\"n\":2', '\"n\":9') WHERE seq = 3")
+    with pytest.raises(LedgerTamperedError, match=r"entry 3 differs in the database .* journal"):
+        SqliteLedgerStore(tmp_path / "ledger.db")

@@ -58,4 +58,4 @@ def open_ledger(config: Config) -> tuple[Ledger, bool]:
     except BaseException:
         store.close()
         raise
-    return Ledger(store, key, config.ledger.origin, checkpoint_copy=copy), created
+    return Ledger(store, key, config.ledger.origin, checkpoint_copy=copy, witnesses=config.ledger.witnesses), created

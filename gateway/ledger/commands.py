@@ -29,7 +29,10 @@ def _store(config: Config) -> LedgerStore:
     return ledger_store(config, writer=False)
 
 
-def verify(config: Config, checkpoint: Path | None, export: Path | None, public_key: Path | None) -> int:
+def verify(
+    config: Config, checkpoint: Path | None, export: Path | None, public_key: Path | None, *, witness: bool = False
+) -> int:
+    witnessed: list[str] = []
     try:
         if export is not None:
             if public_key is None:
@@ -50,6 +53,10 @@ def verify(config: Config, checkpoint: Path | None, export: Path | None, public_
             report = verify_ledger(rows, heads, keys, journal=journal)
             if checkpoint is not None:
                 verify_extension(verify_rows(with_journal(rows, journal)), checkpoint.read_text(), keys)
+            if witness:  # what the witnesses cosigned must be in the ledger (gateway/witness/audit.py)
+                from gateway.witness.commands import verify_witnesses
+
+                witnessed = verify_witnesses(config, verify_rows(with_journal(rows, journal)))
     except VerificationError as exc:
         where = f" (first bad entry: {exc.seq})" if exc.seq is not None else ""
         print(f"FAILED: {exc}{where}", file=sys.stderr)
@@ -60,6 +67,8 @@ def verify(config: Config, checkpoint: Path | None, export: Path | None, public_
         f"OK: {report.entries} entries{compared}, {report.checkpoints} signed checkpoints, "
         f"root {report.root.hex()}{extension}"
     )
+    for line in witnessed:
+        print(line)
     return 0
 
 

@@ -2,17 +2,27 @@
 
     .venv/bin/python bench/ledger_cost.py [--calls 2000] [--verify 100000] [--gateway-calls 300]
                                           [--store postgres --url postgresql://127.0.0.1/empty_db]
+    .venv/bin/python bench/ledger_cost.py --baseline /tmp/before [--rounds 5]
+    .venv/bin/python bench/ledger_cost.py --store-verify 1000000
 
 1. Both entries of a call (intent + result), durable (fsync), p50/p99, one caller.
 2. Durable appends per second: one caller, and 32 concurrent callers (group commit).
 3. Offline verification speed: entries per second (hashes, chain, columns, Merkle root, signature).
 4. The whole gateway with the ledger on and off, interleaved, p50 at concurrency 1.
+
+`--baseline TREE` (a `git worktree` of the commit before): 32-caller appends/s and verification
+entries/s of this checkout and of TREE's `gateway` package, measured in alternating subprocesses
+(`--rounds` each), with the medians' ratios. `--store-verify N`: what `rollgate ledger verify`
+does on a real SQLite ledger of N entries (read the index, compare with the journal, verify every
+entry and checkpoint), timed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +33,8 @@ import anyio
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+if "--gateway-root" in sys.argv:  # measure another checkout's gateway package with this script
+    ROOT = Path(sys.argv[sys.argv.index("--gateway-root") + 1]).resolve()
 sys.path[:0] = [str(ROOT), str(HERE)]
 
 from policy_latency import calls, gateway_client  # noqa: E402
@@ -86,7 +98,7 @@ async def appends(args: argparse.Namespace, directory: Path) -> None:
     print(f"durable appends/s, 32 callers   {concurrent:10.0f}   (target >= 10000)")
 
 
-def verification(count: int, directory: Path) -> None:
+def verification(count: int, directory: Path, *, quiet: bool = False) -> float:
     key, _ = load_or_create(directory)
     rows, prev = [], GENESIS
     for seq in range(1, count + 1):
@@ -97,7 +109,12 @@ def verification(count: int, directory: Path) -> None:
     start = time.perf_counter()
     verify_ledger(rows, [note], known_key(key.public))
     elapsed = time.perf_counter() - start
-    print(f"offline verification            {count / elapsed:10.0f} entries/s over {count} entries  (target >= 100000)")
+    if not quiet:
+        print(
+            f"offline verification            {count / elapsed:10.0f} entries/s over {count} entries"
+            "  (target >= 100000)"
+        )
+    return count / elapsed
 
 
 async def gateway_on_off(args: argparse.Namespace) -> None:
@@ -125,6 +142,87 @@ async def gateway_on_off(args: argparse.Namespace) -> None:
     print(f"ledger on / off                 {p50['ledger on'] / p50['ledger off']:10.2f}")
 
 
+async def core(args: argparse.Namespace) -> None:
+    """The two figures the A/B compares, as one JSON line."""
+    with tempfile.TemporaryDirectory() as first, tempfile.TemporaryDirectory() as second:
+        directory = Path(first)
+        key, _ = load_or_create(directory)
+        ledger = Ledger(SqliteLedgerStore(directory / "ledger.db"), key, "bench/ledger")
+        done = 0
+
+        async def caller() -> None:
+            nonlocal done
+            for _ in range(args.calls // 8):
+                await ledger.append("call.intent", DATA)
+                done += 1
+
+        start = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for _ in range(32):
+                tg.start_soon(caller)
+        appends_per_s = done / (time.perf_counter() - start)
+        ledger.close()
+        verify_per_s = verification(args.verify, Path(second), quiet=True)
+    print(json.dumps({"appends_c32": appends_per_s, "verify": verify_per_s}))
+
+
+def ab(args: argparse.Namespace) -> None:
+    """Alternate this checkout and the baseline, `rounds` times each; print medians and ratios."""
+    results: dict[str, list[dict[str, float]]] = {"this": [], "baseline": []}
+    command = [sys.executable, str(Path(__file__).resolve()), "--core", "--calls", str(args.calls)]
+    command += ["--verify", str(args.verify)]
+    for _ in range(args.rounds):
+        for name, extra in (("this", []), ("baseline", ["--gateway-root", args.baseline])):
+            done = subprocess.run([*command, *extra], capture_output=True, text=True, check=True, cwd=ROOT)
+            results[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    for figure, label in (("appends_c32", "durable appends/s, 32 callers"), ("verify", "verification entries/s")):
+        this = statistics.median(r[figure] for r in results["this"])
+        base = statistics.median(r[figure] for r in results["baseline"])
+        runs = ", ".join(
+            f"{r[figure] / b[figure]:.2f}" for r, b in zip(results["this"], results["baseline"], strict=True)
+        )
+        print(f"{label:32} this {this:10.0f}   baseline {base:10.0f}   ratio {this / base:5.2f}  (per round: {runs})")
+
+
+def store_verify(count: int) -> None:
+    """`rollgate ledger verify` on a real ledger of `count` entries, journal comparison included."""
+    from gateway.ledger.keys import known_public_keys
+    from gateway.ledger.ledger import sign_checkpoint
+
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        key, _ = load_or_create(directory)
+        store = SqliteLedgerStore(directory / "ledger.db", journal_limit=1 << 40)  # one generation: all of it
+        prev, batch = GENESIS, []
+        for seq in range(1, count + 1):
+            entry = seal(seq, prev, "2026-12-03T00:00:00+00:00", "call.intent", {**DATA, "correlation_id": f"c{seq}"})
+            batch.append(LedgerRow(entry.seq, entry.body, entry.entry_hash, entry.leaf, **index_columns(entry)))
+            prev = entry.entry_hash
+            if len(batch) == 10_000:
+                store.append(batch)
+                store.settle()
+                batch = []
+        store.append(batch)
+        store.settle()
+        sign_checkpoint(store, key, "bench/ledger")
+        store.close()
+        reader = SqliteLedgerStore(directory / "ledger.db", writer=False)
+        start = time.perf_counter()
+        rows = list(reader.rows())
+        read = time.perf_counter() - start
+        journal = reader.journal()
+        report = verify_ledger(
+            rows, [n for _, n, _ in reader.checkpoints()], known_public_keys(directory), journal=journal
+        )
+        elapsed = time.perf_counter() - start
+        reader.close()
+        assert report.entries == count and report.journal_entries == count
+        print(
+            f"store verify, {count} entries     {elapsed:8.1f} s ({count / elapsed:.0f} entries/s; reading the index "
+            f"{read:.1f} s; {report.journal_entries} compared with the journal, {report.checkpoints} checkpoint)"
+        )
+
+
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as first, tempfile.TemporaryDirectory() as second:
         await appends(args, Path(first))
@@ -139,7 +237,19 @@ if __name__ == "__main__":
     parser.add_argument("--gateway-calls", type=int, default=300)
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite", help="for the append figures")
     parser.add_argument("--url", help="an empty PostgreSQL database, with --store postgres")
+    parser.add_argument("--baseline", help="a checkout of the commit before: A/B of appends/s (c32) and verify/s")
+    parser.add_argument("--rounds", type=int, default=5, help="with --baseline: subprocess runs of each")
+    parser.add_argument("--store-verify", type=int, metavar="N", help="time verify of a real N-entry ledger")
+    parser.add_argument("--core", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--gateway-root", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.store == "postgres" and not options.url:
         parser.error("--store postgres needs --url postgresql://...")
-    anyio.run(main, options)
+    if options.core:
+        anyio.run(core, options)
+    elif options.baseline:
+        ab(options)
+    elif options.store_verify:
+        store_verify(options.store_verify)
+    else:
+        anyio.run(main, options)

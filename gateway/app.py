@@ -195,7 +195,9 @@ class Gateway:
         if not settings.enabled:
             return None
         database = settings.database if settings.database.is_absolute() else self.config.state_dir / settings.database
-        self.approvals = ApprovalQueue(ApprovalStore(database), settings.ttl_seconds, settings.poll_seconds)
+        self.approvals = ApprovalQueue(
+            ApprovalStore(database), settings.ttl_seconds, settings.poll_seconds, settings.same_call_seconds
+        )
         self.approvals.execute = self._execute_approved
         self.approvals.record = self._record
         notifier = Notifier(settings.webhooks, settings.public_url, tg)
@@ -318,6 +320,12 @@ class _SagaFacts(PrincipalFacts):
     def owner_of(self, workflow: str) -> str | None:
         owner = self._saga.owner(workflow)
         return owner.id if owner is not None else None
+
+    def counts(self, kind: str, key: str) -> tuple[int, int]:
+        return self._saga.counts(kind, key)
+
+    def save_counts(self, kind: str, key: str, steps: int, mutations: int) -> None:
+        self._saga.save_counts(kind, key, steps, mutations)
 
 
 def make_engine(config: Config) -> PolicyEngine:

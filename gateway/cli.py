@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     verify.add_argument("--checkpoint", type=Path, help="also prove the ledger extends this earlier checkpoint")
     verify.add_argument("--export", type=Path, help="verify an export file offline instead of the database")
     verify.add_argument("--public-key", type=Path, help="PEM public key (with --export)")
+    verify.add_argument(
+        "--witness", action="store_true", help="also check each [[ledger.witnesses]]' latest cosigned checkpoint"
+    )
     show = ledger.add_parser("show", help="the ledger as a plain-language timeline")
     show.add_argument("--workflow")
     show.add_argument("--agent")
@@ -83,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     rollback = commands.add_parser("rollback", help="undo a workflow's steps, newest first")
     rollback.add_argument("workflow")
     rollback.add_argument("--to-checkpoint", help="undo the steps after this checkpoint")
-    rollback.add_argument("--steps", help="only these steps, e.g. 3,5")
+    rollback.add_argument("--steps", type=_step_numbers, help="only these steps, e.g. 3,5")
     rollback.add_argument("--resource", help="only steps touching this resource key, e.g. account:acc_1")
     rollback.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
     rollback.add_argument("--token", help="operator (approver) token, else ROLLGATE_APPROVER_TOKEN")
@@ -92,12 +95,25 @@ def main(argv: list[str] | None = None) -> int:
     quarantine.add_argument("--reason")
     quarantine.add_argument("--release", action="store_true")
     quarantine.add_argument("--token", help="operator (approver) token, else ROLLGATE_APPROVER_TOKEN")
+    witness = commands.add_parser("witness", help="a C2SP tlog-witness that cosigns ledgers' checkpoints")
+    witness_commands = witness.add_subparsers(dest="witness_command", required=True)
+    witness_serve = witness_commands.add_parser("serve", help="serve POST /add-checkpoint (and GET /checkpoint/)")
+    witness_serve.add_argument("--state-dir", type=Path, required=True, help="the witness's key and records")
+    witness_serve.add_argument("--listen", default="127.0.0.1:7380", help="HOST:PORT")
+    witness_serve.add_argument("--log", action="append", default=[], help="ORIGIN=VKEY: a log to accept (repeat)")
+    witness_serve.add_argument("--log-key", action="append", default=[], help="VKEY: a log, origin = key name")
+    witness_serve.add_argument("--name", help="the witness's name, fixed on first run (default rollgate.local/witness)")
+    witness_key = witness_commands.add_parser("key", help="print the witness's verifier key (creating the key)")
+    witness_key.add_argument("--state-dir", type=Path, required=True)
+    witness_key.add_argument("--name")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "token":
         return _token(args.agent_id, args.role, approver=args.approver)
     try:
+        if args.command == "witness":
+            return _witness(args)
         config = _load(args.config)
         if args.command in ("policy", "plan"):
             return _authoring(args, config)
@@ -186,7 +202,7 @@ def _ledger(args: argparse.Namespace, config: Config) -> int:
 
     match args.ledger_command:
         case "verify":
-            return ledger.verify(config, args.checkpoint, args.export, args.public_key)
+            return ledger.verify(config, args.checkpoint, args.export, args.public_key, witness=args.witness)
         case "show":
             return ledger.show(config, args.workflow, args.agent, args.tool, args.since, args.until)
         case "export":
@@ -197,6 +213,14 @@ def _ledger(args: argparse.Namespace, config: Config) -> int:
             return ledger.checkpoint(config)
         case _:
             return ledger.rotate_key(config)
+
+
+def _witness(args: argparse.Namespace) -> int:
+    from gateway.witness import commands as witness
+
+    if args.witness_command == "serve":
+        return witness.serve(args.state_dir, args.listen, args.log, args.log_key, args.name)
+    return witness.key(args.state_dir, args.name)
 
 
 def _approvals(args: argparse.Namespace, config: Config) -> int:
@@ -211,6 +235,17 @@ def _approvals(args: argparse.Namespace, config: Config) -> int:
             return approvals.decide(config, args.id, args.token, approved=True, text=args.comment)
         case _:
             return approvals.decide(config, args.id, args.token, approved=False, text=args.reason)
+
+
+def _step_numbers(text: str) -> list[int]:
+    """`--steps 3,5`: step numbers separated by commas (a usage error, exit status 2, otherwise)."""
+    try:
+        steps = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        steps = []
+    if not steps or min(steps) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of step numbers, e.g. 3,5")
+    return steps
 
 
 def _load(path: Path | None) -> Config:

@@ -174,6 +174,10 @@ class ApprovalsConfig(_Section):
     calls off after 60–120 s, so this stays well below."""
     ttl_seconds: Annotated[float, Field(gt=0)] = 3600.0
     """A pending approval expires (denied, reason "expired") after this long."""
+    same_call_seconds: Annotated[float, Field(ge=0)] = 86400.0
+    """For this long after a held call was approved and ran, the agent's retry of the same call
+    (same principal, workflow, tool and arguments) gets that run's recorded result, not a new
+    ticket: an approved e-mail is sent once however often the agent asks again."""
     poll_seconds: Annotated[float, Field(gt=0)] = 0.5
     webhooks: list[str] = []
     """URLs that receive a Slack-compatible JSON message for each new pending approval."""

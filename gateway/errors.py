@@ -21,6 +21,7 @@ RollgateError
     ├── InvalidArgumentsError arguments do not validate against the inputSchema,      (-32602, HTTP 422)
     │                         or a rollback's selection is empty or mixed
     ├── UpstreamError        the upstream crashed, hung, timed out or is restarting   (-32603)
+    │   └── OutcomeUnknownError  sent, and no answer came: it may have taken effect     (-32603)
     ├── UnrecordedError      the ledger could not record the call: nothing is answered (-32603)
     ├── NotYoursError        the workflow, session or object belongs to another principal (-32602)
     ├── LimitError           a configured limit (sessions, plan size, nesting) is reached (-32602)
@@ -135,6 +136,12 @@ class InvalidArgumentsError(CallError):
 
 class UpstreamError(CallError):
     code = INTERNAL_ERROR
+
+
+class OutcomeUnknownError(UpstreamError):
+    """The call went to the upstream and no answer came back (it timed out, the connection was
+    lost): it may or may not have taken effect. Recorded `call.outcome_unknown`, never `error`;
+    a mutation becomes a saga step in state `unknown`."""
 
 
 class UnrecordedError(CallError):

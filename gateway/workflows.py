@@ -1,6 +1,9 @@
 """What the gateway knows about each workflow and principal while it runs: status, owner,
-steps, mutations. Status, owner and quarantines are durable (the saga store); the counters are
-kept in memory. Policies read all of it through the input.
+steps, mutations. All of it is durable in the saga store, so a restart resets no budget: status,
+owner and quarantines are read from it, and the counters are kept in memory, read from it the
+first time a workflow or principal is seen and written back at each mutation (a read counted
+since the last mutation may be lost in a crash; a mutation never is). Policies read all of it
+through the input.
 """
 
 from __future__ import annotations
@@ -31,6 +34,13 @@ class PrincipalFacts:
     def owner_of(self, workflow: str) -> str | None:
         return None
 
+    def counts(self, kind: str, key: str) -> tuple[int, int]:
+        """(steps, mutations) saved for a workflow or principal; none where nothing is kept."""
+        return 0, 0
+
+    def save_counts(self, kind: str, key: str, steps: int, mutations: int) -> None:
+        return None
+
 
 class WorkflowBook:
     def __init__(
@@ -40,10 +50,18 @@ class WorkflowBook:
         self._status = status
         """The durable status (quarantined, rolled back) kept by the saga store, when there is one."""
         self._facts = facts or PrincipalFacts()
-        self._mutations: dict[str, int] = {}
+        self._principals: dict[str, _Counters] = {}
+
+    def _counters(self, kind: str, key: str) -> _Counters:
+        book = self._workflows if kind == "workflow" else self._principals
+        counters = book.get(key)
+        if counters is None:
+            steps, mutations = self._facts.counts(kind, key)
+            counters = book[key] = _Counters(steps, mutations)
+        return counters
 
     def view(self, workflow_id: str) -> WorkflowDoc:
-        counters = self._workflows.get(workflow_id) or _Counters()
+        counters = self._counters("workflow", workflow_id)
         reason = None
         if self._status is not None:
             counters.status, reason = self._status(workflow_id)
@@ -65,12 +83,19 @@ class WorkflowBook:
             quarantined=status == "quarantined",
             quarantine_reason=reason,
             quarantined_workflows=self._facts.quarantined_of(principal.id),
-            mutations=self._mutations.get(principal.id, 0),
+            mutations=self._counters("principal", principal.id).mutations,
         )
 
     def record(self, workflow_id: str, *, mutation: bool, principal: str | None = None) -> None:
-        counters = self._workflows.setdefault(workflow_id, _Counters())
+        """Count one allowed call (an executed one: a held call is counted when it runs)."""
+        counters = self._counters("workflow", workflow_id)
         counters.steps += 1
         counters.mutations += int(mutation)
-        if principal is not None and mutation:
-            self._mutations[principal] = self._mutations.get(principal, 0) + 1
+        if not mutation:
+            return
+        self._facts.save_counts("workflow", workflow_id, counters.steps, counters.mutations)
+        if principal is not None:
+            own = self._counters("principal", principal)
+            own.steps += 1
+            own.mutations += 1
+            self._facts.save_counts("principal", principal, own.steps, own.mutations)

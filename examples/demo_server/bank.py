@@ -65,6 +65,14 @@ class Bank:
             row = db.execute("SELECT * FROM customers WHERE id = ?", (customer_id,)).fetchone()
         return None if row is None else _customer_of(row)
 
+    def find_customer(self, email: str) -> Customer | None:
+        """The newest customer with this e-mail address (what a caller that lost an answer looks up)."""
+        with self._db.read() as db:
+            row = db.execute(
+                "SELECT * FROM customers WHERE email = ? ORDER BY created_at DESC, id DESC LIMIT 1", (email,)
+            ).fetchone()
+        return None if row is None else _customer_of(row)
+
     def list_customers(self) -> list[Customer]:
         with self._db.read() as db:
             rows = db.execute("SELECT * FROM customers ORDER BY created_at, id").fetchall()

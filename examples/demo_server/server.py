@@ -106,6 +106,11 @@ def _customer_tools(server: MCPServer, bank: Bank) -> None:
         """Read one customer; the result is null when there is no such customer."""
         return bank.get_customer(customer_id)
 
+    @server.tool(title="Find customer", annotations=READ)
+    def find_customer(email: Annotated[str, Field(description="E-mail address")]) -> Customer | None:
+        """The newest customer with this e-mail address; null when there is none."""
+        return bank.find_customer(email)
+
     @server.tool(title="List customers", annotations=READ)
     def list_customers() -> list[Customer]:
         """List all customers, oldest first."""

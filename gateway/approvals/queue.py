@@ -66,9 +66,12 @@ def act(store: ApprovalStore, ticket_id: str, approver: Principal, *, approved: 
 
 
 class ApprovalQueue:
-    def __init__(self, store: ApprovalStore, ttl_seconds: float, poll_seconds: float) -> None:
+    def __init__(
+        self, store: ApprovalStore, ttl_seconds: float, poll_seconds: float, same_call_seconds: float = 86400.0
+    ) -> None:
         self.store = store
         self._ttl = ttl_seconds
+        self._same_call = same_call_seconds
         self._poll = poll_seconds
         self._changed: dict[str, anyio.Event] = {}
         self._wake = anyio.Event()
@@ -77,8 +80,12 @@ class ApprovalQueue:
         self.announce: Announce | None = None
 
     async def request(self, ticket: Ticket) -> tuple[Ticket, bool]:
-        """The open ticket for this call: an existing one when the agent retries, else a new one."""
-        existing = self.store.open_duplicate(ticket.dedup_key)
+        """The ticket of this call: the agent's retry of a call that is held, approved, running, or
+        has run (within `same_call_seconds`) is that call, answered from its ticket (the recorded
+        result, once it ran), never a second run; else a new ticket. The call digest (principal,
+        workflow, tool, arguments) identifies it, with or without an idempotency key."""
+        since = (now() - timedelta(seconds=self._same_call)).isoformat()
+        existing = self.store.same_call(ticket.dedup_key, since)
         if existing is not None:
             return existing, False
         created = self.store.create(ticket)

@@ -64,12 +64,14 @@ class ApprovalStore:
             row = self._db.execute("SELECT document FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
         return Ticket.model_validate_json(row[0]) if row else None
 
-    def open_duplicate(self, dedup_key: str) -> Ticket | None:
+    def same_call(self, dedup_key: str, executed_since: str) -> Ticket | None:
+        """The open ticket with this call digest, else the newest one that ran since then."""
         marks = ",".join("?" * len(OPEN))
         with self._lock:
             row = self._db.execute(
-                f"SELECT document FROM tickets WHERE dedup_key = ? AND state IN ({marks}) ORDER BY created_at LIMIT 1",
-                (dedup_key, *[s.value for s in OPEN]),
+                f"SELECT document FROM tickets WHERE dedup_key = ? AND (state IN ({marks}) "
+                "OR (state = ? AND created_at >= ?)) ORDER BY state = ?, created_at DESC LIMIT 1",
+                (dedup_key, *[s.value for s in OPEN], State.EXECUTED.value, executed_since, State.EXECUTED.value),
             ).fetchone()
         return Ticket.model_validate_json(row[0]) if row else None
 

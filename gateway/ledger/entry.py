@@ -28,6 +28,8 @@ class EntryKind(StrEnum):
     CALL_HELD = "call.held"
     CALL_RESULT = "call.result"
     CALL_OUTCOME_UNKNOWN = "call.outcome_unknown"
+    CALL_SNAPSHOT = "call.snapshot"
+    STEP_RECONCILED = "step.reconciled"
     POLICY_RELOAD = "policy.reload"
     KEY_ROTATED = "key.rotated"
     APPROVAL_REQUESTED = "approval.requested"

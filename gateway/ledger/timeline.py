@@ -30,10 +30,9 @@ def _sentence(kind: str, data: dict[str, Any]) -> str:
         return f"{who} asked to run {tool}{where} with {json.dumps(data.get('arguments'))}; {said}. {undo}"
     if kind == "call.held":
         answer = data.get("answer") or {}
-        return (
-            f"{who}'s call to {tool}{where} is held for approval {answer.get('approval_id')} "
-            f"({answer.get('status')}); {said}"
-        )
+        approval = data.get("approval_id") or answer.get("approval_id")
+        state = answer.get("status") if "approval_id" in answer else "approved, and it ran"
+        return f"{who}'s call to {tool}{where} is held for approval {approval} ({state}); {said}"
     if kind.startswith("approval."):
         return _approval_sentence(kind, data)
     if kind == "call.refused":
@@ -49,6 +48,12 @@ def _sentence(kind: str, data: dict[str, Any]) -> str:
             f"OUTCOME UNKNOWN: {tool} for {who} (intent #{data.get('intent_seq')}): {data.get('reason')}; "
             "check the upstream before retrying"
         )
+    if kind == "call.snapshot":
+        seen = f"failed: {data['error']}" if data.get("error") else json.dumps(data.get("snapshot"))
+        return f"before {tool} for {who}{where}, {data.get('read')} read the before-image: {seen}"
+    if kind == "step.reconciled":
+        found = "it had taken effect" if data.get("took_effect") else "it had not taken effect: nothing to undo"
+        return f"step {data.get('step')} ({tool}) of unknown outcome{where} was read: {found}"
     if kind == "gateway.start":
         unknown = data.get("unknown_outcomes") or []
         extra = f"; {len(unknown)} call(s) with unknown outcome" if unknown else ""

@@ -55,6 +55,10 @@ class CompensationSpec(_Model):
     """The tool that undoes this one, on the same upstream (for example `refund` for `transfer`)."""
     args: ArgumentTemplates = {}
     verify: VerifySpec | None = None
+    idempotent: bool = False
+    """Sending it twice does no more than once (it writes a value back, deletes by id). A
+    compensation is otherwise sent at most once: if it was sent and the state is not restored,
+    a person is asked; an idempotent one is sent again by the next rollback."""
 
     @field_validator("args")
     @classmethod
@@ -75,6 +79,32 @@ class SnapshotSpec(_Model):
         return check_template_roots(value, {"args"})
 
 
+class ReconcileSpec(_Model):
+    """A read that tells whether a call whose outcome the gateway did not see (a timeout, a lost
+    upstream, a cancellation) took effect, and stands in for its result if it did.
+
+    It must identify the call's own effect (by a key the caller chose, an e-mail, a memo), not
+    just any similar one: an effect found by mistake would be compensated."""
+
+    tool: str
+    args: ArgumentTemplates = {}
+    found: str = "result"
+    """The data path of the read's result (`result.…`) that holds the effect when it happened:
+    null, missing or empty means it did not. Its value is the call's result for the compensation."""
+
+    @field_validator("args")
+    @classmethod
+    def _roots(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return check_template_roots(value, {"args", "snapshot"})
+
+    @field_validator("found")
+    @classmethod
+    def _found_root(cls, value: str) -> str:
+        if value != "result" and not value.startswith("result."):
+            raise ValueError("must be a path of the read's result: result or result.<field>")
+        return value
+
+
 class ToolManifest(_Model):
     """One tool (or a glob of tools) of one upstream server (or a glob of servers)."""
 
@@ -85,6 +115,9 @@ class ToolManifest(_Model):
     side_effects: list[str] = []
     compensation: CompensationSpec | None = None
     snapshot: SnapshotSpec | None = None
+    reconcile: ReconcileSpec | None = None
+    """How a rollback learns whether a call of unknown outcome took effect (else the snapshot
+    read is compared with the before-image, else a person is asked)."""
     idempotency_key: str | None = None
     blast_radius: list[str] = []
     labels: dict[str, str] = {}

@@ -67,7 +67,7 @@ class Stages:
         self.record_intent = RecordIntent(*ledger, open_calls, reads_ahead=reads_ahead) if ledger else None
         self.approve = approve
         self.as_task = AnswerAsTask(approve.store) if approve is not None else None
-        self.snapshot = Snapshot()
+        self.snapshot = Snapshot(*ledger) if ledger else Snapshot()
         self.track = Track(saga, catalog, react, masker) if saga is not None else None
 
     def pipeline(self) -> Pipeline:

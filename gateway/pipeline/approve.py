@@ -54,7 +54,7 @@ class Approve:
         if decision is None or decision.effect is not Effect.REQUIRE_APPROVAL:
             return await proceed(call)
         ticket = self._resumed(call) or (await self._queue.request(self._ticket(call)))[0]
-        call.held_digest = ticket.dedup_key
+        call.held_digest, call.held_approval = ticket.dedup_key, ticket.id
         if any(rule.role == END_USER_ROLE for rule in ticket.rules):
             if call.input_round is not None and call.input_round.can_elicit:
                 answered = self._answered_inline(call.input_round, ticket)

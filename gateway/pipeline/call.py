@@ -67,6 +67,8 @@ class Call:
     """Set on 2026-07-28 calls: what the client answered to the gateway's input requests."""
     held_digest: str | None = None
     """The digest of the held call's ticket (recorded in `call.held`)."""
+    held_approval: str | None = None
+    """The id of the held call's ticket (recorded in `call.held`, whatever the agent was answered)."""
     approval: Grant | None = None
     """Set on a call the gateway runs because people approved it."""
     redaction: Redaction | None = None

@@ -2,7 +2,8 @@
 
     RecordOutcome   (first stage)   writes, whatever happens below it: the rejection or refusal with
                     its reason and decision, or the result (status, duration, result or digest),
-                    or the error.
+                    or the error; or, for a forwarded call that got no answer (timed out, lost
+                    upstream, cancelled), `call.outcome_unknown`: it may have taken effect.
     RecordIntent    (after decide)  writes the intent and waits until it is durable; only then
                     does the call go on towards the upstream. (A call the operator's manifest
                     declares read-only may go on at once; its answer then waits for the intent.)
@@ -20,9 +21,10 @@ import logging
 import time
 from typing import Any
 
+import anyio
 from mcp.shared.exceptions import MCPError
 
-from gateway.errors import CallError, UnrecordedError
+from gateway.errors import CallError, OutcomeUnknownError, UnrecordedError
 from gateway.ledger.entry import EntryKind
 from gateway.ledger.ledger import Ledger
 from gateway.ledger.privacy import Masker
@@ -83,6 +85,15 @@ class RecordOutcome:
         started = time.perf_counter()
         try:
             result = await proceed(call)
+        except anyio.get_cancelled_exc_class():
+            if call.intent_seq is not None:  # (submit: no await inside a cancelled scope)
+                self._unknown(call, started, "the call was cancelled after it was forwarded")
+            raise
+        except OutcomeUnknownError as exc:
+            if call.intent_seq is None:
+                raise
+            self._unknown(call, started, exc.message)
+            raise
         except (CallError, MCPError) as exc:
             message = exc.message if isinstance(exc, CallError) else exc.error.message
             if call.intent_seq is not None:
@@ -106,6 +117,7 @@ class RecordOutcome:
                     "decision": _decision(call),
                     "answer": redaction.data(result.get("structuredContent")),
                     **({"call_digest": call.held_digest} if call.held_digest else {}),
+                    **({"approval_id": call.held_approval} if call.held_approval else {}),
                 },
             )
             return result
@@ -113,6 +125,14 @@ class RecordOutcome:
         status = "tool_error" if result.get("isError") else "ok"
         await self._outcome(call, started, {"status": status, "result": stored})
         return result
+
+    def _unknown(self, call: Call, started: float, reason: str) -> None:
+        """Forwarded, and no outcome seen: recorded as such, never as an error (it may have run)."""
+        duration = round((time.perf_counter() - started) * 1000, 3)
+        self._ledger.submit(
+            EntryKind.CALL_OUTCOME_UNKNOWN,
+            {**_who(call), "intent_seq": call.intent_seq, "duration_ms": duration, "reason": reason},
+        )
 
     async def _outcome(self, call: Call, started: float, outcome: dict[str, Any]) -> None:
         # The answer does not wait for this entry's fsync: if the gateway dies first, start-up

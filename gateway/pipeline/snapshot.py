@@ -3,6 +3,8 @@
 The before-image is shown to approvers, used by compensation templates (`{snapshot.…}`) and, after
 a rollback, compared with the same read again to prove the compensation really restored the state.
 When the decision's obligations require a snapshot and it cannot be taken, the call does not run.
+The read is ledgered (`call.snapshot`, under the call's correlation id, masked like the call)
+before the call's intent: the record shows what the gateway saw before it acted.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ import logging
 from typing import Any
 
 from gateway.errors import CallError, UpstreamError
+from gateway.ledger.entry import EntryKind
+from gateway.ledger.ledger import Ledger
+from gateway.ledger.privacy import Masker
 from gateway.manifests import render
 from gateway.pipeline.call import Call, Proceed, Result
 from gateway.pipeline.decide import refusal
@@ -28,10 +33,37 @@ def result_data(result: Result) -> Any:
 
 
 class Snapshot:
+    def __init__(self, ledger: Ledger | None = None, masker: Masker | None = None) -> None:
+        self._ledger = ledger
+        self._masker = masker
+
+    async def _record(self, call: Call, tool: str, arguments: Any, seen: Any, error: str | None) -> None:
+        if self._ledger is None or self._masker is None:
+            return
+        redaction = call.redacted(self._masker)
+        context = call.context
+        await self._ledger.append(
+            EntryKind.CALL_SNAPSHOT,
+            {
+                "correlation_id": context.correlation_id,
+                "principal": context.principal.id,
+                "workflow": context.workflow_id,
+                "tool": call.tool.qualified if call.tool else None,
+                "read": tool,
+                "arguments": redaction.data(arguments),
+                **(
+                    {"error": redaction.data(error)}
+                    if error
+                    else {"snapshot": self._masker.limit(redaction.data(seen))}
+                ),
+            },
+        )
+
     async def __call__(self, call: Call, proceed: Proceed) -> Result:
         spec = call.manifest.manifest.snapshot if call.manifest is not None else None
         if spec is None or call.tool is None or call.context.compensation:
             return await proceed(call)
+        arguments: Any = None
         try:
             arguments = render(spec.args, {"args": dict(call.context.arguments)})
             link = await call.links(call.tool.upstream)
@@ -39,7 +71,10 @@ class Snapshot:
             if answer.get("isError"):
                 raise UpstreamError(f"snapshot read {spec.tool} failed: {result_data(answer)}")
             call.snapshot = result_data(answer)
+            await self._record(call, spec.tool, arguments, call.snapshot, None)
         except CallError as exc:
+            if arguments is not None:
+                await self._record(call, spec.tool, arguments, None, exc.message)
             required = call.decision is not None and call.decision.obligations.snapshot_required
             if required:
                 return refusal(

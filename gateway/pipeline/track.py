@@ -15,13 +15,13 @@ from typing import Any
 
 import anyio
 
-from gateway.errors import CallError, TemplateError
+from gateway.errors import CallError, OutcomeUnknownError, TemplateError
 from gateway.ledger.privacy import Masker
 from gateway.manifests import render
 from gateway.pipeline.call import Call, Proceed, Result
 from gateway.pipeline.snapshot import result_data
 from gateway.policy.build import idempotency_key
-from gateway.saga.model import Compensation, Step, StepStatus
+from gateway.saga.model import Compensation, Reconcile, Step, StepStatus
 from gateway.saga.store import SagaStore
 from gateway.upstream.catalog import Catalog
 
@@ -50,7 +50,7 @@ class Track:
             return await proceed(call)
         key = idempotency_key(call.context, manifest)
         if key is None:
-            return await self._record(call, await proceed(call), None)
+            return await self._record(call, await self._forwarded(call, proceed, None), None)
         slot = (call.context.workflow_id, key)
         while (waiting := self._running.get(slot)) is not None:
             await waiting.wait()  # a concurrent retry: let the first finish, then read its outcome
@@ -59,9 +59,19 @@ class Track:
             return self._replay(call, earlier, key)
         self._running[slot] = anyio.Event()
         try:
-            return await self._record(call, await proceed(call), key)
+            return await self._record(call, await self._forwarded(call, proceed, key), key)
         finally:
             self._running.pop(slot).set()
+
+    async def _forwarded(self, call: Call, proceed: Proceed, key: str | None) -> Result:
+        """The upstream's answer; a call that got none (timed out, lost, cancelled) becomes a step
+        of unknown outcome before the error goes on, so a rollback can still find and settle it."""
+        try:
+            return await proceed(call)
+        except (OutcomeUnknownError, anyio.get_cancelled_exc_class()):
+            if call.intent_seq is not None and call.tool is not None:  # it was forwarded
+                self._add_unknown_step(call, key)
+            raise
 
     def _open(self, value: Any) -> Any:
         return self._masker.unseal(value) if self._masker is not None else value
@@ -86,11 +96,15 @@ class Track:
             await self._react(call, failed)
         return result
 
-    def _add_step(self, call: Call, result: Result, key: str | None) -> None:
+    def _add_step(self, call: Call, result: Result | None, key: str | None) -> None:
         assert call.manifest is not None and call.tool is not None
         manifest = call.manifest.manifest
-        data = {"args": dict(call.context.arguments), "result": result_data(result), "snapshot": call.snapshot}
-        compensation, problem = self._compensation(call, data)
+        data = {
+            "args": dict(call.context.arguments),
+            "result": result_data(result) if result is not None else None,
+            "snapshot": call.snapshot,
+        }
+        compensation, problem = self._compensation(call, data) if result is not None else (None, None)
         if compensation is not None and self._masker is not None and call.redacted(self._masker).found:
             compensation = compensation.model_copy(
                 update={
@@ -100,6 +114,10 @@ class Track:
                     "snapshot_arguments": self._seal(call, compensation.snapshot_arguments),
                 }
             )
+        if result is None:
+            status = StepStatus.UNKNOWN
+        else:
+            status = StepStatus.IRREVERSIBLE if manifest.reversibility.value == "irreversible" else StepStatus.DONE
         resources = []
         for template in manifest.blast_radius:
             try:
@@ -114,7 +132,7 @@ class Track:
             tool=call.tool.qualified,
             exposed_name=call.context.requested_name,
             arguments=self._seal(call, dict(call.context.arguments)),
-            result=self._seal(call, result),
+            result=self._seal(call, result) if result is not None else None,
             snapshot=self._seal(call, call.snapshot),
             reversibility=manifest.reversibility.value,
             impact=manifest.impact.value,
@@ -122,10 +140,47 @@ class Track:
             resources=resources,
             compensation=compensation,
             problem=problem,
-            status=StepStatus.IRREVERSIBLE if manifest.reversibility.value == "irreversible" else StepStatus.DONE,
+            status=status,
             idempotency_key=key,
+            reconcile=self._reconcile(call, data) if result is None else None,
         )
         self._saga.add_step(step)
+
+    def _add_unknown_step(self, call: Call, key: str | None) -> None:
+        try:
+            self._add_step(call, None, key)
+        except Exception:  # the ledger has the outcome_unknown entry; say what the saga lacks
+            logger.exception("the step of %s (outcome unknown) was not saved", call.context.correlation_id)
+
+    def _reconcile(self, call: Call, data: dict[str, Any]) -> Reconcile:
+        """The read that will tell whether the call took effect, rendered now (its arguments come
+        from the call), and the compensation's templates, rendered once it has told."""
+        assert call.manifest is not None and call.tool is not None
+        manifest, upstream = call.manifest.manifest, call.tool.upstream
+        catalog: Catalog = self._catalog()
+        spec, comp, snap = manifest.reconcile, manifest.compensation, manifest.snapshot
+        templates = None
+        if comp is not None:
+            templates = comp.model_dump()
+            templates["tool"] = catalog.exposed(upstream, comp.tool)
+            if comp.verify is not None:
+                templates["verify"]["tool"] = catalog.exposed(upstream, comp.verify.tool)
+        snapshot = None
+        if snap is not None and call.snapshot is not None:
+            snapshot = {**snap.model_dump(), "tool": catalog.exposed(upstream, snap.tool)}
+        tool, arguments, found = None, {}, "result"
+        if spec is not None:
+            try:
+                tool, arguments, found = catalog.exposed(upstream, spec.tool), render(spec.args, data), spec.found
+            except TemplateError as exc:
+                logger.warning("reconcile read of %s not rendered: %s", call.tool.qualified, exc.message)
+        return Reconcile(
+            tool=tool,
+            arguments=self._seal(call, arguments),
+            found=found,
+            compensation=self._seal(call, templates),
+            snapshot=snapshot,
+        )
 
     def _compensation(self, call: Call, data: dict[str, Any]) -> tuple[Compensation | None, str | None]:
         assert call.manifest is not None and call.tool is not None
@@ -145,6 +200,7 @@ class Track:
                 snapshot_tool=catalog.exposed(upstream, snap.tool) if snap and call.snapshot is not None else None,
                 snapshot_arguments=render(snap.args, data) if snap and call.snapshot is not None else {},
                 volatile=snap.volatile if snap else [],
+                idempotent=spec.idempotent,
             ), None
         except TemplateError as exc:
             return None, f"compensation {spec.tool} cannot be rendered: {exc.message}"

@@ -6,18 +6,24 @@ executor (`rollback.py`) runs plans through the gateway's own pipeline.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from gateway.errors import InvalidArgumentsError, UnknownScopeError
 from gateway.ledger.privacy import shown
 
 
 class StepStatus(StrEnum):
     DONE = "done"
+    UNKNOWN = "unknown"
+    """Forwarded, and no outcome seen (timeout, lost upstream, cancellation): a rollback first
+    learns whether it took effect."""
+    NOT_APPLIED = "not_applied"
+    """An unknown step a rollback found had no effect: nothing to undo."""
     COMPENSATING = "compensating"
     COMPENSATED = "compensated"
     COMPENSATION_FAILED = "compensation_failed"
@@ -57,6 +63,23 @@ class Compensation(BaseModel):
     snapshot_tool: str | None = None
     snapshot_arguments: dict[str, Any] = {}
     volatile: list[str] = []
+    idempotent: bool = False
+    """The manifest says sending it twice is harmless (see `CompensationSpec.idempotent`)."""
+
+
+class Reconcile(BaseModel):
+    """What a rollback needs to settle an unknown step: the read that tells (rendered), and the
+    compensation's templates, rendered once the read has given the call's result."""
+
+    model_config = ConfigDict(frozen=True)
+    tool: str | None = None
+    """Exposed name of the reconcile read (None: compare the snapshot read with the before-image)."""
+    arguments: dict[str, Any] = {}
+    found: str = "result"
+    compensation: dict[str, Any] | None = None
+    """The manifest's compensation spec, with exposed tool names, templates unrendered."""
+    snapshot: dict[str, Any] | None = None
+    """The manifest's snapshot spec (exposed tool, templates unrendered)."""
 
 
 class Step(BaseModel):
@@ -81,6 +104,10 @@ class Step(BaseModel):
     status: StepStatus = StepStatus.DONE
     attempts: int = 0
     idempotency_key: str | None = None
+    reconcile: Reconcile | None = None
+    """Set for a step of unknown outcome (`StepStatus.UNKNOWN`)."""
+    compensation_sent: bool = False
+    """The compensation may have reached the upstream: it is never sent again, only verified."""
 
 
 class Checkpoint(BaseModel):
@@ -99,8 +126,32 @@ Scope = Literal["all", "checkpoint", "steps", "resource"]
 class PlannedAction(BaseModel):
     model_config = ConfigDict(frozen=True)
     step: Step
-    action: Literal["compensate", "escalate", "skip"]
+    action: Literal["compensate", "escalate", "skip", "reconcile"]
     why: str
+
+
+def rollback_scope(arguments: Mapping[str, Any]) -> tuple[Scope, dict[str, Any]]:
+    """The scope a rollback request names (meta-tool arguments, REST body, CLI options) and its
+    selection, as `plan` takes it. At most one of to_checkpoint, steps, resource; an empty one (`[]`,
+    `""`) is an error, never the whole workflow; a key given as null is absent. Raises
+    InvalidArgumentsError with the reason."""
+    chosen = [key for key in ("to_checkpoint", "steps", "resource") if arguments.get(key) is not None]
+    if len(chosen) > 1:
+        raise InvalidArgumentsError(f"give at most one of to_checkpoint, steps, resource (got {', '.join(chosen)})")
+    if not chosen:
+        return "all", {}
+    key, value = chosen[0], arguments[chosen[0]]
+    if key == "steps":
+        if not isinstance(value, list) or not value or not all(_is_step(s) for s in value):
+            raise InvalidArgumentsError("steps must be a non-empty list of step numbers")
+        return "steps", {"step_seqs": sorted({int(s) for s in value})}
+    if not isinstance(value, str) or not value:
+        raise InvalidArgumentsError(f"{key} must be a non-empty string")
+    return ("checkpoint", {"checkpoint": value}) if key == "to_checkpoint" else ("resource", {"resource": value})
+
+
+def _is_step(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def plan(
@@ -112,27 +163,45 @@ def plan(
     step_seqs: Collection[int] | None = None,
     resource: str | None = None,
 ) -> list[PlannedAction]:
-    """The actions of a rollback, newest step first. Raises ValueError for an unknown checkpoint."""
+    """The actions of a rollback, newest step first. A scope is exact: UnknownScopeError names the
+    checkpoint, the step numbers or the resource the workflow does not have. A step named that is
+    already compensated (or only read) has nothing to undo."""
     chosen = [
         s
         for s in steps
         if s.status
-        in (StepStatus.DONE, StepStatus.COMPENSATING, StepStatus.COMPENSATION_FAILED, StepStatus.IRREVERSIBLE)
+        in (
+            StepStatus.DONE,
+            StepStatus.UNKNOWN,
+            StepStatus.COMPENSATING,
+            StepStatus.COMPENSATION_FAILED,
+            StepStatus.IRREVERSIBLE,
+        )
     ]
     if scope == "checkpoint":
         marks = [c for c in checkpoints if c.label == checkpoint]
         if not marks:
-            raise ValueError(f"no checkpoint {checkpoint!r} in this workflow")
+            raise UnknownScopeError(f"no checkpoint {checkpoint!r} in this workflow")
         chosen = [s for s in chosen if s.seq > marks[-1].after_seq]
     elif scope == "steps":
-        chosen = [s for s in chosen if s.seq in (step_seqs or set())]
+        missing = sorted(set(step_seqs or ()) - {s.seq for s in steps})
+        if missing or not step_seqs:
+            shown_seqs = ", ".join(str(seq) for seq in missing[:10]) + (", ..." if len(missing) > 10 else "")
+            raise UnknownScopeError(f"no step {shown_seqs or '(none named)'} in this workflow")
+        chosen = [s for s in chosen if s.seq in step_seqs]
     elif scope == "resource":
+        if not any(resource in s.resources for s in steps):
+            raise UnknownScopeError(f"no step of this workflow touches resource {resource!r}")
         chosen = [s for s in chosen if resource in s.resources]
     actions = []
     for step in sorted(chosen, key=lambda s: s.seq, reverse=True):
         if step.reversibility == "read_only":
             continue
-        if step.status is StepStatus.IRREVERSIBLE or step.reversibility == "irreversible":
+        if step.status is StepStatus.UNKNOWN:
+            actions.append(
+                PlannedAction(step=step, action="reconcile", why="outcome unknown: read whether it took effect first")
+            )
+        elif step.status is StepStatus.IRREVERSIBLE or step.reversibility == "irreversible":
             actions.append(
                 PlannedAction(
                     step=step,

@@ -7,6 +7,11 @@ compensation a verification read runs: by default the step's snapshot read must 
 before-image again (volatile fields aside); otherwise the manifest's verify read and expectation.
 A mismatch counts as a failure. What cannot be compensated, or keeps failing, is escalated to the
 approval queue as a manual-remediation item, and the workflow is quarantined.
+
+A step whose outcome the gateway never saw (`unknown`) is settled first: the manifest's reconcile
+read (or else its snapshot read, against the before-image) tells whether it took effect. If it
+did not, there is nothing to undo (`not_applied`); if it did, the read stands in for the call's
+result and the compensation is rendered from it; if no read can tell, a person is asked.
 """
 
 from __future__ import annotations
@@ -16,18 +21,22 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+import stamina
 from pydantic import BaseModel
 
-from gateway.errors import CallError, TemplateError
-from gateway.manifests.templates import lookup
+from gateway.errors import CallError, OutcomeUnknownError, TemplateError, UpstreamError
+from gateway.ledger.privacy import shown
+from gateway.manifests.templates import lookup, render
 from gateway.pipeline.snapshot import result_data
-from gateway.saga.model import PlannedAction, Scope, Step, StepStatus, WorkflowStatus, plan
+from gateway.saga.model import Compensation, PlannedAction, Scope, Step, StepStatus, WorkflowStatus, plan
 from gateway.saga.store import SagaStore
 
 logger = logging.getLogger(__name__)
 
 RunCall = Callable[[str, dict[str, Any], str, bool], Awaitable[dict[str, Any]]]
-"""(exposed tool, arguments, workflow, is_compensation) → the tool result, through the pipeline."""
+"""(exposed tool, arguments, workflow, part_of_rollback) → the tool result, through the pipeline.
+Every call a rollback makes (compensations, and the reads that settle or verify them) is part of
+it: policy sees `compensation: true`, so a quarantined workflow can still be undone."""
 Escalate = Callable[[Step, str], Awaitable[str | None]]
 """(step, why) → the id of the manual-remediation ticket."""
 Record = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -38,6 +47,8 @@ class RollbackReport(BaseModel):
     dry_run: bool
     plan: list[dict[str, Any]]
     compensated: list[int] = []
+    not_applied: list[int] = []
+    """Steps of unknown outcome that the reconcile read showed never took effect."""
     escalated: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
     status: str = WorkflowStatus.ACTIVE.value
@@ -46,6 +57,10 @@ class RollbackReport(BaseModel):
 
 class CompensationFailed(Exception):
     pass
+
+
+class Undecided(Exception):
+    """No read tells whether an unknown step took effect, or the one that should could not run."""
 
 
 class Rollbacks:
@@ -100,7 +115,10 @@ class Rollbacks:
             self._saga.end_rollback(workflow)
             await self._record(
                 "rollback.finished",
-                {"workflow": workflow, **report.model_dump(include={"compensated", "escalated", "failed", "status"})},
+                {
+                    "workflow": workflow,
+                    **report.model_dump(include={"compensated", "not_applied", "escalated", "failed", "status"}),
+                },
             )
             return report
 
@@ -113,6 +131,18 @@ class Rollbacks:
 
     async def _apply(self, action: PlannedAction, report: RollbackReport) -> None:
         step = action.step
+        if action.action == "reconcile":
+            try:
+                settled = await self._settle(step)
+            except Undecided as exc:
+                ticket = await self._escalate(step, f"outcome unknown: {exc}")
+                report.escalated.append({"step": step.seq, "tool": step.tool, "why": str(exc), "ticket": ticket})
+                return
+            if settled.status is StepStatus.NOT_APPLIED:
+                report.not_applied.append(step.seq)
+                return
+            action = plan([settled], [], "all")[0]
+            step = settled
         if action.action == "escalate":
             ticket = await self._escalate(step, action.why)
             report.escalated.append({"step": step.seq, "tool": step.tool, "why": action.why, "ticket": ticket})
@@ -121,64 +151,203 @@ class Rollbacks:
             await self._compensate(step)
             report.compensated.append(step.seq)
         except CompensationFailed as exc:
-            self._saga.update_step(step.model_copy(update={"status": StepStatus.COMPENSATION_FAILED}))
-            ticket = await self._escalate(step, f"compensation kept failing: {exc}")
+            saved = next((s for s in self._saga.steps(step.workflow) if s.seq == step.seq), step)
+            self._saga.update_step(saved.model_copy(update={"status": StepStatus.COMPENSATION_FAILED}))
+            ticket = await self._escalate(saved, f"compensation failed: {exc}")
             report.failed.append({"step": step.seq, "tool": step.tool, "error": str(exc), "ticket": ticket})
 
+    async def _settle(self, step: Step) -> Step:
+        """An unknown step as it really stands: NOT_APPLIED, or DONE/IRREVERSIBLE with the
+        compensation rendered from what the read found. Raises `Undecided`."""
+        rec = step.reconcile
+        if rec is None:
+            raise Undecided("the step was saved without the reads that could tell")
+        data: dict[str, Any] = {"args": self._unseal(step.arguments), "snapshot": self._unseal(step.snapshot)}
+        took_effect: bool
+        try:
+            if rec.tool is not None:
+                seen = await self._read(rec.tool, self._unseal(rec.arguments), step.workflow)
+                try:
+                    found = lookup({"result": seen}, rec.found)
+                except TemplateError:
+                    found = None
+                took_effect = found not in (None, "", [], {})
+                data["result"] = found
+            elif rec.snapshot is not None and step.snapshot is not None:
+                arguments = render(rec.snapshot.get("args", {}), data)
+                now = await self._read(rec.snapshot["tool"], arguments, step.workflow)
+                volatile = rec.snapshot.get("volatile", [])
+                took_effect = _without(now, volatile) != _without(data["snapshot"], volatile)
+                data["result"] = None
+            else:
+                raise Undecided("the manifest declares no reconcile or snapshot read that could tell")
+        except CallError as exc:
+            raise Undecided(f"the read that would tell failed: {exc.message}") from None
+        await self._record(
+            "step.reconciled",
+            {"workflow": step.workflow, "step": step.seq, "tool": step.tool, "took_effect": took_effect},
+        )
+        if not took_effect:
+            settled = step.model_copy(update={"status": StepStatus.NOT_APPLIED})
+            self._saga.update_step(settled)
+            return settled
+        compensation, problem = _rendered(self._unseal(rec.compensation), rec.snapshot, data)
+        status = StepStatus.IRREVERSIBLE if step.reversibility == "irreversible" else StepStatus.DONE
+        settled = step.model_copy(
+            update={"status": status, "compensation": compensation, "problem": problem, "result": data["result"]}
+        )
+        self._saga.update_step(settled)
+        return settled
+
+    async def _read(self, tool: str, arguments: dict[str, Any], workflow: str) -> Any:
+        answer = await self._run(tool, arguments, workflow, True)
+        if answer.get("isError"):
+            raise Undecided(f"{tool} answered an error: {result_data(answer)}")
+        return result_data(answer)
+
     async def _compensate(self, step: Step) -> None:
+        """Run the step's compensation at most once, then prove it worked.
+
+        Retried only while the compensation cannot have reached the upstream (it was unavailable);
+        once it was sent, it is never sent again: an answer that went missing is settled by the
+        verification read, and a verification that does not match is read once more, then
+        escalated with both images (what the state should be, what it is)."""
         comp = step.compensation
         assert comp is not None
-        if step.status is StepStatus.COMPENSATING and await self._verified(step):
-            self._saga.update_step(step.model_copy(update={"status": StepStatus.COMPENSATED}))
-            return  # it ran before the crash: do not run it again
+        if step.compensation_sent:  # an earlier rollback (or one a crash cut short) sent it
+            if await self._verified_safely(step):
+                self._compensated(step)
+                await self._record_compensation(step, comp.tool)
+                return
+            if comp.idempotent:
+                logger.warning("step %d: %s was sent before; idempotent, so it is sent again", step.seq, comp.tool)
+            else:
+                raise CompensationFailed(
+                    f"{comp.tool} was sent before and the state is not restored (expected "
+                    f"{self._expected(step)}, found {await self._seen(step)}): not sent again without a person"
+                )
         step = step.model_copy(update={"status": StepStatus.COMPENSATING})
         self._saga.update_step(step)
-        problem = "not attempted"
-        for attempt in range(1, self._attempts + 1):
-            step = step.model_copy(update={"attempts": step.attempts + 1})
-            self._saga.update_step(step)
-            try:
-                result = await self._run(comp.tool, self._unseal(comp.arguments), step.workflow, True)
-                if result.get("isError"):
-                    raise CompensationFailed(f"{comp.tool} answered an error: {result_data(result)}")
-                if not await self._verified(step):
-                    raise CompensationFailed("the verification read does not show the state restored")
-            except (CompensationFailed, CallError, TemplateError) as exc:
-                problem = str(exc) if not isinstance(exc, CallError) else exc.message
-                logger.warning("compensation of step %d failed (attempt %d): %s", step.seq, attempt, problem)
-                await anyio.sleep(self._backoff * 2 ** (attempt - 1))
-                continue
-            self._saga.update_step(step.model_copy(update={"status": StepStatus.COMPENSATED}))
-            await self._record(
-                "compensation",
-                {
-                    "workflow": step.workflow,
-                    "step": step.seq,
-                    "tool": step.tool,
-                    "compensation": comp.tool,
-                    "attempts": attempt,
-                },
-            )
-            return
-        raise CompensationFailed(problem)
+        try:
+            async for attempt in stamina.retry_context(
+                on=_not_sent, attempts=self._attempts, timeout=None, wait_initial=self._backoff, wait_jitter=0
+            ):
+                with attempt:  # saved as sent before it is sent; taken back if it provably was not
+                    step = step.model_copy(update={"attempts": step.attempts + 1, "compensation_sent": True})
+                    self._saga.update_step(step)
+                    try:
+                        result = await self._run(comp.tool, self._unseal(comp.arguments), step.workflow, True)
+                    except Exception as exc:
+                        if _not_sent(exc):
+                            step = step.model_copy(update={"compensation_sent": False})
+                            self._saga.update_step(step)
+                        raise
+        except OutcomeUnknownError as exc:
+            logger.warning("compensation of step %d got no answer (%s): reading the state", step.seq, exc.message)
+        except (CallError, TemplateError) as exc:
+            raise CompensationFailed(exc.message if isinstance(exc, CallError) else str(exc)) from None
+        else:
+            if result.get("isError"):
+                raise CompensationFailed(f"{comp.tool} answered an error: {result_data(result)}")
+        if not await self._verified_safely(step):
+            await anyio.sleep(self._backoff)  # the upstream may apply it a moment later: one more read
+            if not await self._verified_safely(step):
+                raise CompensationFailed(
+                    f"{comp.tool} ran once, but the verification read does not show the state restored "
+                    f"(expected {self._expected(step)}, found {await self._seen(step)}); not run again"
+                )
+        self._compensated(step)
+        await self._record_compensation(step, comp.tool)
+
+    def _compensated(self, step: Step) -> None:
+        self._saga.update_step(step.model_copy(update={"status": StepStatus.COMPENSATED}))
+
+    async def _record_compensation(self, step: Step, tool: str) -> None:
+        await self._record(
+            "compensation",
+            {
+                "workflow": step.workflow,
+                "step": step.seq,
+                "tool": step.tool,
+                "compensation": tool,
+                "attempts": step.attempts,
+            },
+        )
+
+    async def _verified_safely(self, step: Step) -> bool:
+        try:
+            return await self._verified(step)
+        except (CallError, TemplateError) as exc:
+            logger.warning("verification read of step %d failed: %s", step.seq, exc)
+            return False
+
+    def _expected(self, step: Step) -> Any:
+        comp = step.compensation
+        assert comp is not None
+        if comp.snapshot_tool is not None and step.snapshot is not None:
+            return shown(_without(self._unseal(step.snapshot), comp.volatile))
+        return shown(self._unseal(comp.expect))
+
+    async def _seen(self, step: Step) -> Any:
+        comp = step.compensation
+        assert comp is not None
+        tool, arguments = (
+            (comp.snapshot_tool, comp.snapshot_arguments)
+            if comp.snapshot_tool is not None and step.snapshot is not None
+            else (comp.verify_tool, comp.verify_arguments)
+        )
+        if tool is None:
+            return "nothing (no read is declared)"
+        try:
+            return shown(result_data(await self._run(tool, self._unseal(arguments), step.workflow, True)))
+        except CallError as exc:
+            return f"no answer ({exc.message})"
 
     async def _verified(self, step: Step) -> bool:
         comp = step.compensation
         assert comp is not None
         if comp.snapshot_tool is not None and step.snapshot is not None:
             arguments = self._unseal(comp.snapshot_arguments)
-            now = result_data(await self._run(comp.snapshot_tool, arguments, step.workflow, False))
+            now = result_data(await self._run(comp.snapshot_tool, arguments, step.workflow, True))
             before = self._unseal(step.snapshot)
             return _without(now, comp.volatile) == _without(before, comp.volatile)
         if comp.verify_tool is not None:
             arguments = self._unseal(comp.verify_arguments)
-            seen = result_data(await self._run(comp.verify_tool, arguments, step.workflow, False))
+            seen = result_data(await self._run(comp.verify_tool, arguments, step.workflow, True))
             expect = self._unseal(comp.expect)
             try:
                 return all(lookup({"result": seen}, path) == value for path, value in expect.items())
             except TemplateError:
                 return False
         return False  # an authored compensation is never trusted without a check
+
+
+def _not_sent(exc: Exception) -> bool:
+    """Retry only what cannot have reached the upstream (it was unavailable, not unanswered)."""
+    return isinstance(exc, UpstreamError) and not isinstance(exc, OutcomeUnknownError)
+
+
+def _rendered(
+    templates: dict[str, Any] | None, snapshot: dict[str, Any] | None, data: dict[str, Any]
+) -> tuple[Compensation | None, str | None]:
+    """The compensation of a settled step, from the manifest's templates and what the read found."""
+    if templates is None:
+        return None, None
+    verify = templates.get("verify")
+    try:
+        return Compensation(
+            tool=templates["tool"],
+            arguments=render(templates.get("args", {}), data),
+            verify_tool=verify["tool"] if verify else None,
+            verify_arguments=render(verify.get("args", {}), data) if verify else {},
+            expect=render(verify.get("expect", {}), data) if verify else {},
+            snapshot_tool=snapshot["tool"] if snapshot and data.get("snapshot") is not None else None,
+            snapshot_arguments=render(snapshot.get("args", {}), data) if snapshot and data.get("snapshot") else {},
+            volatile=snapshot.get("volatile", []) if snapshot else [],
+            idempotent=bool(templates.get("idempotent")),
+        ), None
+    except TemplateError as exc:
+        return None, f"compensation {templates['tool']} cannot be rendered from what the read found: {exc.message}"
 
 
 def _without(value: Any, volatile: list[str]) -> Any:

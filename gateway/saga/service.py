@@ -6,18 +6,19 @@ ledger; the meta-tools, the REST API and the CLI all call these.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
 
 from gateway.approvals.queue import ApprovalQueue
+from gateway.errors import UnknownPrincipalError
 from gateway.ids import new_id
 from gateway.ledger.privacy import Masker, shown
 from gateway.models import CallContext, Principal
 from gateway.policy.document import ApproverRule
 from gateway.saga.current import new_workflow_id
-from gateway.saga.model import Checkpoint, Step, WorkflowStatus
-from gateway.saga.rollback import Record, Rollbacks, RunCall
+from gateway.saga.model import Checkpoint, Scope, Step, WorkflowStatus
+from gateway.saga.rollback import Record, RollbackReport, Rollbacks, RunCall
 from gateway.saga.store import SagaStore
 
 ROLLBACK_PRINCIPAL = Principal("rollgate-rollback", frozenset({"operator"}))
@@ -43,6 +44,24 @@ class Workflows:
     def authorize(self, principal: Principal, workflow: str, shared_roles: frozenset[str]) -> None:
         """Raise NotYoursError unless `principal` may act on `workflow` (claiming it if new)."""
         self.saga.authorize(workflow, principal.id, principal.roles, shared_roles)
+
+    def require(self, workflow: str) -> None:
+        """UnknownWorkflowError unless something was recorded of `workflow` (an owner, a status, a step)."""
+        self.saga.require(workflow)
+
+    def require_principal(self, principal: str, configured: Collection[str]) -> None:
+        """UnknownPrincipalError unless `principal` is configured or the saga store has seen it."""
+        if principal not in configured and not self.saga.principal_known(principal):
+            raise UnknownPrincipalError(f"no agent {principal!r}: it is not configured and was never seen")
+
+    async def rollback(
+        self, workflow: str, scope: Scope = "all", *, dry_run: bool = False, **selection: Any
+    ) -> RollbackReport:
+        """Roll back a recorded workflow, exactly the scope asked: UnknownWorkflowError or
+        UnknownScopeError (naming what is unknown) and nothing is undone."""
+        self.require(workflow)
+        assert self.rollbacks is not None, "bind() runs when the gateway starts"
+        return await self.rollbacks.run(workflow, scope, dry_run=dry_run, **selection)
 
     async def quarantine_principal(self, principal: str, reason: str) -> None:
         self.saga.set_principal_status(principal, WorkflowStatus.QUARANTINED, reason)

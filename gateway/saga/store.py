@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from gateway.errors import NotYoursError
+from gateway.errors import NotYoursError, UnknownWorkflowError
 from gateway.saga.model import Checkpoint, Owner, Scope, Step, StepStatus, WorkflowStatus
 from gateway.store.connection import open_durable
 
@@ -23,6 +23,9 @@ CREATE TABLE IF NOT EXISTS workflows (
     id TEXT PRIMARY KEY, status TEXT NOT NULL, reason TEXT, rollback TEXT);
 CREATE TABLE IF NOT EXISTS principals (
     id TEXT PRIMARY KEY, status TEXT NOT NULL, reason TEXT);
+CREATE TABLE IF NOT EXISTS counters (
+    kind TEXT NOT NULL, id TEXT NOT NULL, steps INTEGER NOT NULL, mutations INTEGER NOT NULL,
+    PRIMARY KEY (kind, id));
 """
 _COLUMNS = {"owner": "TEXT", "owner_roles": "TEXT"}
 """Columns added to `workflows` after its first release (added in place on open)."""
@@ -189,6 +192,35 @@ class SagaStore:
             row = self._db.execute("SELECT 1 FROM workflows WHERE id = ?", (workflow,)).fetchone()
             step = row or self._db.execute("SELECT 1 FROM steps WHERE workflow = ? LIMIT 1", (workflow,)).fetchone()
         return step is not None
+
+    def counts(self, kind: str, key: str) -> tuple[int, int]:
+        """(steps, mutations) counted for a workflow or a principal (`kind`), across restarts."""
+        with self._lock:
+            row = self._db.execute("SELECT steps, mutations FROM counters WHERE kind = ? AND id = ?", (kind, key))
+            found = row.fetchone()
+        return (int(found[0]), int(found[1])) if found else (0, 0)
+
+    def save_counts(self, kind: str, key: str, steps: int, mutations: int) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO counters (kind, id, steps, mutations) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (kind, id) DO UPDATE SET steps = excluded.steps, mutations = excluded.mutations",
+                (kind, key, steps, mutations),
+            )
+
+    def require(self, workflow: str) -> None:
+        """UnknownWorkflowError unless something was recorded of `workflow`."""
+        if not self.known(workflow):
+            raise UnknownWorkflowError(f"no workflow {workflow!r}: nothing was ever recorded of it")
+
+    def principal_known(self, principal: str) -> bool:
+        """Whether `principal` owns a workflow or an operator ever quarantined or released it."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM principals WHERE id = ? UNION ALL SELECT 1 FROM workflows WHERE owner = ? LIMIT 1",
+                (principal, principal),
+            ).fetchone()
+        return row is not None
 
     def begin_rollback(self, workflow: str, scope: Scope, selection: dict[str, Any]) -> None:
         """Record, durably, that a rollback of `workflow` runs: a crash between two of its steps

@@ -18,6 +18,7 @@ import uvicorn
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -31,8 +32,7 @@ from gateway.server.coalesce import CoalescingHttpTools
 from gateway.server.events import MemoryEventStore
 from gateway.server.fastpath import FastToolCalls
 from gateway.server.session_guard import SessionGuard
-from gateway.web import ApprovalsApi, ApproverTokens, page_routes
-from gateway.web.workflows_api import WorkflowsApi
+from gateway.web import ApprovalsApi, ApproverTokens, WorkflowsApi, http_error, openapi_route, page_routes
 
 _LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
 _LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
@@ -85,9 +85,15 @@ def build_app(gateway: Gateway) -> Any:
         ledger_store = gateway.ledger.store if gateway.ledger is not None else None
         routes += ApprovalsApi(gateway.approvals, ApproverTokens(config), ledger_store).routes()
         routes += page_routes()
-    routes += WorkflowsApi(gateway.operations, ApproverTokens(config)).routes()
-    app = Starlette(routes=routes, lifespan=lifespan)
+    routes += WorkflowsApi(gateway.operations, ApproverTokens(config), known_agents(config)).routes()
+    routes.append(openapi_route(approvals=gateway.approvals is not None))
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
     return _McpFirst(config.server.path, mcp_endpoint, app)
+
+
+def known_agents(config: Config) -> frozenset[str]:
+    """The principals this listener can authenticate: the configured agents, and `anonymous` if allowed."""
+    return frozenset(a.id for a in config.agents) | ({"anonymous"} if config.auth.allow_anonymous else set())
 
 
 def manager_has_session(manager: StreamableHTTPSessionManager) -> Any:

@@ -24,6 +24,7 @@ from gateway.errors import CallError, LimitError
 from gateway.pipeline import Call, Planner, Result
 from gateway.pipeline.approve import answer
 from gateway.pipeline.plan import Plan
+from gateway.saga.model import rollback_scope
 from gateway.saga.service import Workflows
 
 PLAN = types.Tool(
@@ -104,12 +105,13 @@ ROLLBACK = _tool(
     "rollgate_rollback",
     "Roll back a workflow",
     "Undo what a workflow did, newest step first: all of it, back to a checkpoint, named steps, or the steps "
-    "touching one resource. dry_run shows the plan without running it. What cannot be undone goes to a person.",
+    "touching one resource. dry_run shows the plan without running it. What cannot be undone goes to a person. "
+    "A workflow, step, checkpoint or resource that was never recorded is an error, and nothing is undone.",
     {
         "workflow_id": _WORKFLOW,
-        "to_checkpoint": {"type": "string"},
-        "steps": {"type": "array", "items": {"type": "integer"}},
-        "resource": {"type": "string"},
+        "to_checkpoint": {"type": "string", "minLength": 1},
+        "steps": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1},
+        "resource": {"type": "string", "minLength": 1},
         "dry_run": {"type": "boolean"},
     },
     [],
@@ -168,6 +170,8 @@ async def _workflow_tool(
     workflow = arguments.get("workflow_id") or call.context.workflow_id
     if not isinstance(workflow, str):
         raise InvalidMetaToolArguments("workflow_id must be a string")
+    if name == ROLLBACK.name:  # before `authorize` claims the id: rolling back nothing recorded is an error
+        workflows.require(workflow)
     if name != BEGIN.name:  # only the owner (or its team) acts on a workflow
         workflows.authorize(call.context.principal, workflow, shared_roles)
     if name == BEGIN.name:
@@ -191,14 +195,8 @@ async def _workflow_tool(
     if name == STATUS.name:
         status = workflows.status(workflow)
         return _ok(f"Workflow {workflow} is {status['status']} with {len(status['steps'])} steps.", status)
-    assert workflows.rollbacks is not None
-    try:
-        scope, selection = rollback_scope(
-            {k: v for k, v in arguments.items() if k in ("to_checkpoint", "steps", "resource")}
-        )
-        report = await workflows.rollbacks.run(workflow, scope, dry_run=bool(arguments.get("dry_run")), **selection)
-    except ValueError as exc:
-        raise InvalidMetaToolArguments(str(exc)) from None
+    scope, selection = rollback_scope(arguments)
+    report = await workflows.rollback(workflow, scope, dry_run=bool(arguments.get("dry_run")), **selection)
     document = report.model_dump(mode="json")
     text = (
         f"Rollback of {workflow}: {len(report.compensated)} step(s) undone, {len(report.escalated)} escalated, "
@@ -207,28 +205,6 @@ async def _workflow_tool(
         else f"Plan for rolling back {workflow}: " + "; ".join(f"step {a['step']} {a['action']}" for a in report.plan)
     )
     return _ok(text, document)
-
-
-def rollback_scope(arguments: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """The scope a rollback request names. At most one selection; an empty one (`[]`, `""`) is an
-    error, never the whole workflow; a key given as null is absent. Raises ValueError with the reason."""
-    chosen = [key for key in ("to_checkpoint", "steps", "resource") if arguments.get(key) is not None]
-    if len(chosen) > 1:
-        raise ValueError(f"give at most one of to_checkpoint, steps, resource (got {', '.join(chosen)})")
-    if not chosen:
-        return "all", {}
-    key, value = chosen[0], arguments[chosen[0]]
-    if key == "steps":
-        if not isinstance(value, list) or not value or not all(_is_step(s) for s in value):
-            raise ValueError("steps must be a non-empty list of step numbers")
-        return "steps", {"step_seqs": sorted({int(s) for s in value})}
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{key} must be a non-empty string")
-    return ("checkpoint", {"checkpoint": value}) if key == "to_checkpoint" else ("resource", {"resource": value})
-
-
-def _is_step(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def _ok(text: str, structured: dict[str, Any]) -> Result:

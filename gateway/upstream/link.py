@@ -29,11 +29,11 @@ from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
 from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
 
 from gateway.config import UpstreamConfig
-from gateway.errors import UpstreamError
+from gateway.errors import OutcomeUnknownError, UpstreamError
 from gateway.models import ProgressSink
 from gateway.upstream import modern
 from gateway.upstream.catalog import UpstreamListing
-from gateway.upstream.wire import StdioWire, WireTimeout, stdio_wire
+from gateway.upstream.wire import NotSent, StdioWire, WireTimeout, stdio_wire
 
 logger = logging.getLogger(__name__)
 
@@ -222,6 +222,8 @@ class UpstreamLink:
                     return await self._wire.request(method, params, progress, timeout)
                 except WireTimeout:
                     raise self._no_answer(method) from None
+                except NotSent as exc:
+                    raise UpstreamError(f"upstream {self.name!r} is unavailable: {exc}") from None
 
             async def send(params: Mapping[str, Any] | None) -> dict[str, Any]:
                 opts: dict[str, Any] = {"headers": dict(self._headers)}
@@ -241,13 +243,18 @@ class UpstreamLink:
                 return result
         except MCPError as exc:
             if exc.error.code == types.CONNECTION_CLOSED:
-                raise UpstreamError(f"upstream {self.name!r} closed the connection during {method}") from None
+                raise OutcomeUnknownError(
+                    f"upstream {self.name!r} closed the connection during {method}: its outcome is unknown"
+                ) from None
             raise
         # Only the deadline ends the scope without an answer (an outer cancellation propagates).
         raise self._no_answer(method)
 
-    def _no_answer(self, method: str) -> UpstreamError:
-        return UpstreamError(f"upstream {self.name!r} did not answer {method} within {self.config.timeout_seconds:g}s")
+    def _no_answer(self, method: str) -> OutcomeUnknownError:
+        return OutcomeUnknownError(
+            f"upstream {self.name!r} did not answer {method} within {self.config.timeout_seconds:g}s: "
+            "its outcome is unknown"
+        )
 
     # -- server-to-client traffic ---------------------------------------------------------
 

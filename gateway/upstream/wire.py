@@ -91,6 +91,10 @@ _TIMED_OUT = _Answer(error={"code": types.REQUEST_TIMEOUT, "message": "no answer
 look-ups on every call."""
 
 
+class NotSent(Exception):
+    """The request never reached the server's stdin (the pipe was closed): it cannot have run."""
+
+
 class WireTimeout(Exception):
     """The server did not answer a raw request within its timeout (it was told to cancel it)."""
 
@@ -158,7 +162,7 @@ class StdioWire:
         raises `WireTimeout`. Progress the server reports for this request reaches `progress`
         in order, before the result is returned."""
         if self._closed:
-            raise MCPError(code=types.CONNECTION_CLOSED, message="Connection closed")
+            raise NotSent(f"{method}: the upstream's connection is closed")
         self._next_id += 1
         request_id = f"{_ID_PREFIX}{self._next_id}"
         message = _request(request_id, method, params, progress is not None)
@@ -166,7 +170,10 @@ class StdioWire:
         timer = None if timeout is None else asyncio.get_running_loop().call_later(timeout, inbox.put, _TIMED_OUT)
         try:
             # From here a cancelled write counts as sent: it may still have reached the server.
-            await self._write(message, request_id)
+            try:
+                await self._write(message, request_id)
+            except MCPError:
+                raise NotSent(f"{method}: the upstream's connection closed before it was sent") from None
             while True:
                 event = await inbox.get()
                 if event is _TIMED_OUT:

@@ -1,4 +1,5 @@
-"""The gateway's HTTP surfaces for people: the approvals REST API and the approvals page."""
+"""The gateway's HTTP surfaces for people: the REST API under /api (approvals, workflows, agents;
+described at /api/openapi.json) and the approvals page."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from gateway.web.api import ApprovalsApi, ApproverTokens
+from gateway.web.openapi import openapi_route
+from gateway.web.replies import http_error
+from gateway.web.workflows_api import WorkflowsApi
 
 STATIC = Path(__file__).parent / "static"
 
-__all__ = ["ApprovalsApi", "ApproverTokens", "page_routes"]
+__all__ = ["ApprovalsApi", "ApproverTokens", "WorkflowsApi", "http_error", "openapi_route", "page_routes"]
 
 
 def page_routes() -> list[Route | Mount]:

@@ -40,6 +40,11 @@ class TicketDetail(TicketView):
     """The workflow's ledger so far, in plain language."""
 
 
+class ApprovalList(BaseModel):
+    approvals: list[TicketView]
+    """Newest first."""
+
+
 class ApproveBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     comment: str = Field("", max_length=2000)
@@ -52,6 +57,7 @@ class DenyBody(BaseModel):
 
 class ErrorBody(BaseModel):
     error: str
+    """What was wrong, naming the field, object or token concerned."""
 
 
 def view(ticket: Ticket) -> TicketView:

@@ -6,107 +6,116 @@ POST /api/workflows/{id}/quarantine   {"reason"}
 POST /api/workflows/{id}/release      {}
 POST /api/agents/{id}/quarantine      {"reason"}   (every call of that principal, any workflow)
 POST /api/agents/{id}/release         {}
+
+A workflow nothing was recorded of, an agent neither configured nor seen, and a rollback naming a
+step, checkpoint or resource its workflow does not have are 404s (NotFoundError); a selection that
+is empty or mixed is a 422. The statuses are those of `openapi.py`.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from collections.abc import Collection
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from gateway.models import Principal
+from gateway.saga.model import rollback_scope
 from gateway.saga.service import Workflows
-from gateway.server.metatools import rollback_scope
-from gateway.web.api import ApproverTokens, _error
+from gateway.web.api import ApproverTokens
+from gateway.web.replies import Body, error, read_body, refusals
+from gateway.web.workflow_views import AgentView, QuarantineBody, ReleaseBody, RollbackBody, WorkflowView
 
 
 class WorkflowsApi:
-    def __init__(self, workflows: Workflows, tokens: ApproverTokens) -> None:
+    def __init__(self, workflows: Workflows, tokens: ApproverTokens, agents: Collection[str] = ()) -> None:
         self._workflows = workflows
         self._tokens = tokens
+        self._agents = frozenset(agents)
+        """The principals the configuration names, known before their first call."""
 
     def routes(self) -> list[Route]:
         return [
-            Route("/api/workflows/{workflow}", self.show, methods=["GET"]),
-            Route("/api/workflows/{workflow}/rollback", self.rollback, methods=["POST"]),
-            Route("/api/workflows/{workflow}/quarantine", self.quarantine, methods=["POST"]),
-            Route("/api/workflows/{workflow}/release", self.release, methods=["POST"]),
-            Route("/api/agents/{principal}/quarantine", self.quarantine_agent, methods=["POST"]),
-            Route("/api/agents/{principal}/release", self.release_agent, methods=["POST"]),
+            Route("/api/workflows/{workflow}", refusals(self.show), methods=["GET"]),
+            Route("/api/workflows/{workflow}/rollback", refusals(self.rollback), methods=["POST"]),
+            Route("/api/workflows/{workflow}/quarantine", refusals(self.quarantine), methods=["POST"]),
+            Route("/api/workflows/{workflow}/release", refusals(self.release), methods=["POST"]),
+            Route("/api/agents/{principal}/quarantine", refusals(self.quarantine_agent), methods=["POST"]),
+            Route("/api/agents/{principal}/release", refusals(self.release_agent), methods=["POST"]),
         ]
 
-    async def quarantine_agent(self, request: Request) -> JSONResponse:
-        """Quarantine a principal: its calls in every workflow are refused until released."""
-        reason = await self._reason(request)
-        if isinstance(reason, JSONResponse):
-            return reason
-        principal = request.path_params["principal"]
-        await self._workflows.quarantine_principal(principal, reason)
-        return JSONResponse({"principal": principal, "status": "quarantined"})
-
-    async def release_agent(self, request: Request) -> JSONResponse:
-        body = await self._body(request)
-        if isinstance(body, JSONResponse):
-            return body
-        principal = request.path_params["principal"]
-        await self._workflows.release_principal(principal, str(body["_who"]))
-        return JSONResponse({"principal": principal, "status": "active"})
-
-    async def _body(self, request: Request) -> dict[str, Any] | JSONResponse:
-        who = self._tokens.resolve(request.headers.get("authorization"))
-        if who in (401, 403):
-            return _error(int(who), "an operator (approver) token is needed" if who == 401 else "agents cannot do this")
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except ValueError:
-            return _error(422, "body is not JSON")
-        if not isinstance(body, dict):
-            return _error(422, "body must be a JSON object")
-        body["_who"] = who.id  # type: ignore[union-attr]
-        return body
-
-    async def _reason(self, request: Request) -> str | JSONResponse:
-        """A quarantine's reason, with who gave it; the error response when there is none."""
-        body = await self._body(request)
-        if isinstance(body, JSONResponse):
-            return body
-        reason = body.get("reason")
-        if not isinstance(reason, str) or not reason:
-            return _error(422, "quarantine needs a reason")
-        return f"{reason} (by {body['_who']})"
-
     async def show(self, request: Request) -> JSONResponse:
-        body = await self._body(request)
-        if isinstance(body, JSONResponse):
-            return body
-        return JSONResponse(self._workflows.status(request.path_params["workflow"]))
+        who = self._operator(request)
+        return who if isinstance(who, JSONResponse) else self._status(request.path_params["workflow"])
 
     async def rollback(self, request: Request) -> JSONResponse:
-        body = await self._body(request)
-        if isinstance(body, JSONResponse):
-            return body
-        assert self._workflows.rollbacks is not None
-        try:
-            scope, selection = rollback_scope(body)
-            report = await self._workflows.rollbacks.run(
-                request.path_params["workflow"], scope, dry_run=bool(body.get("dry_run")), **selection
-            )
-        except ValueError as exc:
-            return _error(422, str(exc))
+        asked = await self._body(request, RollbackBody)
+        if isinstance(asked, JSONResponse):
+            return asked
+        _, body = asked
+        scope, selection = rollback_scope(body.model_dump(exclude={"dry_run"}))
+        report = await self._workflows.rollback(
+            request.path_params["workflow"], scope, dry_run=body.dry_run, **selection
+        )
         return JSONResponse(report.model_dump(mode="json"))
 
     async def quarantine(self, request: Request) -> JSONResponse:
-        reason = await self._reason(request)
-        if isinstance(reason, JSONResponse):
-            return reason
-        await self._workflows.quarantine(request.path_params["workflow"], reason)
-        return JSONResponse(self._workflows.status(request.path_params["workflow"]))
+        workflow = request.path_params["workflow"]
+        asked = await self._body(request, QuarantineBody)
+        if isinstance(asked, JSONResponse):
+            return asked
+        who, body = asked
+        self._workflows.require(workflow)
+        await self._workflows.quarantine(workflow, f"{body.reason} (by {who.id})")
+        return self._status(workflow)
 
     async def release(self, request: Request) -> JSONResponse:
-        body = await self._body(request)
-        if isinstance(body, JSONResponse):
-            return body
-        await self._workflows.release(request.path_params["workflow"], str(body["_who"]))
-        return JSONResponse(self._workflows.status(request.path_params["workflow"]))
+        workflow = request.path_params["workflow"]
+        asked = await self._body(request, ReleaseBody)
+        if isinstance(asked, JSONResponse):
+            return asked
+        self._workflows.require(workflow)
+        await self._workflows.release(workflow, asked[0].id)
+        return self._status(workflow)
+
+    async def quarantine_agent(self, request: Request) -> JSONResponse:
+        """Quarantine a principal: its calls in every workflow are refused until released."""
+        principal = request.path_params["principal"]
+        asked = await self._body(request, QuarantineBody)
+        if isinstance(asked, JSONResponse):
+            return asked
+        who, body = asked
+        self._workflows.require_principal(principal, self._agents)
+        await self._workflows.quarantine_principal(principal, f"{body.reason} (by {who.id})")
+        return JSONResponse(AgentView(principal=principal, status="quarantined").model_dump(mode="json"))
+
+    async def release_agent(self, request: Request) -> JSONResponse:
+        principal = request.path_params["principal"]
+        asked = await self._body(request, ReleaseBody)
+        if isinstance(asked, JSONResponse):
+            return asked
+        self._workflows.require_principal(principal, self._agents)
+        await self._workflows.release_principal(principal, asked[0].id)
+        return JSONResponse(AgentView(principal=principal, status="active").model_dump(mode="json"))
+
+    def _operator(self, request: Request) -> Principal | JSONResponse:
+        who = self._tokens.resolve(request.headers.get("authorization"))
+        if who == 401:
+            return error(401, "an operator (approver) token is needed")
+        if who == 403:
+            return error(403, "agents cannot do this")
+        assert isinstance(who, Principal)
+        return who
+
+    async def _body(self, request: Request, model: type[Body]) -> tuple[Principal, Body] | JSONResponse:
+        """The operator and the request's body, or the 401/403/422 to answer (in that order)."""
+        who = self._operator(request)
+        if isinstance(who, JSONResponse):
+            return who
+        body = await read_body(request, model)
+        return body if isinstance(body, JSONResponse) else (who, body)
+
+    def _status(self, workflow: str) -> JSONResponse:
+        self._workflows.require(workflow)
+        return JSONResponse(WorkflowView.model_validate(self._workflows.status(workflow)).model_dump(mode="json"))

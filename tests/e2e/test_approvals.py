@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -87,13 +88,52 @@ async def test_a_held_transfer_runs_once_after_an_approval_over_rest(start_gatew
                 if status.structured_content["status"] == "executed":
                     break
                 await anyio.sleep(0.2)
-        again = await client.call_tool("demo__transfer", arguments)  # a new call after it ran: held anew
+        again = await client.call_tool("demo__transfer", arguments)  # the same call, after it ran: its result
         twice = await approver.post(f"/api/approvals/{pending['approval_id']}/approve", json={})
     result = status.structured_content["result"]["structuredContent"]
     assert result["amount_cents"] == 2_500 and result["status"] == "completed"
     assert transfers(db) == [(source, target, 2_500, "completed")]
-    assert again.structured_content["approval_id"] != pending["approval_id"]
+    assert not again.is_error and again.structured_content == result
     assert twice.status_code == 409
+    config = next(tmp_path.glob("rollgate-*.toml"))
+    shown = subprocess.run(
+        [PYTHON, "-m", "gateway", "--config", str(config), "ledger", "show", "--tool", "demo/transfer"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout
+    assert "before demo/transfer for agent-one" in shown and "get_account read the before-image" in shown
+
+
+def outbox(db: Path) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT recipient, subject FROM outbox").fetchall()
+
+
+@pytest.mark.parametrize("idempotency_key", [None, "mail-to-ada-1"])
+async def test_an_approved_email_retried_five_times_is_sent_once(
+    start_gateway, tmp_path: Path, idempotency_key: str | None
+) -> None:
+    """send_email has no idempotency key in its manifest: the held call's digest (principal,
+    workflow, tool, arguments) makes the retries the same call, with or without the agent's key."""
+    db = tmp_path / "demo.db"
+    gateway = start_gateway(demo(db), policies=DEFAULT_POLICIES)
+    meta = {"rollgate/idempotency_key": idempotency_key} if idempotency_key else None
+    arguments = {"to": "ada@example.com", "subject": "Your statement", "body": "Sent once."}
+    async with http_client(gateway.url, TOKEN) as client, api(gateway, APPROVER_TOKEN) as approver:
+        held = (await client.call_tool("demo__send_email", arguments, meta=meta)).structured_content
+        assert held["status"] == "pending", held
+        approved = await approver.post(f"/api/approvals/{held['approval_id']}/approve", json={"comment": "ok"})
+        assert approved.status_code == 200, approved.text
+        with anyio.fail_after(20):
+            while (await approver.get(f"/api/approvals/{held['approval_id']}")).json()["state"] != "executed":
+                await anyio.sleep(0.1)
+        retries = [await client.call_tool("demo__send_email", arguments, meta=meta) for _ in range(5)]
+        pending = (await approver.get("/api/approvals", params={"state": "pending"})).json()["approvals"]
+    assert len(outbox(db)) == 1
+    assert all(not r.is_error for r in retries)
+    assert len({json.dumps(r.structured_content, sort_keys=True) for r in retries}) == 1  # the recorded result
+    assert pending == []  # no second ticket to approve by mistake
 
 
 async def test_a_denied_or_expired_transfer_never_runs_and_the_agent_is_told(start_gateway, tmp_path: Path) -> None:

@@ -85,7 +85,16 @@ def balances(db: Path) -> dict[str, int]:
 READS, ADDS, REPLACES = (True, None, True, False), (False, False, False, False), (False, True, True, False)
 EXPECTED_ANNOTATIONS = {  # tool: (readOnlyHint, destructiveHint, idempotentHint, openWorldHint)
     **dict.fromkeys(
-        ("get_customer", "list_customers", "get_account", "get_transfer", "read_record", "list_outbox"), READS
+        (
+            "get_customer",
+            "find_customer",
+            "list_customers",
+            "get_account",
+            "get_transfer",
+            "read_record",
+            "list_outbox",
+        ),
+        READS,
     ),
     **dict.fromkeys(("create_customer", "open_account", "deposit", "transfer"), ADDS),
     **dict.fromkeys(("delete_customer", "close_account", "refund", "update_record", "delete_record"), REPLACES),

@@ -71,9 +71,7 @@ _REDACTED = json.dumps({"a": {"b": [{"password": "[masked]"}]}, "note": "pw=[mas
 """What is left once the secret is gone: a secret spelled inside it ("mask", "word") proves nothing."""
 
 
-@given(
-    st.text(min_size=4, max_size=20).filter(lambda s: s.strip() == s and s.isprintable() and s not in _REDACTED)
-)
+@given(st.text(min_size=4, max_size=20).filter(lambda s: s.strip() == s and s.isprintable() and s not in _REDACTED))
 def test_any_planted_password_never_survives_redaction(tmp_path_factory: pytest.TempPathFactory, secret: str) -> None:
     redaction = Masker(b"s" * 32, 1 << 16).redaction(SECRETS)
     stored = redaction.arguments({"a": {"b": [{"password": secret}]}, "note": f"pw={secret}"})

@@ -1,15 +1,12 @@
-"""Ownership of workflows, the principal's current workflow, and rollback scopes."""
+"""Ownership of workflows and the principal's current workflow."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from gateway.saga.current import CurrentWorkflows
 from gateway.saga.model import Owner, WorkflowStatus
 from gateway.saga.store import SagaStore
-from gateway.server.metatools import rollback_scope
 
 
 def test_a_workflow_belongs_to_its_first_principal_and_to_no_other(tmp_path: Path) -> None:
@@ -53,18 +50,3 @@ def test_a_principal_keeps_its_current_workflow_until_idle_begin_or_rollback(tmp
     assert current.of("a") == "wf_begun"
     saga.set_status("wf_begun", WorkflowStatus.ROLLED_BACK, "rolled back")
     assert current.of("a") != "wf_begun"
-
-
-@pytest.mark.parametrize(
-    "selection",
-    [{"steps": []}, {"resource": ""}, {"to_checkpoint": ""}, {"steps": [[]]}, {"steps": [1], "resource": "x"}],
-)
-def test_an_empty_or_mixed_rollback_selection_is_an_error_never_the_whole_workflow(selection: dict) -> None:
-    with pytest.raises(ValueError):
-        rollback_scope(selection)
-
-
-def test_rollback_scopes_are_plain_json() -> None:
-    assert rollback_scope({}) == ("all", {})
-    assert rollback_scope({"steps": [3, 1, 3]}) == ("steps", {"step_seqs": [1, 3]})
-    assert rollback_scope({"resource": "customer:1", "dry_run": True}) == ("resource", {"resource": "customer:1"})

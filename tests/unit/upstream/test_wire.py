@@ -18,7 +18,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 from opentelemetry import trace as otel_trace
 
-from gateway.upstream.wire import StdioWire, WireTimeout, stdio_wire
+from gateway.upstream.wire import NotSent, StdioWire, WireTimeout, stdio_wire
 
 pytestmark = pytest.mark.anyio
 
@@ -153,8 +153,8 @@ async def test_requests_in_flight_fail_with_connection_closed_when_the_server_ex
                 await wire.request("exit", None)
         with pytest.raises(anyio.EndOfStream):
             await streams[0].receive()  # the session sees the connection end too
-        with pytest.raises(MCPError):
-            await wire.request("echo", {})  # and later requests fail at once
+        with pytest.raises(NotSent):
+            await wire.request("echo", {})  # and later requests fail at once: never sent, so never run
     assert [error.error.code for error in errors] == [types.CONNECTION_CLOSED]
 
 

@@ -62,6 +62,23 @@ def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1e6
 
 
+async def appends_c32(ledger: Ledger, calls: int) -> float:
+    """Durable appends per second with 32 concurrent callers (group commit)."""
+    done = 0
+
+    async def caller() -> None:
+        nonlocal done
+        for _ in range(calls // 8):
+            await ledger.append("call.intent", DATA)
+            done += 1
+
+    start = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for _ in range(32):
+            tg.start_soon(caller)
+    return done / (time.perf_counter() - start)
+
+
 async def appends(args: argparse.Namespace, directory: Path) -> None:
     key, _ = load_or_create(directory)
     store = PostgresLedgerStore(args.url) if args.store == "postgres" else SqliteLedgerStore(directory / "ledger.db")
@@ -76,19 +93,7 @@ async def appends(args: argparse.Namespace, directory: Path) -> None:
     for _ in range(args.calls):
         await ledger.append("call.intent", DATA)
     single = args.calls / (time.perf_counter() - start)
-    done = 0
-
-    async def caller() -> None:
-        nonlocal done
-        for _ in range(args.calls // 8):
-            await ledger.append("call.intent", DATA)
-            done += 1
-
-    start = time.perf_counter()
-    async with anyio.create_task_group() as tg:
-        for _ in range(32):
-            tg.start_soon(caller)
-    concurrent = done / (time.perf_counter() - start)
+    concurrent = await appends_c32(ledger, args.calls)
     ledger.close()
     print(
         f"intent+result durable, c=1      p50 {pct(pairs, 50):8.1f} us   p99 {pct(pairs, 99):8.1f} us"
@@ -148,19 +153,7 @@ async def core(args: argparse.Namespace) -> None:
         directory = Path(first)
         key, _ = load_or_create(directory)
         ledger = Ledger(SqliteLedgerStore(directory / "ledger.db"), key, "bench/ledger")
-        done = 0
-
-        async def caller() -> None:
-            nonlocal done
-            for _ in range(args.calls // 8):
-                await ledger.append("call.intent", DATA)
-                done += 1
-
-        start = time.perf_counter()
-        async with anyio.create_task_group() as tg:
-            for _ in range(32):
-                tg.start_soon(caller)
-        appends_per_s = done / (time.perf_counter() - start)
+        appends_per_s = await appends_c32(ledger, args.calls)
         ledger.close()
         verify_per_s = verification(args.verify, Path(second), quiet=True)
     print(json.dumps({"appends_c32": appends_per_s, "verify": verify_per_s}))

@@ -79,6 +79,7 @@ async def test_a_held_transfer_runs_once_after_an_approval_over_rest(start_gatew
         detail = (await approver.get(f"/api/approvals/{pending['approval_id']}")).json()
         assert detail["tool"] == "demo/transfer" and detail["impact"] == "high"
         assert detail["compensation"]["tool"] == "refund" and any("transfer" in line for line in detail["timeline"])
+        assert "10000" in json.dumps(detail["snapshot"]), detail["snapshot"]  # the before-image the read took
         approved = await approver.post(f"/api/approvals/{pending['approval_id']}/approve", json={"comment": "ok"})
         assert approved.status_code == 200 and approved.json()["state"] == "approved"
 

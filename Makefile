@@ -2,7 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-NPM_SERVERS := .npm-servers/node_modules/.bin/mcp-server-everything
+NPM_BIN := .npm-servers/node_modules/.bin
+# Reference servers and TypeScript SDK clients (the Inspector CLI, the SDK) for the end-to-end tests.
+NPM_PACKAGES := @modelcontextprotocol/server-memory@2026.8.31 @modelcontextprotocol/server-everything@2026.8.31 \
+	@modelcontextprotocol/server-filesystem@2026.8.31 @modelcontextprotocol/inspector@2.12.0 \
+	@modelcontextprotocol/sdk@1.32.2
 
 .PHONY: install dev run test test-fast npm-servers browser conformance bench fmt lint typecheck clean
 
@@ -22,12 +26,14 @@ run: install
 	@echo "  (demo only: the token's SHA-256 is in examples/rollgate.toml; make your own with 'rollgate token NAME')"
 	$(BIN)/rollgate --config examples/rollgate.toml serve
 
-# The official reference servers, for the end-to-end tests; skipped when npm is absent.
+# The official reference servers and TypeScript clients, for the end-to-end tests; skipped when
+# npm is absent. Installed here, once: the tests never download anything.
 npm-servers:
 	@if command -v npm >/dev/null 2>&1; then \
-		[ -x $(NPM_SERVERS) ] || npm install --silent --no-audit --no-fund --prefix .npm-servers \
-			@modelcontextprotocol/server-memory@2026.8.31 @modelcontextprotocol/server-everything@2026.8.31; \
-	else echo "npm not found: the reference-server tests will be skipped"; fi
+		( [ -x $(NPM_BIN)/mcp-server-everything ] && [ -x $(NPM_BIN)/mcp-server-filesystem ] \
+			&& [ -x $(NPM_BIN)/mcp-inspector ] && [ -d .npm-servers/node_modules/@modelcontextprotocol/sdk ] ) \
+		|| npm install --silent --no-audit --no-fund --save-exact --prefix .npm-servers $(NPM_PACKAGES); \
+	else echo "npm not found: the reference-server and TypeScript-client tests will be skipped"; fi
 
 # Debian's Chromium for the approvals page test (Playwright drives it; it downloads no browser).
 browser:

@@ -28,7 +28,7 @@ from gateway.config import Config, LimitsConfig
 from gateway.errors import ApprovalRefused, CallError
 from gateway.ledger import EntryKind, Ledger, LedgerClosed, Masker, mark_unknown_outcomes, open_ledger
 from gateway.ledger.privacy import SealError
-from gateway.manifests import ManifestRegistry
+from gateway.manifests import ManifestRegistry, ManifestWatch
 from gateway.models import CallContext, Principal
 from gateway.pipeline import Call, Pipeline, Planner, Result, Stages
 from gateway.pipeline.approve import Approve
@@ -72,7 +72,7 @@ class Gateway:
         self.current = CurrentWorkflows(config.workflows.idle_seconds, self.saga)
         self.operations = Workflows(self.saga, self._record)
         self.manifests = ManifestRegistry.load(config.resolve(config.paths.manifests))
-        self.policy = PolicyService(make_engine(config), config.resolve(config.paths.policies), config.policy.query)
+        self.policy = PolicyService(make_engine(config), config.policies_dir, config.policy.query)
         self.ledger: Ledger | None = None
         self.approvals: ApprovalQueue | None = None
         self._executor: Pipeline | None = None
@@ -146,6 +146,8 @@ class Gateway:
                 self.policy.on_reload(self._record_policy_reload)
                 await self.policy.load()
                 tg.start_soon(self.policy.watch, self.config.policy.reload_interval_seconds)
+                watch = ManifestWatch(self.config.resolve(self.config.paths.manifests), self._manifests_reloaded)
+                tg.start_soon(watch.run, self.config.policy.reload_interval_seconds)
                 approve = self._open_approvals(tg, ledger_stages[1] if ledger_stages else None)
                 stages = Stages(
                     lambda: self.pool.catalog,
@@ -290,6 +292,14 @@ class Gateway:
     async def _record_policy_reload(self, outcome: dict[str, object]) -> None:
         if self.ledger is not None:
             await self.ledger.append(EntryKind.POLICY_RELOAD, outcome)
+
+    async def _manifests_reloaded(self, registry: ManifestRegistry | None, outcome: dict[str, object]) -> None:
+        """A valid manifest edit replaces the set the pipeline reads (`lambda: self.manifests`)."""
+        if registry is not None:
+            self.manifests = registry
+            for warning in registry.warnings(self.pool.offered()):
+                logger.warning("manifest: %s", warning)
+        await self._record(EntryKind.MANIFESTS_RELOAD, outcome)
 
     def _broadcast(self, method: str) -> None:
         assert self._task_group is not None

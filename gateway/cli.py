@@ -6,14 +6,13 @@ import argparse
 import json
 import logging
 import os
-import secrets
 import sys
 from pathlib import Path
 
 import anyio
 
-from gateway.config import Config, hash_token, load_config
-from gateway.errors import CatalogError, ConfigError, StoreError
+from gateway.config import Config, hash_token, load_config, new_token
+from gateway.errors import CatalogError, ConfigError, StoreError, WouldOverwriteError
 
 DEFAULT_CONFIG = Path("rollgate.toml")
 
@@ -25,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="serve MCP over streamable HTTP")
     commands.add_parser("stdio", help="serve MCP over stdin/stdout (for clients that launch their servers)")
+    init = commands.add_parser("init", help="write a starter rollgate.toml, policies/ and tool_manifests/")
+    init.add_argument("directory", nargs="?", type=Path, default=Path("."))
+    init.add_argument("--force", action="store_true", help="overwrite files that exist")
     token = commands.add_parser("token", help="make a new bearer token and print its config entry")
     token.add_argument("agent_id")
     token.add_argument("--role", action="append", default=[])
@@ -114,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "witness":
             return _witness(args)
+        if args.command == "init":
+            from gateway.starter import init as write_starter
+
+            return write_starter(args.directory, force=args.force)
         config = _load(args.config)
         if args.command in ("policy", "plan"):
             return _authoring(args, config)
@@ -168,8 +174,8 @@ def _loop_options(config: Config) -> dict[str, bool]:
     return {"use_uvloop": True}
 
 
-def _start_up_error(exc: BaseException) -> ConfigError | CatalogError | StoreError | None:
-    if isinstance(exc, ConfigError | CatalogError | StoreError):
+def _start_up_error(exc: BaseException) -> ConfigError | CatalogError | StoreError | WouldOverwriteError | None:
+    if isinstance(exc, ConfigError | CatalogError | StoreError | WouldOverwriteError):
         return exc
     if isinstance(exc, BaseExceptionGroup):
         for inner in exc.exceptions:
@@ -185,7 +191,7 @@ def _authoring(args: argparse.Namespace, config: Config) -> int:
     if args.command == "plan":
         return tooling.plan_file(config, args.file, Principal(args.principal, frozenset(args.role)))
     if args.policy_command == "test":
-        return tooling.policy_test(args.directory or config.resolve(config.paths.policies), args.verbose)
+        return tooling.policy_test(args.directory or config.policies_dir, args.verbose)
     if args.policy_command == "schema":
         return tooling.export_schemas(None)
     try:
@@ -256,7 +262,7 @@ def _load(path: Path | None) -> Config:
 
 
 def _token(identity: str, roles: list[str], *, approver: bool = False) -> int:
-    token = "rg_" + secrets.token_urlsafe(24)
+    token = new_token()
     print(f"token (give it to the {'approver' if approver else 'agent'}; it is not stored): {token}")
     print("\n[[approvers]]" if approver else "\n[[agents]]")
     print(f'id = "{identity}"')

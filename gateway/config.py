@@ -8,6 +8,7 @@ that holds the configuration file.
 from __future__ import annotations
 
 import hashlib
+import secrets
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -15,6 +16,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from gateway.defaults import default_policies
 from gateway.errors import ConfigError
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
@@ -42,6 +44,9 @@ class ServerConfig(_Section):
     send no DELETE); its id then answers 404 and the client initialises a new one."""
     event_history: Annotated[int, Field(ge=0)] = 1000
     """SSE events kept per session for resumption (Last-Event-ID); 0 turns resumption off."""
+    sse_retry_milliseconds: Annotated[int, Field(gt=0)] = 1000
+    """The `retry` a resumable SSE stream suggests: how long a client that lost it waits before
+    reconnecting with Last-Event-ID (streamable HTTP, resumability; SEP-1699)."""
     event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
     """auto: uvloop where it is installed (less event-loop CPU per call), else asyncio's own."""
 
@@ -112,6 +117,17 @@ class AuthConfig(_Section):
     stdio_principal: str = "local"
     """The principal of the single client of `rollgate stdio`, which has no token."""
     stdio_roles: list[str] = ["agent"]
+
+
+class StdioConfig(_Section):
+    """`rollgate stdio`: upstreams connect in the background, and processes on one state dir share one owner."""
+
+    first_listing_wait_seconds: Annotated[float, Field(ge=0)] = 1.5
+    """How long after start `tools/list` waits, at most, for the upstreams' first connection
+    attempts, so that fast upstreams are in the first listing (a hung one never holds it longer)."""
+    follow_seconds: Annotated[float, Field(gt=0)] = 15.0
+    """How long a process that found the ledger owned keeps trying to reach the owner's socket
+    (or to become the owner itself) before it gives up."""
 
 
 class PolicyConfig(_Section):
@@ -220,7 +236,8 @@ class LimitsConfig(_Section):
 
 
 class PathsConfig(_Section):
-    policies: Path = Path("policies")
+    policies: Path | None = None
+    """The policy directory; unset, the default policy packaged with Rollgate (`gateway.defaults`)."""
     manifests: Path = Path("tool_manifests")
     state_dir: Path = Path(".rollgate")
 
@@ -232,6 +249,7 @@ class Config(BaseSettings):
 
     server: ServerConfig = ServerConfig()
     auth: AuthConfig = AuthConfig()
+    stdio: StdioConfig = StdioConfig()
     namespace: NamespaceConfig = NamespaceConfig()
     paths: PathsConfig = PathsConfig()
     policy: PolicyConfig = PolicyConfig()
@@ -286,6 +304,16 @@ class Config(BaseSettings):
     @property
     def state_dir(self) -> Path:
         return self.resolve(self.paths.state_dir)
+
+    @property
+    def policies_dir(self) -> Path:
+        """`paths.policies`, or the packaged default policy when the configuration names none."""
+        return default_policies() if self.paths.policies is None else self.resolve(self.paths.policies)
+
+
+def new_token() -> str:
+    """A new bearer token (192 bits from `secrets`); only its `hash_token` is ever written down."""
+    return "rg_" + secrets.token_urlsafe(24)
 
 
 def hash_token(token: str) -> str:

@@ -7,6 +7,7 @@ RollgateError
 ├── PolicyError              a policy does not compile, or its engine failed          (deny, logged)
 ├── AuthenticationError      missing or unknown bearer token                          (HTTP 401)
 ├── ApprovalRefused          policy, asked again at execution, refused an approved call (ticket failed)
+├── WouldOverwriteError      `rollgate init` found its files already there; wrote none (CLI exit 2)
 ├── StoreError               a state store cannot be opened, read or written          (start-up, CLI)
 │   ├── LedgerBusyError      another process is writing this ledger                   (start-up, CLI)
 │   └── LedgerTamperedError  the ledger does not extend what was signed: not opened   (start-up, exit 2)
@@ -63,6 +64,10 @@ class AuthenticationError(RollgateError):
 
 class ApprovalRefused(RollgateError):
     """Policy, asked again when an approved call was to run, did not allow it; it did not run."""
+
+
+class WouldOverwriteError(RollgateError):
+    """`rollgate init` would replace files that exist (a configuration, an edited policy)."""
 
 
 class StoreError(RollgateError):

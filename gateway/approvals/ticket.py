@@ -106,6 +106,9 @@ class Ticket(BaseModel):
     manual: bool = False
     """A manual-remediation item (a step a rollback could not undo): approving it records that a
     person fixed it; nothing is executed."""
+    typed_output: bool = False
+    """The tool declares an `outputSchema`: answers about this call carry no `structuredContent`,
+    which would not conform to it (the decision is in `_meta`)."""
 
     def awaiting(self) -> list[str]:
         """What is still needed, in words."""

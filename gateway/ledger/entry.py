@@ -31,6 +31,7 @@ class EntryKind(StrEnum):
     CALL_SNAPSHOT = "call.snapshot"
     STEP_RECONCILED = "step.reconciled"
     POLICY_RELOAD = "policy.reload"
+    MANIFESTS_RELOAD = "manifests.reload"
     KEY_ROTATED = "key.rotated"
     APPROVAL_REQUESTED = "approval.requested"
     APPROVAL_GRANTED = "approval.granted"

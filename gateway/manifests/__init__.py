@@ -11,12 +11,14 @@ from gateway.manifests.schema import (
     VerifySpec,
 )
 from gateway.manifests.templates import render
+from gateway.manifests.watch import ManifestWatch
 
 __all__ = [
     "CompensationSpec",
     "Impact",
     "ManifestFile",
     "ManifestRegistry",
+    "ManifestWatch",
     "ResolvedManifest",
     "Reversibility",
     "SnapshotSpec",

@@ -14,11 +14,9 @@ from pathlib import Path
 from typing import Literal
 
 import mcp_types as types
-import yaml
-from pydantic import ValidationError
 
-from gateway.errors import ManifestError
-from gateway.manifests.schema import Impact, ManifestFile, Reversibility, ToolManifest
+from gateway.manifests.files import manifest_paths, read_manifest_file
+from gateway.manifests.schema import Impact, Reversibility, ToolManifest
 from gateway.manifests.templates import paths_in
 
 Source = Literal["manifest", "annotations", "default"]
@@ -51,13 +49,17 @@ class ManifestRegistry:
 
     @classmethod
     def load(cls, directory: Path) -> ManifestRegistry:
-        """Every `*.yaml`/`*.yml` file below `directory`; an invalid file raises ManifestError naming it."""
+        """Every `*.yaml`/`*.yml` file below `directory`; an invalid file raises ManifestError naming
+        its file and line."""
         entries: list[_Entry] = []
-        if not directory.is_dir():
-            return cls([])
-        for path in sorted([*directory.rglob("*.yaml"), *directory.rglob("*.yml")]):
-            entries.extend(_Entry(manifest, str(path)) for manifest in _read(path).tools)
+        for path in manifest_paths(directory):
+            entries.extend(_Entry(manifest, str(path)) for manifest in read_manifest_file(path).tools)
         return cls(entries)
+
+    @property
+    def count(self) -> int:
+        """How many manifest entries (exact and glob) are loaded."""
+        return len(self._entries)
 
     def resolve(self, upstream: str, tool: types.Tool | None, name: str) -> ResolvedManifest:
         for entry in self._entries:
@@ -83,21 +85,6 @@ class ManifestRegistry:
                             f"{entry.file}: {manifest.tool}: {{args.{path}}} is not an argument of {tool.name}"
                         )
         return found
-
-
-def _read(path: Path) -> ManifestFile:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ManifestError(f"{path}: not valid YAML: {exc}") from None
-    try:
-        return ManifestFile.model_validate(data if data is not None else {"tools": []})
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {str(err['msg']).removeprefix('Value error, ')}"
-            for err in exc.errors()
-        )
-        raise ManifestError(f"{path}: {problems}") from None
 
 
 def _argument_paths(manifest: ToolManifest) -> set[str]:

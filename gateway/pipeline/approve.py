@@ -2,8 +2,9 @@
 
 The call becomes a durable ticket (an agent retrying the same call gets the same ticket). The
 agent's request waits a short while, with progress notifications, and then answers with the
-call's real result if it ran meanwhile, or with a structured pending result it can poll with
-`rollgate_approval_status` (clients cut tool calls off after 60–120 s, so nothing waits longer).
+call's real result if it ran meanwhile, or with a pending result that names the approval and how
+to poll it with `rollgate_approval_status` (clients cut tool calls off after 60–120 s, so nothing
+waits longer); the decision goes where every SDK accepts it (`gateway.pipeline.verdict`).
 A client that takes MCP tasks gets a task at once instead (`gateway.approvals.task`).
 
 When policy names the end user as approver, the client's user is asked: by an elicitation
@@ -29,6 +30,7 @@ from gateway.approvals.ticket import OPEN, ApprovalError, State, Ticket, call_di
 from gateway.ledger.privacy import Masker
 from gateway.models import Principal
 from gateway.pipeline.call import Call, InputRound, Proceed, Result, TaskSupport
+from gateway.pipeline.verdict import typed_output, verdict
 from gateway.policy import Effect
 
 logger = logging.getLogger(__name__)
@@ -155,6 +157,7 @@ class Approve:
             reasons=call.decision.reasons,
             rules=call.decision.approvers,
             ttl=call.decision.obligations.max_approval_wait_seconds,
+            typed_output=typed_output(call.definition),
         )
 
 
@@ -186,7 +189,8 @@ def _ask_inline(ticket: Ticket) -> Result:
 
 
 def answer(ticket: Ticket) -> Result:
-    """What the agent gets for a held call: the real result once it ran, else its status."""
+    """What the agent gets for a held call: the real result once it ran, else its status, with
+    the decision where every SDK accepts it (`gateway.pipeline.verdict`)."""
     if ticket.state is State.EXECUTED and ticket.result is not None:
         return ticket.result
     status: dict[str, Any] = {
@@ -198,22 +202,48 @@ def answer(ticket: Ticket) -> Result:
         "approvers": [rule.model_dump() for rule in ticket.rules],
         "decision_id": ticket.decision_id,
     }
-    if ticket.state in (State.PENDING, State.APPROVED, State.EXECUTING):
-        status |= {
-            "awaiting": ticket.awaiting(),
-            "expires_at": ticket.expires_at,
-            "poll": {"tool": "rollgate_approval_status", "arguments": {"approval_id": ticket.id}},
-        }
-        text = (
-            f"Waiting for approval {ticket.id} ({'; '.join(ticket.awaiting()) or ticket.state.value}). "
-            f"Nothing has run yet. Poll rollgate_approval_status with approval_id={ticket.id}. "
-            f"Why it is held: {'; '.join(ticket.reasons)}"
-        )
+    if ticket.state in OPEN:
+        status |= {"awaiting": ticket.awaiting(), "expires_at": ticket.expires_at, "poll": _poll(ticket.id)}
     elif ticket.state is State.FAILED:
         status["error"] = ticket.error
-        text = f"Approved, but the call failed: {ticket.error}"
     else:
         status["reason"] = ticket.denial_reason
-        who = f" by {ticket.denied_by}" if ticket.denied_by else ""
-        text = f"Not approved ({ticket.state.value}{who}): {ticket.denial_reason}. The call did not run."
-    return {"content": [{"type": "text", "text": text}], "structuredContent": status, "isError": True}
+    return verdict(_told(ticket), status, typed=ticket.typed_output)
+
+
+def _poll(approval_id: str) -> dict[str, Any]:
+    """How an agent follows a held call: the meta-tool to call, and its arguments."""
+    return {"tool": "rollgate_approval_status", "arguments": {"approval_id": approval_id}}
+
+
+def _told(ticket: Ticket) -> str:
+    """What happened to a held call that has not run, and what the agent can do next."""
+    why = "; ".join(ticket.reasons)
+    again = "Making the same call again asks for a new approval."
+    if ticket.state in OPEN:
+        where = {
+            State.PENDING: f"is waiting for {'; '.join(ticket.awaiting()) or 'a decision'}; nothing has run yet",
+            State.APPROVED: "is approved; the call is about to run",
+            State.EXECUTING: "is approved; the call is running",
+        }[ticket.state]
+        return (
+            f"Held for approval: {ticket.exposed_name} needs a person's approval. Approval {ticket.id} {where}. "
+            f"Next: call rollgate_approval_status with {json.dumps({'approval_id': ticket.id})} until its status "
+            f"is executed (it then carries the call's result), or retry this same call, which is answered "
+            f"from the same approval. It expires at {ticket.expires_at}. Why it is held: {why}."
+        )
+    if ticket.state is State.FAILED:
+        return (
+            f"Approval {ticket.id} was granted, but {ticket.exposed_name} failed when it ran: {ticket.error}. "
+            f"Check what it did before trying again. {again}"
+        )
+    if ticket.state is State.EXPIRED:
+        return (
+            f"Not approved: approval {ticket.id} expired without a decision, "
+            f"so {ticket.exposed_name} did not run. {again}"
+        )
+    who = f" by {ticket.denied_by}" if ticket.denied_by else ""
+    return (
+        f"Not approved: approval {ticket.id} was denied{who} ({ticket.denial_reason}), "
+        f"so {ticket.exposed_name} did not run. {again}"
+    )

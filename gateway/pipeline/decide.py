@@ -1,8 +1,9 @@
 """Stage 4: ask the policy, and forward only on `allow`.
 
 A deny (or a decision that needs an approval the gateway cannot obtain yet) is answered here with
-a tool result that an agent's router can branch on: `isError: true` and structured content
-`{effect, reasons, approvers, decision_id}`. Nothing is forwarded.
+a tool result that an agent's router can branch on: `isError: true` and the decision
+`{effect, reasons, approvers, decision_id}` in `_meta["rollgate/decision"]` (and as structured
+content when the tool declares no `outputSchema`: `gateway.pipeline.verdict`). Nothing is forwarded.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import mcp_types as types
 from gateway.manifests import Reversibility
 from gateway.pipeline.call import Call, Grant, Proceed, Result
 from gateway.pipeline.per_tool import PerTool
+from gateway.pipeline.verdict import typed_output, verdict
 from gateway.policy import Decision, Effect, Evaluation, PolicyService, build_input
 from gateway.policy.document import ApprovalDoc
 from gateway.workflows import WorkflowBook
@@ -53,7 +55,7 @@ class Decide:
         decision = call.decision
         assert decision is not None
         if decision.effect is Effect.DENY or (call.approval is not None and decision.effect is not Effect.ALLOW):
-            return refusal(decision)
+            return refusal(decision, call.definition)
         # require_approval proceeds to the approval stage; Forward refuses anything not allowed.
         result = await proceed(call)
         if decision.effect is Effect.ALLOW:  # a held call counts once, when it runs
@@ -85,22 +87,29 @@ def _under_approval(decision: Decision, grant: Grant) -> Decision:
     )
 
 
-def refusal(decision: Decision) -> Result:
+def refusal(decision: Decision, tool: types.Tool | None) -> Result:
+    """The answer to a call policy does not let run; `tool` is its definition, whose
+    `outputSchema` decides where the decision goes (`gateway.pipeline.verdict`)."""
+    reasons = "; ".join(decision.reasons)
     if decision.effect is Effect.REQUIRE_APPROVAL:
         approvers = ", ".join(f"{a.count} of role {a.role!r}" for a in decision.approvers)
         text = (
-            f"Held by policy: this call needs approval ({approvers}), and approvals are turned off here, "
-            f"so it was not forwarded. Reasons: {'; '.join(decision.reasons)}"
+            f"Held by policy: this call needs approval ({approvers}), and approvals are turned off on this "
+            f"gateway, so it did not run and no approval was requested. Reasons: {reasons}. Ask the "
+            f"gateway's operator to turn approvals on or to change the policy (decision {decision.decision_id})."
         )
     else:
-        text = f"Denied by policy: {'; '.join(decision.reasons)}"
+        text = (
+            f"Denied by policy: {reasons}. The call did not run; the same call will be denied again "
+            f"(decision {decision.decision_id})."
+        )
     structured: dict[str, Any] = {
         "effect": decision.effect.value,
         "reasons": decision.reasons,
         "approvers": [a.model_dump() for a in decision.approvers],
         "decision_id": decision.decision_id,
     }
-    return {"content": [{"type": "text", "text": text}], "structuredContent": structured, "isError": True}
+    return verdict(text, structured, typed=typed_output(tool))
 
 
 def _annotations(tool: types.Tool) -> dict[str, Any]:

@@ -21,8 +21,8 @@ class Forward:
     async def __call__(self, call: Call, proceed: Proceed) -> Result:
         if call.decision is None or call.decision.effect is not Effect.ALLOW:
             if call.decision is None:
-                return refusal(deny("", "no policy decision was made for this call: not forwarded"))
-            return refusal(call.decision)
+                return refusal(deny("", "no policy decision was made for this call: not forwarded"), call.definition)
+            return refusal(call.decision, call.definition)
         assert call.tool is not None
         link = await call.links(call.tool.upstream)
         params: dict[str, Any] = {"name": call.tool.name, "arguments": dict(call.context.arguments)}

@@ -30,6 +30,7 @@ from gateway.ledger.ledger import Ledger
 from gateway.ledger.privacy import Masker
 from gateway.manifests.schema import Reversibility
 from gateway.pipeline.call import Call, Proceed, Result
+from gateway.pipeline.verdict import decision_in
 from gateway.policy import Effect
 
 logger = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ class RecordOutcome:
                     **_who(call),
                     "arguments": arguments,
                     "decision": _decision(call),
-                    "answer": redaction.data(result.get("structuredContent")),
+                    "answer": redaction.data(_answered(result)),
                     **({"call_digest": call.held_digest} if call.held_digest else {}),
                     **({"approval_id": call.held_approval} if call.held_approval else {}),
                 },
@@ -202,3 +203,10 @@ def _declared_read_only(call: Call) -> bool:
         and resolved.source == "manifest"
         and resolved.manifest.reversibility is Reversibility.READ_ONLY
     )
+
+
+def _answered(result: Result) -> Any:
+    """What a call that was not forwarded here was answered: the gateway's decision, else (a
+    held call that ran meanwhile) the result's structured content."""
+    decision = decision_in(result)
+    return decision if decision is not None else result.get("structuredContent")

@@ -81,7 +81,8 @@ class Snapshot:
                     deny(
                         call.decision.decision_id if call.decision else "",
                         f"the before-image could not be taken, so the call did not run: {exc.message}",
-                    )
+                    ),
+                    call.definition,
                 )
             logger.warning("snapshot for %s not taken: %s", call.tool.qualified, exc.message)
         return await proceed(call)

@@ -24,6 +24,7 @@ from gateway.errors import CallError, LimitError
 from gateway.pipeline import Call, Planner, Result
 from gateway.pipeline.approve import answer
 from gateway.pipeline.plan import Plan
+from gateway.pipeline.verdict import decision_in
 from gateway.saga.model import rollback_scope
 from gateway.saga.service import Workflows
 
@@ -228,7 +229,8 @@ def _approval_status(call: Call, approvals: ApprovalQueue | None) -> Result:
             "isError": False,
         }
     held = answer(ticket)
-    return {**held, "isError": False}
+    # This meta-tool declares no outputSchema: its status is always the structured content.
+    return {**held, "structuredContent": decision_in(held), "isError": False}
 
 
 async def _plan(call: Call, planner: Planner, max_calls: int) -> Result:

@@ -14,6 +14,8 @@ import mcp_types as types
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from gateway.pipeline.verdict import DECISION_META
+
 
 @dataclass
 class Recorder:
@@ -114,3 +116,12 @@ class RawSession:
             if message.get("id") == self._id:
                 return message
         raise AssertionError(f"no answer to {method}: {response.text}")
+
+
+def decision_of(result: Any) -> dict[str, Any]:
+    """The decision in the gateway's answer to a call it did not run, from an SDK result or a raw
+    one: always in `_meta["rollgate/decision"]` (the structured content too only for tools
+    without an outputSchema)."""
+    meta = result.get("_meta") if isinstance(result, dict) else result.meta
+    assert meta and DECISION_META in meta, f"no decision in {result!r}"
+    return dict(meta[DECISION_META])

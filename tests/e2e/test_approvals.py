@@ -14,7 +14,7 @@ import pytest
 from mcp.shared.exceptions import MCPError
 
 from tests.conftest import APPROVER_TOKEN, DEFAULT_POLICIES, OTHER_TOKEN, PYTHON, ROOT, TOKEN, TREASURY_TOKENS
-from tests.e2e.helpers import http_client, text_of
+from tests.e2e.helpers import decision_of, http_client, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -67,11 +67,11 @@ async def test_a_held_transfer_runs_once_after_an_approval_over_rest(start_gatew
         source, target = await funded_accounts(client)
         arguments = {"from_account_id": source, "to_account_id": target, "amount_cents": 2_500}
         held = await client.call_tool("demo__transfer", arguments, progress_callback=on_progress)
-        pending = held.structured_content
+        pending = decision_of(held)
         assert held.is_error and pending["status"] == "pending" and pending["effect"] == "require_approval"
         assert progress and progress[0] == f"waiting for approval {pending['approval_id']}"
         retried = await client.call_tool("demo__transfer", arguments)  # the agent retries while it waits
-        assert retried.structured_content["approval_id"] == pending["approval_id"]
+        assert decision_of(retried)["approval_id"] == pending["approval_id"]
         assert transfers(db) == []
 
         listed = (await approver.get("/api/approvals", params={"state": "pending"})).json()["approvals"]
@@ -122,7 +122,7 @@ async def test_an_approved_email_retried_five_times_is_sent_once(
     meta = {"rollgate/idempotency_key": idempotency_key} if idempotency_key else None
     arguments = {"to": "ada@example.com", "subject": "Your statement", "body": "Sent once."}
     async with http_client(gateway.url, TOKEN) as client, api(gateway, APPROVER_TOKEN) as approver:
-        held = (await client.call_tool("demo__send_email", arguments, meta=meta)).structured_content
+        held = decision_of(await client.call_tool("demo__send_email", arguments, meta=meta))
         assert held["status"] == "pending", held
         approved = await approver.post(f"/api/approvals/{held['approval_id']}/approve", json={"comment": "ok"})
         assert approved.status_code == 200, approved.text
@@ -145,13 +145,13 @@ async def test_a_denied_or_expired_transfer_never_runs_and_the_agent_is_told(sta
         first = await client.call_tool(
             "demo__transfer", {"from_account_id": source, "to_account_id": target, "amount_cents": 100}
         )
-        first_id = first.structured_content["approval_id"]
+        first_id = decision_of(first)["approval_id"]
         no_reason = await approver.post(f"/api/approvals/{first_id}/deny", json={"reason": ""})
         denied = await approver.post(f"/api/approvals/{first_id}/deny", json={"reason": "not today"})
         second = await client.call_tool(
             "demo__transfer", {"from_account_id": source, "to_account_id": target, "amount_cents": 200}
         )
-        second_id = second.structured_content["approval_id"]
+        second_id = decision_of(second)["approval_id"]
         with anyio.fail_after(20):
             while (await client.call_tool("rollgate_approval_status", {"approval_id": second_id})).structured_content[
                 "status"
@@ -180,7 +180,7 @@ async def test_separation_of_duties_roles_counts_and_bad_input_over_rest(start_g
     gateway = start_gateway(demo(tmp_path / "demo.db"), policies=policies)
     async with http_client(gateway.url, TOKEN) as client:
         held = await client.call_tool("demo__list_customers", {})
-        ticket = held.structured_content["approval_id"]
+        ticket = decision_of(held)["approval_id"]
         with pytest.raises(MCPError, match="no approval 'apr_nope' of yours"):
             await client.call_tool("rollgate_approval_status", {"approval_id": "apr_nope"})
     async with (
@@ -213,7 +213,7 @@ async def test_pending_approvals_survive_a_restart_and_can_be_approved_from_the_
         held = await client.call_tool(
             "demo__transfer", {"from_account_id": source, "to_account_id": target, "amount_cents": 700}
         )
-    ticket = held.structured_content["approval_id"]
+    ticket = decision_of(held)["approval_id"]
     gateway.process.kill()
     gateway.process.wait()
     restarted = start_gateway(demo(db), policies=DEFAULT_POLICIES)
@@ -285,7 +285,7 @@ async def test_fifty_approvals_from_two_processes_with_agent_retries_each_run_ex
             held = await client.call_tool(
                 "demo__transfer", {"from_account_id": source, "to_account_id": target, "amount_cents": n + 1}
             )
-            tickets.append(held.structured_content["approval_id"])
+            tickets.append(decision_of(held)["approval_id"])
     config = next(tmp_path.glob("rollgate-*.toml"))
     script = (
         "import sys\nfrom pathlib import Path\nfrom gateway.config import load_config\n"
@@ -363,7 +363,7 @@ async def test_when_policy_names_the_end_user_the_client_is_asked_by_elicitation
         refused = await client.call_tool("demo__create_customer", {"name": "Bob", "email": "bob@example.com"})
     assert not created.is_error and created.structured_content["name"] == "Ada"
     assert "agent-one wants to run demo/create_customer" in yes.elicited[0] and "your call" in yes.elicited[0]
-    assert refused.is_error and refused.structured_content["status"] == "denied"
+    assert refused.is_error and decision_of(refused)["status"] == "denied"
     with sqlite3.connect(db) as conn:
         assert [row[0] for row in conn.execute("SELECT name FROM customers")] == ["Ada"]
 
@@ -409,6 +409,6 @@ async def test_a_2026_client_cannot_answer_for_its_user_without_the_state_the_ga
     assert unasked["resultType"] == "input_required"  # an answer with no sealed state is not an answer
     for refused in (forged, moved, stolen):
         assert refused["error"]["code"] == -32602, refused
-    assert queued["structuredContent"]["status"] == "pending"  # no way to ask the user: the queue decides
+    assert decision_of(queued)["status"] == "pending"  # no way to ask the user: the queue decides
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM customers").fetchone() == (0,)

@@ -15,7 +15,7 @@ import anyio
 import pytest
 
 from tests.conftest import APPROVER_TOKEN, DEFAULT_POLICIES, ROOT, TOKEN
-from tests.e2e.helpers import http_client
+from tests.e2e.helpers import decision_of, http_client
 from tests.e2e.test_approvals import demo, funded_accounts, transfers
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -38,7 +38,7 @@ async def test_the_page_lists_the_pending_call_shows_its_context_and_approving_r
             {"from_account_id": source, "to_account_id": target, "amount_cents": 4_200},
             meta={"rollgate/workflow": "wf-invoices", "rollgate/step": "3"},
         )
-    ticket = held.structured_content["approval_id"]
+    ticket = decision_of(held)["approval_id"]
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -118,7 +118,7 @@ async def test_the_page_never_shows_a_planted_secret(start_gateway, tmp_path: Pa
         held = await client.call_tool(
             "demo__send_email", {"to": "a@x.org", "subject": "s", "body": "b", "auth": {"api_key": planted[1]}}
         )
-    ticket = held.structured_content["approval_id"]
+    ticket = decision_of(held)["approval_id"]
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM,

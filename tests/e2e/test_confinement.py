@@ -22,7 +22,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from tests.conftest import DEFAULT_POLICIES, OTHER_TOKEN, PYTHON, ROOT, TOKEN
-from tests.e2e.helpers import RawSession, http_client, text_of
+from tests.e2e.helpers import RawSession, decision_of, http_client, text_of
 from tests.e2e.test_approvals import demo, funded_accounts
 from tests.e2e.test_rollback import httpx_approver
 
@@ -151,7 +151,7 @@ async def test_an_approval_runs_only_the_call_that_was_held_and_only_while_polic
         held = await a.call_tool(
             "demo__transfer", {"from_account_id": source, "to_account_id": target, "amount_cents": 22}
         )
-        ticket = held.structured_content["approval_id"]
+        ticket = decision_of(held)["approval_id"]
         with sqlite3.connect(state / "approvals.db") as conn:  # someone with file access edits the ticket
             (document,) = conn.execute("SELECT document FROM tickets WHERE id = ?", (ticket,)).fetchone()
             forged = json.loads(document)
@@ -169,11 +169,9 @@ async def test_an_approval_runs_only_the_call_that_was_held_and_only_while_polic
         second = await a.call_tool(
             "demo__transfer", {"from_account_id": source, "to_account_id": target, "amount_cents": 33}
         )
-        workflow = (
-            second.structured_content and (await a.call_tool("rollgate_status", {})).structured_content["workflow"]
-        )
+        workflow = decision_of(second) and (await a.call_tool("rollgate_status", {})).structured_content["workflow"]
         await approver.post(f"/api/workflows/{workflow}/quarantine", json={"reason": "held too long"})
-        ticket2 = second.structured_content["approval_id"]
+        ticket2 = decision_of(second)["approval_id"]
         assert (await approver.post(f"/api/approvals/{ticket2}/approve", json={})).status_code == 200
         with anyio.fail_after(20):
             while (detail := (await approver.get(f"/api/approvals/{ticket2}")).json())["state"] != "failed":

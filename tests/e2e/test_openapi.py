@@ -21,7 +21,7 @@ from schemathesis.checks import (
 )
 
 from tests.conftest import APPROVER_TOKEN, DEFAULT_POLICIES, TOKEN
-from tests.e2e.helpers import http_client
+from tests.e2e.helpers import decision_of, http_client
 from tests.e2e.test_approvals import demo, funded_accounts
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +40,7 @@ async def real_objects(url: str) -> dict[str, str]:
         held = await agent.call_tool(
             "demo__transfer", {"from_account_id": source, "to_account_id": target, "amount_cents": 5}, meta=meta
         )
-    return {"workflow": workflow, "ticket_id": held.structured_content["approval_id"], "principal": "agent-one"}
+    return {"workflow": workflow, "ticket_id": decision_of(held)["approval_id"], "principal": "agent-one"}
 
 
 class _In:

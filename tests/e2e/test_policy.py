@@ -9,7 +9,7 @@ import pytest
 from mcp.shared.exceptions import MCPError
 
 from tests.conftest import DEFAULT_POLICIES, ROOT, TOKEN, probe_upstream
-from tests.e2e.helpers import http_client, text_of
+from tests.e2e.helpers import decision_of, http_client, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -42,11 +42,11 @@ async def test_every_cell_of_the_default_matrix_decides_as_data_json_says(start_
         for rev in REVERSIBILITY:
             for impact in IMPACT:
                 result = await client.call_tool(f"probe__cell_{rev}_{impact}", {"path": str(ran)})
-                effect = "allow" if not result.is_error else result.structured_content["effect"]
+                effect = "allow" if not result.is_error else decision_of(result)["effect"]
                 seen[(rev, impact)] = effect
                 if result.is_error:
-                    assert result.structured_content["decision_id"].startswith("dec_")
-                    assert result.structured_content["reasons"]
+                    assert decision_of(result)["decision_id"].startswith("dec_")
+                    assert decision_of(result)["reasons"]
     forwarded = set(ran.read_text().split()) if ran.exists() else set()
     for rev in REVERSIBILITY:
         for impact in IMPACT:
@@ -60,7 +60,7 @@ async def test_a_tool_without_manifest_or_annotations_is_held_as_irreversible_an
     marker = tmp_path / "touched"
     async with http_client(gateway.url, TOKEN) as client:
         result = await client.call_tool("probe__touch", {"path": str(marker), "count": 1})
-    assert result.is_error and result.structured_content["effect"] == "require_approval"
+    assert result.is_error and decision_of(result)["effect"] == "require_approval"
     assert "irreversible tool with high impact" in text_of(result)
     assert not marker.exists()
 
@@ -124,10 +124,8 @@ async def test_a_quarantined_or_low_confidence_call_is_denied_with_structured_re
         sure = await client.call_tool(
             "demo__create_customer", {"name": "C", "email": "c@example.com"}, meta={"rollgate/confidence": 0.9}
         )
-    assert (
-        unsure.structured_content["effect"] == "deny" and "confidence 0.10" in unsure.structured_content["reasons"][0]
-    )
-    assert hesitant.structured_content["effect"] == "require_approval"
+    assert decision_of(unsure)["effect"] == "deny" and "confidence 0.10" in decision_of(unsure)["reasons"][0]
+    assert decision_of(hesitant)["effect"] == "require_approval"
     assert not sure.is_error and sure.structured_content["name"] == "C"
 
 
@@ -162,7 +160,7 @@ async def test_the_opa_engine_decides_through_the_gateway_and_fails_closed_when_
             refused = await client.call_tool("probe__cell_read_only_low", {"path": str(ran)})
     finally:
         stop(opa)
-    assert not allowed.is_error and held.structured_content["effect"] == "require_approval"
-    assert refused.is_error and refused.structured_content["effect"] == "deny"
-    assert "OPA query failed" in refused.structured_content["reasons"][0]
+    assert not allowed.is_error and decision_of(held)["effect"] == "require_approval"
+    assert refused.is_error and decision_of(refused)["effect"] == "deny"
+    assert "OPA query failed" in decision_of(refused)["reasons"][0]
     assert ran.read_text().split() == ["cell_read_only_low"]

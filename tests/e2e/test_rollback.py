@@ -13,7 +13,7 @@ import anyio
 import pytest
 
 from tests.conftest import DEFAULT_POLICIES, PYTHON, ROOT, TOKEN, probe_upstream
-from tests.e2e.helpers import http_client, text_of
+from tests.e2e.helpers import decision_of, http_client, text_of
 from tests.e2e.test_approvals import demo
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -70,7 +70,7 @@ async def test_an_atomic_workflow_that_fails_is_rolled_back_and_the_email_escala
         mail = await call("send_email", meta, to="ada@example.com", subject="Welcome", body="hello")
         async with httpx_approver(gateway) as approver:
             for answer in (held, mail):
-                ticket = answer.structured_content["approval_id"]
+                ticket = decision_of(answer)["approval_id"]
                 assert (await approver.post(f"/api/approvals/{ticket}/approve", json={})).status_code == 200
         with anyio.fail_after(30):
             while len(snapshot_db(db)["outbox"]) < 1 or not snapshot_db(db)["transfers"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import mcp_types as types
 import pytest
 
 from gateway.approvals.queue import ApprovalQueue
@@ -12,6 +13,7 @@ from gateway.approvals.store import ApprovalStore
 from gateway.models import CallContext, Principal, ToolRef
 from gateway.pipeline import Call, InputRound, TaskSupport
 from gateway.pipeline.approve import APPROVAL_INPUT, Approve
+from gateway.pipeline.verdict import DECISION_META
 from gateway.policy import Decision, Effect
 from gateway.policy.document import ApproverRule
 
@@ -86,3 +88,13 @@ async def test_a_held_call_of_a_client_that_takes_tasks_is_answered_with_a_task(
     assert key in answered
     if support is TaskSupport.EXTENSION:
         assert answered["resultType"] == "task" and answered["status"] == "working"
+
+
+async def test_a_held_call_of_a_tool_with_an_output_schema_is_answered_in_meta_only(stage: Approve) -> None:
+    schema = {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]}
+    definition = types.Tool(name="create_customer", input_schema={"type": "object"}, output_schema=schema)
+    answered = await stage(held_call("approver", definition=definition), never)
+    approval_id = answered["_meta"][DECISION_META]["approval_id"]
+    assert "structuredContent" not in answered and approval_id in answered["content"][0]["text"]
+    ticket = stage.store.get(approval_id)
+    assert ticket is not None and ticket.typed_output

@@ -17,6 +17,7 @@ from gateway.errors import CallError
 from gateway.manifests import ManifestRegistry
 from gateway.models import CallContext, Principal
 from gateway.pipeline import Call, Stages
+from gateway.pipeline.verdict import DECISION_META
 from gateway.policy import PolicyService, RegorusEngine
 from gateway.upstream.catalog import Catalog, UpstreamListing
 from gateway.workflows import WorkflowBook
@@ -100,4 +101,4 @@ def test_only_allowed_calls_are_ever_forwarded(tmp_path: Path, manifest, notes, 
         assert outcome == "allow" and name == "up__t" and len(forwarded) == 1
         assert forwarded[0]["name"] == "t"
     if result is not None and outcome != "allow":
-        assert result["isError"] is True and result["structuredContent"]["effect"] == outcome
+        assert result["isError"] is True and result["_meta"][DECISION_META]["effect"] == outcome

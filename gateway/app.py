@@ -23,11 +23,10 @@ from mcp.server.subscriptions import (
 from gateway.approvals.notify import Notifier
 from gateway.approvals.queue import ApprovalQueue
 from gateway.approvals.store import ApprovalStore
-from gateway.approvals.ticket import Tampered, Ticket, call_digest
+from gateway.approvals.ticket import Ticket, call_digest
 from gateway.config import Config, LimitsConfig
-from gateway.errors import ApprovalRefused, CallError
-from gateway.ledger import EntryKind, Ledger, LedgerClosed, Masker, mark_unknown_outcomes, open_ledger
-from gateway.ledger.privacy import SealError
+from gateway.errors import ApprovalRefused, CallError, LedgerClosed, SealError, Tampered
+from gateway.ledger import EntryKind, Ledger, Masker, mark_unknown_outcomes, open_ledger
 from gateway.manifests import ManifestRegistry, ManifestWatch
 from gateway.models import CallContext, Principal
 from gateway.pipeline import Call, Pipeline, Planner, Result, Stages

@@ -8,6 +8,20 @@ RollgateError
 ├── AuthenticationError      missing or unknown bearer token                          (HTTP 401)
 ├── ApprovalRefused          policy, asked again at execution, refused an approved call (ticket failed)
 ├── WouldOverwriteError      `rollgate init` found its files already there; wrote none (CLI exit 2)
+├── ApprovalError            an approver's action that cannot be applied              (HTTP status, CLI exit 1)
+│   ├── NotFound             no such ticket                                           (HTTP 404)
+│   ├── NotAllowed           the approver may not decide this ticket                  (HTTP 403)
+│   ├── AlreadyDecided       the ticket is decided already                            (HTTP 409)
+│   └── Tampered             the ticket no longer matches the held call: never run    (HTTP 409)
+├── VerificationError        the ledger is not what was signed (names the entry)      (`ledger verify` exit 1)
+├── ProofError               a Merkle proof does not prove what it claims             (verify, witness)
+├── NoteError                a signed note is malformed or its signature fails        (verify)
+├── NoteFormatError          a note, checkpoint or key is not in its spec's format    (witness)
+├── CosignatureError         a witness cosignature is missing, malformed or invalid   (verify --witness)
+├── SealError                a sealed value cannot be opened (wrong key, changed)     (shown masked)
+├── LedgerClosed             the ledger is stopped: nothing more can be recorded      (shutdown)
+├── CompensationFailed       a rollback's compensation did not undo its step          (escalated)
+├── Undecided                no read tells whether an unknown step took effect        (escalated)
 ├── StoreError               a state store cannot be opened, read or written          (start-up, CLI)
 │   ├── LedgerBusyError      another process is writing this ledger                   (start-up, CLI)
 │   └── LedgerTamperedError  the ledger does not extend what was signed: not opened   (start-up, exit 2)
@@ -17,6 +31,7 @@ RollgateError
 │   ├── UnknownLog           the witness is not configured for the checkpoint origin  (HTTP 404)
 │   ├── SizeConflict         old size is not the witness's, or same size, new root    (HTTP 409)
 │   └── InconsistentCheckpoint the consistency proof does not verify                  (HTTP 422)
+├── UnusableWitnessAnswer    a witness answered outside the protocol (or is ahead of the log) (push failed, logged)
 └── CallError                a call the gateway refuses or cannot complete            (MCP error)
     ├── UnknownToolError     no upstream offers that name                             (-32602)
     ├── InvalidArgumentsError arguments do not validate against the inputSchema,      (-32602, HTTP 422)
@@ -27,6 +42,7 @@ RollgateError
     ├── NotYoursError        the workflow, session or object belongs to another principal (-32602)
     ├── LimitError           a configured limit (sessions, plan size, nesting) is reached (-32602)
     ├── TemplateError        a manifest template names a path the call does not have  (-32602)
+    ├── IdempotencyConflict  an idempotency key reused with other arguments             (-32602)
     └── NotFoundError        the request names something the gateway has no record of (-32602, HTTP 404)
         ├── UnknownWorkflowError  a workflow id nothing was ever recorded of
         ├── UnknownScopeError     a rollback names a step, checkpoint or resource its workflow does not have
@@ -35,7 +51,13 @@ RollgateError
 
 from __future__ import annotations
 
-from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
+INVALID_PARAMS = -32602
+"""JSON-RPC 2.0, section 5.1 ("Invalid method parameter(s)"); MCP uses it for bad tool arguments."""
+INTERNAL_ERROR = -32603
+"""JSON-RPC 2.0, section 5.1 ("Internal JSON-RPC error").
+
+Both are spelled here rather than imported from `mcp_types`, whose import costs every CLI command
+about 0.1 s; tests/unit/test_errors.py checks that they equal the SDK's."""
 
 
 class RollgateError(Exception):
@@ -120,6 +142,15 @@ class InconsistentCheckpoint(WitnessError):
     status = 422
 
 
+class UnusableWitnessAnswer(RollgateError):
+    """A witness's answer is not one the protocol gives (or the witness is ahead of the log);
+    `status` is its HTTP status when it had one."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class CallError(RollgateError):
     """A downstream request the gateway answers with an MCP error instead of forwarding."""
 
@@ -172,6 +203,12 @@ class TemplateError(CallError):
     code = INVALID_PARAMS
 
 
+class IdempotencyConflict(CallError):
+    """An idempotency key that an earlier call of the workflow used with other arguments."""
+
+    code = INVALID_PARAMS
+
+
 class NotFoundError(CallError):
     """The request names a workflow, step, checkpoint, resource or agent the gateway has no record of;
     the message names it. Nothing was changed."""
@@ -189,3 +226,67 @@ class UnknownScopeError(NotFoundError):
 
 class UnknownPrincipalError(NotFoundError):
     pass
+
+
+class ApprovalError(RollgateError):
+    """An approver's action that cannot be applied; `status` is the HTTP status it maps to."""
+
+    status = 409
+
+
+class NotFound(ApprovalError):
+    status = 404
+
+
+class NotAllowed(ApprovalError):
+    status = 403
+
+
+class AlreadyDecided(ApprovalError):
+    status = 409
+
+
+class Tampered(ApprovalError):
+    """The ticket no longer matches the call that was held and recorded: it is never executed."""
+
+    status = 409
+
+
+class VerificationError(RollgateError):
+    """The ledger is not what was signed; `seq` names the first bad entry when there is one."""
+
+    def __init__(self, message: str, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.seq = seq
+
+
+class ProofError(RollgateError, ValueError):
+    """A proof does not prove what it claims."""
+
+
+class NoteError(RollgateError, ValueError):
+    """A note is malformed or its signature does not verify."""
+
+
+class NoteFormatError(RollgateError, ValueError):
+    """A note, checkpoint or verifier key is not in the format its spec gives (c2sp.org/signed-note)."""
+
+
+class CosignatureError(RollgateError, ValueError):
+    """A cosignature is missing, malformed or does not verify (c2sp.org/tlog-cosignature)."""
+
+
+class SealError(RollgateError):
+    """A sealed value cannot be opened (wrong key, or the value was changed)."""
+
+
+class LedgerClosed(RollgateError, RuntimeError):
+    """The ledger is stopped; nothing more can be recorded."""
+
+
+class CompensationFailed(RollgateError):
+    """A compensation ran and did not undo its step (an error, or a mismatching verify read)."""
+
+
+class Undecided(RollgateError):
+    """No read tells whether an unknown step took effect, or the one that should could not run."""

@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 
 from gateway.app import Gateway
+from gateway.clock import SYSTEM
 from gateway.config import Config
 from gateway.errors import PolicyError
 from gateway.manifests import ManifestFile
@@ -57,7 +58,9 @@ async def _evaluation_input(gateway: Gateway, call: Call) -> dict[str, Any]:
     from gateway.policy import build_input
 
     assert call.tool is not None and call.manifest is not None
-    policy_input = build_input(call.context, call.tool, call.manifest, gateway.workflows.view(call.context.workflow_id))
+    policy_input = build_input(
+        call.context, call.tool, call.manifest, gateway.workflows.view(call.context.workflow_id), now=SYSTEM.now()
+    )
     return policy_input.model_dump(mode="json")
 
 

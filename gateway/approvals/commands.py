@@ -13,8 +13,9 @@ import sys
 
 from gateway.approvals.queue import act
 from gateway.approvals.store import ApprovalStore
-from gateway.approvals.ticket import ApprovalError, State
+from gateway.approvals.ticket import State
 from gateway.config import Config
+from gateway.errors import ApprovalError
 from gateway.models import Principal
 from gateway.web.api import ApproverTokens
 from gateway.web.views import view

@@ -17,18 +17,9 @@ from typing import Any
 import anyio
 
 from gateway.approvals.store import ApprovalStore
-from gateway.approvals.ticket import (
-    AlreadyDecided,
-    NotFound,
-    State,
-    Tampered,
-    Ticket,
-    approve,
-    deny,
-    expire,
-    now,
-    withdraw,
-)
+from gateway.approvals.ticket import State, Ticket, approve, deny, expire, withdraw
+from gateway.clock import SYSTEM, Clock
+from gateway.errors import AlreadyDecided, NotFound, Tampered
 from gateway.models import Principal
 
 logger = logging.getLogger(__name__)
@@ -38,13 +29,15 @@ Record = Callable[[str, dict[str, Any]], Awaitable[None]]
 Announce = Callable[[Ticket], Awaitable[None]]
 
 
-def act(store: ApprovalStore, ticket_id: str, approver: Principal, *, approved: bool, text: str) -> Ticket:
+def act(
+    store: ApprovalStore, ticket_id: str, approver: Principal, *, approved: bool, text: str, clock: Clock = SYSTEM
+) -> Ticket:
     """Apply one approver's decision (from any process); raises an ApprovalError subclass."""
     for _ in range(20):
         ticket = store.get(ticket_id)
         if ticket is None:
             raise NotFound(f"no approval {ticket_id!r}")
-        at = now()
+        at = clock.now()
         if approved:
             updated = approve(ticket, approver.id, set(approver.roles), text, at)
             event = (
@@ -67,9 +60,15 @@ def act(store: ApprovalStore, ticket_id: str, approver: Principal, *, approved: 
 
 class ApprovalQueue:
     def __init__(
-        self, store: ApprovalStore, ttl_seconds: float, poll_seconds: float, same_call_seconds: float = 86400.0
+        self,
+        store: ApprovalStore,
+        ttl_seconds: float,
+        poll_seconds: float,
+        same_call_seconds: float = 86400.0,
+        clock: Clock = SYSTEM,
     ) -> None:
         self.store = store
+        self.clock = clock
         self._ttl = ttl_seconds
         self._same_call = same_call_seconds
         self._poll = poll_seconds
@@ -84,7 +83,7 @@ class ApprovalQueue:
         has run (within `same_call_seconds`) is that call, answered from its ticket (the recorded
         result, once it ran), never a second run; else a new ticket. The call digest (principal,
         workflow, tool, arguments) identifies it, with or without an idempotency key."""
-        since = (now() - timedelta(seconds=self._same_call)).isoformat()
+        since = (self.clock.now() - timedelta(seconds=self._same_call)).isoformat()
         existing = self.store.same_call(ticket.dedup_key, since)
         if existing is not None:
             return existing, False
@@ -97,7 +96,7 @@ class ApprovalQueue:
 
     def new_ticket(self, **fields: Any) -> Ticket:
         """A pending ticket; a held call's fields include `dedup_key`, its `call_digest`."""
-        created = now()
+        created = self.clock.now()
         if fields.get("manual"):
             fields.setdefault("dedup_key", f"manual:{fields['decision_id']}")
         elif not fields.get("dedup_key"):
@@ -128,7 +127,7 @@ class ApprovalQueue:
         return ticket
 
     def decide(self, ticket_id: str, approver: Principal, *, approved: bool, text: str) -> Ticket:
-        ticket = act(self.store, ticket_id, approver, approved=approved, text=text)
+        ticket = act(self.store, ticket_id, approver, approved=approved, text=text, clock=self.clock)
         self.poke(ticket_id)
         return ticket
 
@@ -172,7 +171,7 @@ class ApprovalQueue:
 
     async def _once(self) -> None:
         await self._deliver()
-        at = now()
+        at = self.clock.now()
         for ticket in self.store.list(State.PENDING, limit=1000):
             expired = expire(ticket, at)
             if expired is not None and self.store.swap(ticket, expired, ("approval.expired", {"reason": "expired"})):

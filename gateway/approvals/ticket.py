@@ -13,13 +13,14 @@ approver counts once; a rule {role, count} is met by `count` distinct approvers 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 import rfc8785
 from pydantic import BaseModel, ConfigDict
 
+from gateway.errors import AlreadyDecided, NotAllowed
 from gateway.policy.document import ApproverRule
 
 
@@ -35,30 +36,6 @@ class State(StrEnum):
 
 FINAL = {State.DENIED, State.EXPIRED, State.EXECUTED, State.FAILED}
 OPEN = {State.PENDING, State.APPROVED, State.EXECUTING}
-
-
-class ApprovalError(Exception):
-    """An approver's action that cannot be applied; `status` is the HTTP status it maps to."""
-
-    status = 409
-
-
-class NotFound(ApprovalError):
-    status = 404
-
-
-class NotAllowed(ApprovalError):
-    status = 403
-
-
-class AlreadyDecided(ApprovalError):
-    status = 409
-
-
-class Tampered(ApprovalError):
-    """The ticket no longer matches the call that was held and recorded: it is never executed."""
-
-    status = 409
 
 
 class Approval(BaseModel):
@@ -127,10 +104,6 @@ def call_digest(principal: str, workflow: str, tool: str, arguments: dict[str, A
     digest recorded when a call is held is what an approval may execute, and nothing else.
     """
     return hashlib.sha256(rfc8785.dumps([principal, workflow, tool, arguments])).hexdigest()
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def approve(ticket: Ticket, approver: str, roles: set[str], comment: str, at: datetime) -> Ticket:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.config import Config
+from gateway.errors import LedgerClosed, VerificationError
 from gateway.ledger.anchor import prove_extends
 from gateway.ledger.entry import EntryKind, StoredEntry
 from gateway.ledger.keys import SigningKey, known_public_keys, load_or_create
-from gateway.ledger.ledger import Ledger, LedgerClosed
+from gateway.ledger.ledger import Ledger
 from gateway.ledger.privacy import Masker
 from gateway.ledger.recovery import mark_unknown_outcomes
-from gateway.ledger.verify import Report, VerificationError, verify_ledger
+from gateway.ledger.verify import Report, verify_ledger
 from gateway.store import LedgerStore, open_ledger_store
 
 __all__ = [

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gateway.errors import LedgerTamperedError, StoreError
-from gateway.ledger.verify import SignedHead, VerificationError, verify_checkpoints
+from gateway.errors import LedgerTamperedError, StoreError, VerificationError
+from gateway.ledger.verify import SignedHead, verify_checkpoints
 from gateway.store.base import LedgerStore
 
 

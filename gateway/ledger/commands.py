@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from gateway.config import Config
-from gateway.errors import LedgerBusyError
+from gateway.errors import LedgerBusyError, VerificationError
 from gateway.ledger import checkpoint_copy, ledger_store
 from gateway.ledger.anchor import read_copy
 from gateway.ledger.entry import EntryKind
@@ -14,14 +14,7 @@ from gateway.ledger.export import export_lines, verify_export
 from gateway.ledger.keys import known_public_keys, load_or_create, load_public, rotate
 from gateway.ledger.ledger import Ledger, sign_checkpoint
 from gateway.ledger.timeline import timeline
-from gateway.ledger.verify import (
-    SignedHead,
-    VerificationError,
-    verify_extension,
-    verify_ledger,
-    verify_rows,
-    with_journal,
-)
+from gateway.ledger.verify import SignedHead, verify_extension, verify_ledger, verify_rows, with_journal
 from gateway.store import LedgerStore
 
 

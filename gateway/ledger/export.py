@@ -16,11 +16,12 @@ from typing import IO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from gateway.errors import ProofError, VerificationError
 from gateway.ledger.entry import StoredEntry, index_columns
 from gateway.ledger.keys import public_pem
-from gateway.ledger.merkle import MerkleTree, ProofError, root, verify_inclusion
+from gateway.ledger.merkle import MerkleTree, root, verify_inclusion
 from gateway.ledger.note import parse
-from gateway.ledger.verify import Report, VerificationError, known_key, verify_checkpoints, verify_rows
+from gateway.ledger.verify import Report, known_key, verify_checkpoints, verify_rows
 from gateway.store.base import LedgerRow
 
 

@@ -20,12 +20,13 @@ import threading
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from gateway.clock import SYSTEM, Clock
+from gateway.errors import LedgerClosed
 from gateway.ledger.anchor import keep_copy
 from gateway.ledger.entry import GENESIS, StoredEntry, index_columns, seal
 from gateway.ledger.keys import KEY_NAME, SigningKey
@@ -80,10 +81,6 @@ class _Nudge:
 _NUDGE = _Nudge()
 
 
-class LedgerClosed(RuntimeError):
-    """The ledger is stopped; nothing more can be recorded."""
-
-
 class Ledger:
     def __init__(
         self,
@@ -93,8 +90,10 @@ class Ledger:
         *,
         checkpoint_copy: Path | None = None,
         witnesses: Sequence[WitnessConfig] = (),
+        clock: Clock = SYSTEM,
     ) -> None:
         self.store = store
+        self.clock = clock
         self.key = key
         self.origin = origin
         self.checkpoint_copy = checkpoint_copy
@@ -314,7 +313,7 @@ class Ledger:
 
     def _write(self, batch: list[_Pending]) -> None:
         seq, prev = self._seq, self._prev
-        now = datetime.now(UTC).isoformat()
+        now = self.clock.now().isoformat()
         entries: list[StoredEntry] = []
         for pending in batch:
             seq += 1
@@ -357,7 +356,7 @@ class Ledger:
         size = self._seq
         if size == 0 or size == self._signed_size:
             return None
-        note = _sign(self.store, self.key, self.origin, self._leaves[:size], self.checkpoint_copy)
+        note = _sign(self.store, self.key, self.origin, self._leaves[:size], self.checkpoint_copy, self.clock)
         self._signed_size = size
         return note
 
@@ -429,7 +428,9 @@ class Ledger:
         self.store.close()
 
 
-def sign_checkpoint(store: LedgerStore, key: SigningKey, origin: str, copy: Path | None = None) -> str | None:
+def sign_checkpoint(
+    store: LedgerStore, key: SigningKey, origin: str, copy: Path | None = None, clock: Clock = SYSTEM
+) -> str | None:
     """Sign the tree head of what `store` holds now, unless the last checkpoint already covers it
     (for a process that does not own the ledger: `rollgate ledger checkpoint`). The copy is
     written either way, so a newly configured copy can be started."""
@@ -440,11 +441,14 @@ def sign_checkpoint(store: LedgerStore, key: SigningKey, origin: str, copy: Path
         if copy is not None and checkpoints:
             keep_copy(copy, max(checkpoints, key=lambda c: c[0])[1])
         return None
-    return _sign(store, key, origin, leaves, copy)
+    return _sign(store, key, origin, leaves, copy, clock)
 
 
-def _sign(store: LedgerStore, key: SigningKey, origin: str, leaves: list[bytes], copy: Path | None) -> str:
-    note = Checkpoint(origin, len(leaves), root(leaves), int(time.time())).sign(KEY_NAME, key.private)
+def _sign(
+    store: LedgerStore, key: SigningKey, origin: str, leaves: list[bytes], copy: Path | None, clock: Clock
+) -> str:
+    signed_at = int(clock.now().timestamp())
+    note = Checkpoint(origin, len(leaves), root(leaves), signed_at).sign(KEY_NAME, key.private)
     store.add_checkpoint(len(leaves), note, key.key_id)
     if copy is not None:
         keep_copy(copy, note)

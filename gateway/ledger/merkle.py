@@ -9,13 +9,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+from gateway.errors import ProofError
+
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
 EMPTY_ROOT = hashlib.sha256(b"").digest()
-
-
-class ProofError(ValueError):
-    """A proof does not prove what it claims."""
 
 
 def leaf_hash(data: bytes) -> bytes:

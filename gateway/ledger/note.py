@@ -20,12 +20,10 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from gateway.errors import NoteError
+
 ED25519_ALGORITHM = b"\x01"
 SIGNATURE_PREFIX = "\u2014 "
-
-
-class NoteError(ValueError):
-    """A note is malformed or its signature does not verify."""
 
 
 def key_hash(name: str, public: bytes) -> bytes:

@@ -30,6 +30,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from gateway.errors import SealError
 from gateway.ledger.entry import canonical_json
 
 SCRUBBED = "[masked]"
@@ -277,10 +278,6 @@ class Masker:
             return json.loads(self._aead.decrypt(raw[:12], raw[12:], b"rollgate-seal"))
         except InvalidTag:
             raise SealError("a sealed value does not open with this state directory's key (changed?)") from None
-
-
-class SealError(Exception):
-    """A sealed value cannot be opened (wrong key, or the value was changed)."""
 
 
 def is_sealed(value: Any) -> bool:

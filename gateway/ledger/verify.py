@@ -17,20 +17,13 @@ from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from gateway.errors import NoteError, ProofError, VerificationError
 from gateway.ledger.entry import GENESIS
 from gateway.ledger.keys import KEY_NAME
-from gateway.ledger.merkle import LEAF_PREFIX, ProofError, consistency_proof, root, verify_consistency
-from gateway.ledger.note import Checkpoint, NoteError, key_hash, parse, verify
+from gateway.ledger.merkle import LEAF_PREFIX, consistency_proof, root, verify_consistency
+from gateway.ledger.note import Checkpoint, key_hash, parse, verify
 from gateway.store.base import LedgerRow
 from gateway.store.journal import JournalContents
-
-
-class VerificationError(Exception):
-    """The ledger is not what was signed; `seq` names the first bad entry when there is one."""
-
-    def __init__(self, message: str, seq: int | None = None) -> None:
-        super().__init__(message)
-        self.seq = seq
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,8 @@ from mcp.shared.exceptions import MCPError
 from gateway.approvals.queue import ApprovalQueue
 from gateway.approvals.store import ApprovalStore
 from gateway.approvals.task import created_task, task_of
-from gateway.approvals.ticket import OPEN, ApprovalError, State, Ticket, call_digest
+from gateway.approvals.ticket import OPEN, State, Ticket, call_digest
+from gateway.errors import ApprovalError
 from gateway.ledger.privacy import Masker
 from gateway.models import Principal
 from gateway.pipeline.call import Call, InputRound, Proceed, Result, TaskSupport

@@ -12,19 +12,20 @@ import secrets
 
 from gateway.approvals.store import ApprovalStore
 from gateway.approvals.task import ran_at_once
-from gateway.approvals.ticket import now
+from gateway.clock import SYSTEM, Clock
 from gateway.pipeline.call import Call, Proceed, Result, TaskSupport
 
 
 class AnswerAsTask:
-    def __init__(self, store: ApprovalStore) -> None:
+    def __init__(self, store: ApprovalStore, clock: Clock = SYSTEM) -> None:
         self._store = store
+        self._clock = clock
 
     async def __call__(self, call: Call, proceed: Proceed) -> Result:
         result = await proceed(call)
         if call.task is not TaskSupport.CORE or "task" in result:
             return result
         task_id = f"task_{secrets.token_hex(8)}"
-        created_at = now().isoformat()
+        created_at = self._clock.now().isoformat()
         self._store.add_call_task(task_id, call.context.principal.id, created_at, result)
         return {"task": ran_at_once(task_id, created_at)}

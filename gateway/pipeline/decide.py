@@ -13,6 +13,7 @@ from typing import Any
 
 import mcp_types as types
 
+from gateway.clock import SYSTEM, Clock
 from gateway.manifests import Reversibility
 from gateway.pipeline.call import Call, Grant, Proceed, Result
 from gateway.pipeline.per_tool import PerTool
@@ -23,8 +24,9 @@ from gateway.workflows import WorkflowBook
 
 
 class Decide:
-    def __init__(self, policy: Callable[[], PolicyService], workflows: WorkflowBook) -> None:
+    def __init__(self, policy: Callable[[], PolicyService], workflows: WorkflowBook, clock: Clock = SYSTEM) -> None:
         self._policy = policy
+        self._clock = clock
         self._workflows = workflows
         self._annotations = PerTool(_annotations)
         """Each tool definition's annotations as the policy reads them, dumped once per definition."""
@@ -43,6 +45,7 @@ class Decide:
             call.manifest,
             workflow,
             annotations,
+            now=self._clock.now(),
             principal=self._workflows.principal(context.principal),
             approval=approval,
         )

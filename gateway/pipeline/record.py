@@ -106,6 +106,15 @@ class RecordOutcome:
                 error = call.redacted(self._masker).data(message)
                 await self._ledger.append(EntryKind.CALL_REFUSED, {**_who(call), "error": error})
             raise
+        except Exception as exc:  # a fault of the gateway itself: still on record before it propagates
+            reason = f"the gateway failed: {type(exc).__name__}: {exc}"
+            if call.intent_seq is not None:  # it was forwarded, or may have been: it may have run
+                self._unknown(call, started, call.redacted(self._masker).data(reason))
+            else:
+                await self._ledger.append(
+                    EntryKind.CALL_REFUSED, {**_who(call), "error": call.redacted(self._masker).data(reason)}
+                )
+            raise
         redaction = call.redacted(self._masker)
         if call.intent_seq is None:  # not forwarded here: record the decision (refused, or held)
             held = call.decision is not None and call.decision.effect is Effect.REQUIRE_APPROVAL

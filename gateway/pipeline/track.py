@@ -15,7 +15,7 @@ from typing import Any
 
 import anyio
 
-from gateway.errors import CallError, OutcomeUnknownError, TemplateError
+from gateway.errors import IdempotencyConflict, OutcomeUnknownError, TemplateError
 from gateway.ledger.privacy import Masker
 from gateway.manifests import render
 from gateway.pipeline.call import Call, Proceed, Result
@@ -26,10 +26,6 @@ from gateway.saga.store import SagaStore
 from gateway.upstream.catalog import Catalog
 
 logger = logging.getLogger(__name__)
-
-
-class IdempotencyConflict(CallError):
-    code = -32602
 
 
 React = Callable[[Call, bool], Awaitable[None]]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from gateway.manifests import ResolvedManifest, render
@@ -24,7 +24,8 @@ def build_input(
     resolved: ResolvedManifest,
     workflow: WorkflowDoc,
     annotations: dict[str, Any] | None = None,
-    now: datetime | None = None,
+    *,
+    now: datetime,
     principal: PrincipalDoc | None = None,
     approval: ApprovalDoc | None = None,
 ) -> PolicyInput:
@@ -33,8 +34,8 @@ def build_input(
     Built with `model_construct`: every part comes from values the gateway has validated already
     (the call's context, the manifest, the workflow book), and validating them again cost about
     a third of the decide stage. `test_build` checks that what is built validates unchanged.
+    `now` is the call's time by the gateway's clock (`gateway.clock`).
     """
-    now = now or datetime.now(UTC)
     return PolicyInput.model_construct(
         principal=principal
         or PrincipalDoc.model_construct(

@@ -24,7 +24,7 @@ import anyio
 import stamina
 from pydantic import BaseModel
 
-from gateway.errors import CallError, OutcomeUnknownError, TemplateError, UpstreamError
+from gateway.errors import CallError, CompensationFailed, OutcomeUnknownError, TemplateError, Undecided, UpstreamError
 from gateway.ledger.privacy import shown
 from gateway.manifests.templates import lookup, render
 from gateway.pipeline.snapshot import result_data
@@ -53,14 +53,6 @@ class RollbackReport(BaseModel):
     failed: list[dict[str, Any]] = []
     status: str = WorkflowStatus.ACTIVE.value
     checkpoint_state: Any = None
-
-
-class CompensationFailed(Exception):
-    pass
-
-
-class Undecided(Exception):
-    """No read tells whether an unknown step took effect, or the one that should could not run."""
 
 
 class Rollbacks:

@@ -7,10 +7,10 @@ ledger; the meta-tools, the REST API and the CLI all call these.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from datetime import UTC, datetime
 from typing import Any
 
 from gateway.approvals.queue import ApprovalQueue
+from gateway.clock import SYSTEM, Clock
 from gateway.errors import UnknownPrincipalError
 from gateway.ids import new_id
 from gateway.ledger.privacy import Masker, shown
@@ -25,8 +25,9 @@ ROLLBACK_PRINCIPAL = Principal("rollgate-rollback", frozenset({"operator"}))
 
 
 class Workflows:
-    def __init__(self, saga: SagaStore, record: Record) -> None:
+    def __init__(self, saga: SagaStore, record: Record, clock: Clock = SYSTEM) -> None:
         self.saga = saga
+        self.clock = clock
         self._record = record
         self.rollbacks: Rollbacks | None = None
         self._approvals: ApprovalQueue | None = None
@@ -81,7 +82,7 @@ class Workflows:
             label=label,
             after_seq=self.saga.last_seq(workflow),
             state=state,
-            created_at=datetime.now(UTC).isoformat(),
+            created_at=self.clock.now().isoformat(),
         )
         self.saga.add_checkpoint(mark)
         await self._record("workflow.checkpoint", {"workflow": workflow, "label": label, "after_step": mark.after_seq})

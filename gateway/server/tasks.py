@@ -26,7 +26,8 @@ from pydantic import ConfigDict, Field
 
 from gateway.approvals.queue import ApprovalQueue
 from gateway.approvals.task import TASKS_EXTENSION, detailed_task, ran_at_once, task_of
-from gateway.approvals.ticket import FINAL, ApprovalError, Ticket
+from gateway.approvals.ticket import FINAL, Ticket
+from gateway.errors import ApprovalError
 from gateway.models import Principal
 from gateway.pipeline.approve import answer
 

@@ -15,8 +15,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from gateway.approvals.queue import ApprovalQueue
-from gateway.approvals.ticket import ApprovalError, State
+from gateway.approvals.ticket import State
 from gateway.config import Config, hash_token
+from gateway.errors import ApprovalError
 from gateway.ledger.timeline import timeline
 from gateway.models import Principal
 from gateway.store.base import LedgerStore

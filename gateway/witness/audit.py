@@ -22,14 +22,13 @@ import stamina
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.config import WitnessConfig
+from gateway.errors import CosignatureError, NoteFormatError, VerificationError
 from gateway.ledger.keys import KEY_NAME
 from gateway.ledger.merkle import root
-from gateway.ledger.verify import VerificationError
-from gateway.witness.cosignature import CosignatureError, verify_cosignature
+from gateway.witness.cosignature import verify_cosignature
 from gateway.witness.signed_note import (
     ED25519,
     CheckpointText,
-    NoteFormatError,
     VerifierKey,
     parse_checkpoint,
     parse_note,

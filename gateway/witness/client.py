@@ -21,23 +21,21 @@ import stamina
 
 from gateway.config import WitnessConfig
 from gateway.errors import (
+    CosignatureError,
     InconsistentCheckpoint,
     MalformedSubmission,
+    NoteFormatError,
+    ProofError,
     SizeConflict,
     UnknownLog,
     UntrustedCheckpoint,
+    UnusableWitnessAnswer,
     WitnessError,
 )
-from gateway.ledger.merkle import ProofError, consistency_proof
-from gateway.witness.cosignature import CosignatureError, verify_cosignature
+from gateway.ledger.merkle import consistency_proof
+from gateway.witness.cosignature import verify_cosignature
 from gateway.witness.protocol import ADD_CHECKPOINT, SIZE_CONTENT_TYPE, cosigned, encode_request, parse_size
-from gateway.witness.signed_note import (
-    CheckpointText,
-    NoteFormatError,
-    parse_checkpoint,
-    parse_note,
-    parse_verifier_key,
-)
+from gateway.witness.signed_note import CheckpointText, parse_checkpoint, parse_note, parse_verifier_key
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -128,18 +126,10 @@ async def _push_one(
         return _verified(note, line, witness, checkpoint)
     except WitnessError as exc:
         return PushFailed(witness, f"refused: {exc}", exc.status)
-    except _Unusable as exc:
+    except UnusableWitnessAnswer as exc:
         return PushFailed(witness, str(exc), exc.status)
     except httpx.HTTPError as exc:
         return PushFailed(witness, f"unreachable: {type(exc).__name__}: {exc}")
-
-
-class _Unusable(Exception):
-    """The witness's answer is not one the protocol gives (or the witness is ahead of the log)."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 _REFUSALS: dict[int, type[WitnessError]] = {
@@ -156,14 +146,14 @@ async def _submit(
     http: httpx.AsyncClient, note: str, leaves: Sequence[bytes], witness: WitnessConfig, old_size: int
 ) -> str:
     if old_size > len(leaves):
-        raise _Unusable(
+        raise UnusableWitnessAnswer(
             f"the witness has cosigned size {old_size}, but this checkpoint has {len(leaves)} entries: "
             "the log was cut or replaced since"
         )
     try:
         proof = consistency_proof(old_size, leaves) if 0 < old_size < len(leaves) else []
     except ProofError as exc:
-        raise _Unusable(str(exc)) from None
+        raise UnusableWitnessAnswer(str(exc)) from None
     response = await _post(http, witness.url.rstrip("/") + ADD_CHECKPOINT, encode_request(old_size, proof, note))
     if response.status_code == 200:
         return response.text
@@ -171,12 +161,12 @@ async def _submit(
         try:
             known = parse_size(response.text)
         except ValueError as exc:
-            raise _Unusable(f"unreadable 409 answer: {exc}", 409) from None
+            raise UnusableWitnessAnswer(f"unreadable 409 answer: {exc}", 409) from None
         raise SizeConflict(f"the witness last cosigned size {known}", known)
     reason = response.text.strip()[:300]
     refusal = _REFUSALS.get(response.status_code)
     if refusal is None:
-        raise _Unusable(f"HTTP {response.status_code}: {reason}", response.status_code)
+        raise UnusableWitnessAnswer(f"HTTP {response.status_code}: {reason}", response.status_code)
     raise refusal(f"HTTP {response.status_code}: {reason}")
 
 
@@ -190,7 +180,7 @@ def _verified(note: str, body: str, witness: WitnessConfig, checkpoint: Checkpoi
         cosigner = parse_verifier_key(witness.verifier_key)
         cosignature = verify_cosignature(parse_note(cosigned(note, body.splitlines(keepends=True))), cosigner)
     except (NoteFormatError, CosignatureError) as exc:
-        raise _Unusable(f"the witness's answer carries no valid cosignature: {exc}") from None
+        raise UnusableWitnessAnswer(f"the witness's answer carries no valid cosignature: {exc}") from None
     return Cosigned(witness, checkpoint.size, cosignature.timestamp, (cosignature.line,))
 
 

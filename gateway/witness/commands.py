@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gateway.config import Config
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, NoteFormatError
 from gateway.witness.keys import load_or_create
-from gateway.witness.signed_note import ED25519, NoteFormatError, VerifierKey, parse_verifier_key
+from gateway.witness.signed_note import ED25519, VerifierKey, parse_verifier_key
 
 STATE_FILE = "witness.db"
 

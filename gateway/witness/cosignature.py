@@ -23,16 +23,13 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from gateway.errors import CosignatureError
 from gateway.witness.signed_note import COSIGNATURE_V1, NoteSignature, SignedNote, VerifierKey, key_id
 
 HEADER = "cosignature/v1\n"
 """The signed message's first line: domain separation from every other use of the key."""
 MAX_TIMESTAMP = 2**63 - 1
 _SIGNATURE_SIZE = 8 + 64
-
-
-class CosignatureError(ValueError):
-    """A cosignature is missing, malformed or does not verify."""
 
 
 @dataclass(frozen=True, slots=True)

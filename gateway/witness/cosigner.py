@@ -15,20 +15,20 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from gateway.errors import InconsistentCheckpoint, MalformedSubmission, SizeConflict, UnknownLog, UntrustedCheckpoint
-from gateway.ledger.merkle import ProofError, verify_consistency
+from gateway.errors import (
+    InconsistentCheckpoint,
+    MalformedSubmission,
+    NoteFormatError,
+    ProofError,
+    SizeConflict,
+    UnknownLog,
+    UntrustedCheckpoint,
+)
+from gateway.ledger.merkle import verify_consistency
 from gateway.witness.cosignature import cosign
 from gateway.witness.keys import WitnessKey
 from gateway.witness.protocol import AddCheckpoint, parse_request
-from gateway.witness.signed_note import (
-    CheckpointText,
-    NoteFormatError,
-    SignedNote,
-    VerifierKey,
-    parse_checkpoint,
-    parse_note,
-    signed_by,
-)
+from gateway.witness.signed_note import CheckpointText, SignedNote, VerifierKey, parse_checkpoint, parse_note, signed_by
 from gateway.witness.state import Witnessed, WitnessState
 
 logger = logging.getLogger(__name__)

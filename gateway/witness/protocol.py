@@ -19,8 +19,8 @@ import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gateway.errors import MalformedSubmission
-from gateway.witness.signed_note import HASH_SIZE, NoteFormatError, b64decode, decimal
+from gateway.errors import MalformedSubmission, NoteFormatError
+from gateway.witness.signed_note import HASH_SIZE, b64decode, decimal
 
 ADD_CHECKPOINT = "/add-checkpoint"
 SIZE_CONTENT_TYPE = "text/x.tlog.size"

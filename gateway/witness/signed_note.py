@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from gateway.errors import NoteFormatError
+
 ED25519 = 0x01
 """signed-note §Signature types: Ed25519 signatures over the note text."""
 COSIGNATURE_V1 = 0x04
@@ -29,10 +31,6 @@ MAX_SIGNATURES = 64
 HASH_SIZE = 32
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
-
-
-class NoteFormatError(ValueError):
-    """A note, checkpoint or verifier key is not in the format its spec gives."""
 
 
 @dataclass(frozen=True, slots=True)

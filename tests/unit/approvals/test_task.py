@@ -9,7 +9,8 @@ import pytest
 from gateway.approvals.queue import ApprovalQueue
 from gateway.approvals.store import ApprovalStore
 from gateway.approvals.task import created_task, detailed_task, ran_at_once, task_of
-from gateway.approvals.ticket import AlreadyDecided, NotAllowed, State, Ticket, call_digest, withdraw, withdrawn
+from gateway.approvals.ticket import State, Ticket, call_digest, withdraw, withdrawn
+from gateway.errors import AlreadyDecided, NotAllowed
 from gateway.policy.document import ApproverRule
 
 

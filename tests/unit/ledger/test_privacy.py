@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.ledger.privacy import Masker, SealError, shown
+from gateway.errors import SealError
+from gateway.ledger.privacy import Masker, shown
 
 SECRETS = ["args.**.password", "args.**.api_key", "result.**.token"]
 

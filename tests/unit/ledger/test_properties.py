@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateway.errors import VerificationError
 from gateway.ledger.entry import GENESIS, index_columns, seal
 from gateway.ledger.export import export_lines, verify_export
 from gateway.ledger.keys import KEY_NAME, known_public_keys, load_or_create, rotate
@@ -16,7 +17,7 @@ from gateway.ledger.ledger import Ledger
 from gateway.ledger.merkle import root
 from gateway.ledger.note import Checkpoint
 from gateway.ledger.privacy import Masker
-from gateway.ledger.verify import VerificationError, known_key, verify_ledger
+from gateway.ledger.verify import known_key, verify_ledger
 from gateway.store import SqliteLedgerStore
 from gateway.store.base import LedgerRow
 

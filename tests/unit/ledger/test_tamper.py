@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.errors import VerificationError
 from gateway.ledger.entry import seal
 from gateway.ledger.keys import KEY_NAME, known_public_keys, load_or_create
 from gateway.ledger.ledger import Ledger
 from gateway.ledger.merkle import root
 from gateway.ledger.note import Checkpoint
-from gateway.ledger.verify import VerificationError, verify_extension, verify_ledger, verify_rows
+from gateway.ledger.verify import verify_extension, verify_ledger, verify_rows
 from gateway.store import SqliteLedgerStore
 
 

@@ -7,6 +7,7 @@ written, and its answer waits for the intent. A ledger that cannot write withhol
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -147,3 +148,27 @@ async def test_a_ledger_that_cannot_write_gets_no_answer_through(tmp_path: Path,
     assert (await call_through(pipeline, link, tool))["isError"] is False
     ledger.close()
     assert stored_seqs(tmp_path) == [1, 2]
+
+
+class FaultyLink(RecordingLink):
+    """An upstream end that breaks inside the gateway after the call went out (a bug, not an MCP error)."""
+
+    async def request(self, method: str, params: Any, progress: Any = None) -> dict[str, Any]:
+        await super().request(method, params, progress)
+        raise RuntimeError("a bug after sending")
+
+
+async def test_a_fault_of_the_gateway_after_forwarding_is_recorded_as_an_unknown_outcome(tmp_path: Path) -> None:
+    pipeline, ledger, store, _ = await gateway_parts(tmp_path, reads_ahead=False)
+    link = FaultyLink(store)
+    with pytest.raises(RuntimeError, match="a bug after sending"):
+        await call_through(pipeline, link, "write")
+    ledger.close()
+    reader = SqliteLedgerStore(tmp_path / "ledger.db", writer=False)
+    try:
+        rows = [(row.kind, json.loads(row.body)["data"]) for row in reader.rows()]
+    finally:
+        reader.close()
+    assert [kind for kind, _ in rows] == ["call.intent", "call.outcome_unknown"]
+    assert rows[1][1]["intent_seq"] == 1
+    assert rows[1][1]["reason"] == "the gateway failed: RuntimeError: a bug after sending"

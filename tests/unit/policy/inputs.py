@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gateway.clock import SYSTEM
 from gateway.manifests import Impact, Reversibility, ToolManifest
 from gateway.manifests.registry import ResolvedManifest
 from gateway.models import CallContext, Principal, ToolRef
@@ -17,5 +18,9 @@ def policy_input(
         server="demo", tool="tool", reversibility=Reversibility(reversibility), impact=Impact(impact)
     )
     return build_input(
-        context, ToolRef("demo", "tool"), ResolvedManifest(manifest, "manifest"), WorkflowDoc(id="wf", **workflow)
+        context,
+        ToolRef("demo", "tool"),
+        ResolvedManifest(manifest, "manifest"),
+        WorkflowDoc(id="wf", **workflow),
+        now=SYSTEM.now(),
     )  # type: ignore[arg-type]

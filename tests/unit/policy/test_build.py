@@ -31,7 +31,7 @@ def test_the_built_input_is_what_validation_would_have_made_of_it() -> None:
         ResolvedManifest(manifest, "manifest", "crm.yaml"),
         workflow,
         {"destructiveHint": False},
-        datetime(2026, 12, 1, 20, 30, tzinfo=UTC),
+        now=datetime(2026, 12, 1, 20, 30, tzinfo=UTC),
     )
     validated = PolicyInput.model_validate_json(built.model_dump_json())
     assert validated == built

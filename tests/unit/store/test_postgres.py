@@ -9,12 +9,12 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.errors import LedgerBusyError, StoreError
+from gateway.errors import LedgerBusyError, StoreError, VerificationError
 from gateway.ledger.keys import KEY_NAME, known_public_keys, load_or_create
 from gateway.ledger.ledger import Ledger
 from gateway.ledger.merkle import root
 from gateway.ledger.note import Checkpoint
-from gateway.ledger.verify import VerificationError, verify_ledger
+from gateway.ledger.verify import verify_ledger
 from gateway.store.postgres import PostgresLedgerStore
 
 

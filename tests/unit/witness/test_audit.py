@@ -8,9 +8,9 @@ import stamina
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from gateway.config import WitnessConfig
+from gateway.errors import VerificationError
 from gateway.ledger.keys import KEY_NAME
 from gateway.ledger.note import key_hash
-from gateway.ledger.verify import VerificationError
 from gateway.witness.audit import check_witnessed, check_witnesses
 from gateway.witness.cosignature import cosign
 from gateway.witness.cosigner import Cosigner

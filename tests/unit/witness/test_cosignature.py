@@ -9,7 +9,8 @@ import struct
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.witness.cosignature import CosignatureError, cosign, cosigner_key, signed_message, verify_cosignature
+from gateway.errors import CosignatureError
+from gateway.witness.cosignature import cosign, cosigner_key, signed_message, verify_cosignature
 from gateway.witness.protocol import cosigned
 from gateway.witness.signed_note import ED25519, VerifierKey, parse_note
 from tests.unit.witness.conftest import Log

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.errors import NoteFormatError
 from gateway.ledger.keys import KEY_NAME
 from gateway.ledger.note import verifier_key
 from gateway.witness.signed_note import (
     ED25519,
-    NoteFormatError,
     NoteSignature,
     parse_checkpoint,
     parse_note,

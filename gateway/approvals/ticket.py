@@ -21,6 +21,7 @@ import rfc8785
 from pydantic import BaseModel, ConfigDict
 
 from gateway.errors import AlreadyDecided, NotAllowed
+from gateway.ledger.entry import jsonable
 from gateway.policy.document import ApproverRule
 
 
@@ -103,7 +104,8 @@ def call_digest(principal: str, workflow: str, tool: str, arguments: dict[str, A
     Two requests with the same digest are the same call (an agent retrying while it waits); the
     digest recorded when a call is held is what an approval may execute, and nothing else.
     """
-    return hashlib.sha256(rfc8785.dumps([principal, workflow, tool, arguments])).hexdigest()
+    # Integers beyond ±(2^53-1) are digested as the ledger records them (`jsonable`): RFC 8785 has none.
+    return hashlib.sha256(rfc8785.dumps(jsonable([principal, workflow, tool, arguments]))).hexdigest()
 
 
 def approve(ticket: Ticket, approver: str, roles: set[str], comment: str, at: datetime) -> Ticket:

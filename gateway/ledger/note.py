@@ -63,15 +63,22 @@ def parse(note: str) -> tuple[Checkpoint, list[tuple[str, bytes, bytes]]]:
     try:
         size = int(lines[1])
         root = base64.b64decode(lines[2], validate=True)
-    except ValueError:
-        raise NoteError("checkpoint size or root is malformed") from None
-    time = next((int(line.split(" ", 1)[1]) for line in lines[3:] if line.startswith("time ")), 0)
+        time = next((int(line.split(" ", 1)[1]) for line in lines[3:] if line.startswith("time ")), 0)
+    except ValueError:  # binascii.Error is a ValueError
+        raise NoteError("checkpoint size, root or time is malformed") from None
+    if size < 0 or len(root) != 32:  # c2sp.org/tlog-checkpoint: a tree size, and a SHA-256 root
+        raise NoteError(f"checkpoint size {size} or a root of {len(root)} bytes is not a tree's")
     parsed: list[tuple[str, bytes, bytes]] = []
     for line in signatures.strip("\n").split("\n"):
         if not line.startswith(SIGNATURE_PREFIX):
             raise NoteError(f"not a signature line: {line!r}")
         name, _, blob = line[len(SIGNATURE_PREFIX) :].partition(" ")
-        raw = base64.b64decode(blob)
+        try:
+            raw = base64.b64decode(blob, validate=True)
+        except ValueError:
+            raise NoteError(f"signature of {name!r} is not base64") from None
+        if len(raw) < 5:
+            raise NoteError(f"signature of {name!r} is too short to carry a key hash and a signature")
         parsed.append((name, raw[:4], raw[4:]))
     checkpoint = Checkpoint(lines[0], size, root, time)
     if checkpoint.body() != body + "\n":

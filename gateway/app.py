@@ -27,6 +27,16 @@ from gateway.approvals.ticket import Ticket, call_digest
 from gateway.config import Config, LimitsConfig
 from gateway.errors import ApprovalRefused, CallError, LedgerClosed, SealError, Tampered
 from gateway.ledger import EntryKind, Ledger, Masker, mark_unknown_outcomes, open_ledger
+from gateway.ledger.events import (
+    CallRefused,
+    GatewayStart,
+    GatewayStop,
+    KeyRotated,
+    LedgerEvent,
+    ManifestsReload,
+    PolicyReload,
+    UpstreamRefused,
+)
 from gateway.manifests import ManifestRegistry, ManifestWatch
 from gateway.models import CallContext, Principal
 from gateway.pipeline import Call, Pipeline, Planner, Result, Stages
@@ -106,29 +116,30 @@ class Gateway:
                 )
             except CallError as exc:  # a refused meta-tool call is on record like any other
                 await self._record(
-                    EntryKind.CALL_REFUSED,
-                    {
-                        "correlation_id": call.context.correlation_id,
-                        "principal": call.context.principal.id,
-                        "workflow": call.context.workflow_id,
-                        "requested_name": call.context.requested_name,
-                        "error": exc.message,
-                    },
+                    CallRefused(
+                        correlation_id=call.context.correlation_id,
+                        principal=call.context.principal.id,
+                        workflow=call.context.workflow_id,
+                        requested_name=call.context.requested_name,
+                        error=exc.message,
+                    )
                 )
                 raise
         return await self.pipeline.call(call)
 
     async def refused(self, document: dict[str, object]) -> None:
         """A request refused at the edge (another principal's session): on record."""
-        await self._record(EntryKind.CALL_REFUSED, document)
+        await self._record(CallRefused.model_validate(document))
 
     @property
     def limits(self) -> LimitsConfig:
         return self.config.limits
 
     @asynccontextmanager
-    async def running(self) -> AsyncIterator[Gateway]:
-        """Open the ledger, connect the upstreams and build the catalogue (a name collision fails here)."""
+    async def running(self, *, background: bool = False) -> AsyncIterator[Gateway]:
+        """Open the ledger and connect the upstreams. In the foreground (`serve`) the catalogue is
+        built before this yields (a name collision fails here); in the background (`stdio`) this
+        yields at once and each upstream joins the catalogue when it connects (see `UpstreamPool`)."""
         ledger_stages = self._open_ledger() if self.config.ledger.enabled else None
         async with anyio.create_task_group() as tg:
             self._task_group = tg
@@ -138,10 +149,12 @@ class Gateway:
             try:
                 if self.ledger is not None:
                     tg.start_soon(self.ledger.sign_periodically, self.config.ledger.checkpoint_interval_seconds)
-                await self._pool.start()
                 self._pool.on_catalog_changed(self._broadcast)
-                for warning in self.manifests.warnings(self._pool.offered()):
-                    logger.warning("manifest: %s", warning)
+                self._pool.on_upstream_refused(self._upstream_refused)
+                await self._pool.start(background=background)
+                if not background:
+                    for warning in self.manifests.warnings(self._pool.offered()):
+                        logger.warning("manifest: %s", warning)
                 self.policy.on_reload(self._record_policy_reload)
                 await self.policy.load()
                 tg.start_soon(self.policy.watch, self.config.policy.reload_interval_seconds)
@@ -160,6 +173,7 @@ class Gateway:
                     reads_ahead=self.config.ledger.read_only_intents == "before_answer",
                     shared_roles=frozenset(self.config.workflows.shared_roles),
                     masker=self.masker,
+                    unlisted=self._unlisted,
                 )
                 self._pipeline, self._planner = stages.pipeline(), stages.planner()
                 self._executor = stages.executor()
@@ -178,16 +192,15 @@ class Gateway:
     def _open_ledger(self) -> tuple[Ledger, Masker]:
         self.ledger, created = open_ledger(self.config)
         if created:
-            self.ledger.append_blocking(EntryKind.KEY_ROTATED, {"key_id": self.ledger.key.key_id, "reason": "created"})
+            self.ledger.append_blocking(KeyRotated(key_id=self.ledger.key.key_id, reason="created"))
         unknown = mark_unknown_outcomes(self.ledger)
         self.ledger.append_blocking(
-            EntryKind.GATEWAY_START,
-            {
-                "version": VERSION,
-                "key_id": self.ledger.key.key_id,
-                "unknown_outcomes": unknown,
-                "upstreams": [u.name for u in self.config.upstreams],
-            },
+            GatewayStart(
+                version=VERSION,
+                key_id=self.ledger.key.key_id,
+                unknown_outcomes=unknown,
+                upstreams=[u.name for u in self.config.upstreams],
+            )
         )
         return self.ledger, self.masker
 
@@ -278,19 +291,20 @@ class Gateway:
         call = Call(context=compensation_context(tool, arguments, workflow, compensation), links=self.pool.shared.get)
         return await self.pipeline.call(call)
 
-    async def _record(self, kind: str, data: dict[str, object]) -> None:
+    async def _record(self, event: LedgerEvent) -> None:
+        """The `Record` port that approvals and the saga write through."""
         if self.ledger is not None:
-            await self.ledger.append(kind, data)
+            await self.ledger.append(event)
 
     def _close_ledger(self) -> None:
         if self.ledger is not None:
             with contextlib.suppress(LedgerClosed):
-                self.ledger.append_blocking(EntryKind.GATEWAY_STOP, {"version": VERSION})
+                self.ledger.append_blocking(GatewayStop(version=VERSION))
             self.ledger.close()
 
     async def _record_policy_reload(self, outcome: dict[str, object]) -> None:
         if self.ledger is not None:
-            await self.ledger.append(EntryKind.POLICY_RELOAD, outcome)
+            await self.ledger.append(PolicyReload.model_validate(outcome))
 
     async def _manifests_reloaded(self, registry: ManifestRegistry | None, outcome: dict[str, object]) -> None:
         """A valid manifest edit replaces the set the pipeline reads (`lambda: self.manifests`)."""
@@ -298,7 +312,16 @@ class Gateway:
             self.manifests = registry
             for warning in registry.warnings(self.pool.offered()):
                 logger.warning("manifest: %s", warning)
-        await self._record(EntryKind.MANIFESTS_RELOAD, outcome)
+        await self._record(ManifestsReload.model_validate(outcome))
+
+    async def _unlisted(self, name: str) -> str | None:
+        """Right after start, a call waits as `tools/list` does for the first connection attempts."""
+        await self.pool.first_attempts(self.config.stdio.first_listing_wait_seconds)
+        return self.pool.why_unlisted(name)
+
+    def _upstream_refused(self, upstream: str, reason: str) -> None:
+        assert self._task_group is not None
+        self._task_group.start_soon(self._record, UpstreamRefused(upstream=upstream, error=reason))
 
     def _broadcast(self, method: str) -> None:
         assert self._task_group is not None

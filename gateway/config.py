@@ -122,7 +122,7 @@ class AuthConfig(_Section):
 class StdioConfig(_Section):
     """`rollgate stdio`: upstreams connect in the background, and processes on one state dir share one owner."""
 
-    first_listing_wait_seconds: Annotated[float, Field(ge=0)] = 1.5
+    first_listing_wait_seconds: Annotated[float, Field(ge=0)] = 5.0
     """How long after start `tools/list` waits, at most, for the upstreams' first connection
     attempts, so that fast upstreams are in the first listing (a hung one never holds it longer)."""
     follow_seconds: Annotated[float, Field(gt=0)] = 15.0

@@ -20,10 +20,13 @@ RollgateError
 ├── CosignatureError         a witness cosignature is missing, malformed or invalid   (verify --witness)
 ├── SealError                a sealed value cannot be opened (wrong key, changed)     (shown masked)
 ├── LedgerClosed             the ledger is stopped: nothing more can be recorded      (shutdown)
+├── NotSent                  a request never reached a stdio upstream's stdin: it cannot have run (-> UpstreamError)
+├── WireTimeout              a stdio upstream did not answer in time (told to cancel) (-> OutcomeUnknownError)
 ├── CompensationFailed       a rollback's compensation did not undo its step          (escalated)
 ├── Undecided                no read tells whether an unknown step took effect        (escalated)
 ├── StoreError               a state store cannot be opened, read or written          (start-up, CLI)
 │   ├── LedgerBusyError      another process is writing this ledger                   (start-up, CLI)
+│   ├── OwnerBusyError       the state dir's owner cannot be followed or taken over   (start-up, exit 2)
 │   └── LedgerTamperedError  the ledger does not extend what was signed: not opened   (start-up, exit 2)
 ├── WitnessError             a witness refuses to cosign a submitted checkpoint       (HTTP, c2sp.org/tlog-witness)
 │   ├── MalformedSubmission  the add-checkpoint body is not in the protocol's format  (HTTP 400)
@@ -36,7 +39,10 @@ RollgateError
     ├── UnknownToolError     no upstream offers that name                             (-32602)
     ├── InvalidArgumentsError arguments do not validate against the inputSchema,      (-32602, HTTP 422)
     │                         or a rollback's selection is empty or mixed
+    ├── InvalidRequestParams the request's params are not what the method takes        (-32602)
+    ├── InvalidMetaToolArguments a meta-tool's arguments do not match its inputSchema   (-32602)
     ├── UpstreamError        the upstream crashed, hung, timed out or is restarting   (-32603)
+    │   ├── InputRoundsExceeded  the upstream asked for input more rounds than allowed  (-32603)
     │   └── OutcomeUnknownError  sent, and no answer came: it may have taken effect     (-32603)
     ├── UnrecordedError      the ledger could not record the call: nothing is answered (-32603)
     ├── NotYoursError        the workflow, session or object belongs to another principal (-32602)
@@ -98,6 +104,11 @@ class StoreError(RollgateError):
 
 class LedgerBusyError(StoreError):
     """Another process (a running gateway) owns the ledger; only one may append to a hash chain."""
+
+
+class OwnerBusyError(StoreError):
+    """Another process owns the state directory and this one can neither forward to it nor take it
+    over (a second `serve`, or an owner whose socket does not answer)."""
 
 
 class LedgerTamperedError(StoreError):
@@ -170,8 +181,20 @@ class InvalidArgumentsError(CallError):
     code = INVALID_PARAMS
 
 
+class InvalidRequestParams(CallError):
+    code = INVALID_PARAMS
+
+
+class InvalidMetaToolArguments(CallError):
+    code = INVALID_PARAMS
+
+
 class UpstreamError(CallError):
     code = INTERNAL_ERROR
+
+
+class InputRoundsExceeded(UpstreamError):
+    """A stateless upstream kept answering `input_required` past `MAX_INPUT_ROUNDS` (upstream/modern.py)."""
 
 
 class OutcomeUnknownError(UpstreamError):
@@ -290,3 +313,11 @@ class CompensationFailed(RollgateError):
 
 class Undecided(RollgateError):
     """No read tells whether an unknown step took effect, or the one that should could not run."""
+
+
+class NotSent(RollgateError):
+    """The request never reached the server's stdin (the pipe was closed): it cannot have run."""
+
+
+class WireTimeout(RollgateError):
+    """The server did not answer a raw request within its timeout (it was told to cancel it)."""

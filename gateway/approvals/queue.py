@@ -20,12 +20,25 @@ from gateway.approvals.store import ApprovalStore
 from gateway.approvals.ticket import State, Ticket, approve, deny, expire, withdraw
 from gateway.clock import SYSTEM, Clock
 from gateway.errors import AlreadyDecided, NotFound, Tampered
+from gateway.ledger.events import (
+    ApprovalDenied,
+    ApprovalEvent,
+    ApprovalExecuted,
+    ApprovalExpired,
+    ApprovalFailed,
+    ApprovalGranted,
+    ApprovalOutcomeUnknown,
+    ApprovalRemediated,
+    ApprovalRequested,
+    ApprovalTampered,
+    Record,
+    event_from,
+)
 from gateway.models import Principal
 
 logger = logging.getLogger(__name__)
 
 Execute = Callable[[Ticket], Awaitable[dict[str, Any]]]
-Record = Callable[[str, dict[str, Any]], Awaitable[None]]
 Announce = Callable[[Ticket], Awaitable[None]]
 
 
@@ -40,18 +53,18 @@ def act(
         at = clock.now()
         if approved:
             updated = approve(ticket, approver.id, set(approver.roles), text, at)
-            event = (
-                "approval.granted",
-                {
-                    "approver": approver.id,
-                    "roles": sorted(approver.roles),
-                    "comment": text,
-                    "complete": updated.state is State.APPROVED,
-                },
+            event: ApprovalEvent = ApprovalGranted(
+                approval_id=ticket.id,
+                approver=approver.id,
+                roles=sorted(approver.roles),
+                comment=text,
+                complete=updated.state is State.APPROVED,
             )
         else:
             updated = deny(ticket, approver.id, set(approver.roles), text, at)
-            event = ("approval.denied", {"approver": approver.id, "roles": sorted(approver.roles), "reason": text})
+            event = ApprovalDenied(
+                approval_id=ticket.id, approver=approver.id, roles=sorted(approver.roles), reason=text
+            )
         stored = store.swap(ticket, updated, event)
         if stored is not None:
             return stored
@@ -89,7 +102,7 @@ class ApprovalQueue:
             return existing, False
         created = self.store.create(ticket)
         if self.record is not None:
-            await self.record("approval.requested", _summary(created))
+            await self.record(ApprovalRequested(**_summary(created)))
         if self.announce is not None:
             await self.announce(created)
         return created, True
@@ -138,7 +151,7 @@ class ApprovalQueue:
             if ticket is None:
                 raise NotFound(f"no approval {ticket_id}")
             updated = withdraw(ticket, requester.id, reason)
-            event = ("approval.denied", {"approver": requester.id, "reason": reason, "withdrawn": True})
+            event = ApprovalDenied(approval_id=ticket.id, approver=requester.id, reason=reason, withdrawn=True)
             if (stored := self.store.swap(ticket, updated, event)) is not None:
                 self.poke(ticket_id)
                 return stored
@@ -164,17 +177,18 @@ class ApprovalQueue:
     def _recover(self) -> None:
         """A ticket left executing by a crash has an unknown outcome: fail it, never run it again."""
         for ticket in self.store.list(State.EXECUTING):
-            failed = ticket.model_copy(
-                update={"state": State.FAILED, "error": "the gateway stopped while running this call; outcome unknown"}
-            )
-            self.store.swap(ticket, failed, ("approval.outcome_unknown", {"reason": failed.error}))
+            reason = "the gateway stopped while running this call; outcome unknown"
+            failed = ticket.model_copy(update={"state": State.FAILED, "error": reason})
+            self.store.swap(ticket, failed, ApprovalOutcomeUnknown(approval_id=ticket.id, reason=reason))
 
     async def _once(self) -> None:
         await self._deliver()
         at = self.clock.now()
         for ticket in self.store.list(State.PENDING, limit=1000):
             expired = expire(ticket, at)
-            if expired is not None and self.store.swap(ticket, expired, ("approval.expired", {"reason": "expired"})):
+            if expired is None:
+                continue
+            if self.store.swap(ticket, expired, ApprovalExpired(approval_id=ticket.id, reason="expired")):
                 self.poke(ticket.id)
         for ticket in self.store.list(State.APPROVED, limit=1000):
             await self._execute(ticket)
@@ -183,7 +197,9 @@ class ApprovalQueue:
     async def _execute(self, ticket: Ticket) -> None:
         if ticket.manual:
             done = ticket.model_copy(update={"state": State.EXECUTED, "result": {"remediated": True}})
-            if self.store.swap(ticket, done, ("approval.remediated", {"approvals": len(ticket.approvals)})):
+            if self.store.swap(
+                ticket, done, ApprovalRemediated(approval_id=ticket.id, approvals=len(ticket.approvals))
+            ):
                 self.poke(ticket.id)
             return
         if self.execute is None:
@@ -191,18 +207,19 @@ class ApprovalQueue:
         running = self.store.swap(ticket, ticket.model_copy(update={"state": State.EXECUTING}))
         if running is None:
             return  # another worker took it
-        event: tuple[str, dict[str, object]]
+        event: ApprovalEvent
         try:
             result = await self.execute(running)
             final = running.model_copy(update={"state": State.EXECUTED, "result": result})
-            event = ("approval.executed", {"is_error": bool(result.get("isError"))})
+            event = ApprovalExecuted(approval_id=ticket.id, is_error=bool(result.get("isError")))
         except Tampered as exc:  # never run: the ticket is not the call that was held
             final = running.model_copy(update={"state": State.FAILED, "error": str(exc)})
-            event = ("approval.tampered", {"error": final.error})
+            event = ApprovalTampered(approval_id=ticket.id, error=str(exc))
             logger.error("approval %s refused: %s", ticket.id, exc)
         except Exception as exc:  # the call failed: record it, never retry an approved call silently
-            final = running.model_copy(update={"state": State.FAILED, "error": str(exc) or type(exc).__name__})
-            event = ("approval.failed", {"error": final.error})
+            error = str(exc) or type(exc).__name__
+            final = running.model_copy(update={"state": State.FAILED, "error": error})
+            event = ApprovalFailed(approval_id=ticket.id, error=error)
         self.store.swap(running, final, event)
         self.poke(ticket.id)
 
@@ -210,7 +227,8 @@ class ApprovalQueue:
         for event_id, ticket_id, kind, document in self.store.undelivered():
             if self.record is not None:
                 ticket = self.store.get(ticket_id)
-                await self.record(kind, {**(_summary(ticket) if ticket else {"approval_id": ticket_id}), **document})
+                summary = _summary(ticket) if ticket else {"approval_id": ticket_id}
+                await self.record(event_from(kind, {**summary, **document}))
             self.store.delivered(event_id)
             self.poke(ticket_id)
 

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from gateway.approvals.ticket import OPEN, State, Ticket
+from gateway.ledger.events import ApprovalEvent
 from gateway.store.connection import open_durable
 
 _SCHEMA = """
@@ -86,9 +87,10 @@ class ApprovalStore:
             rows = self._db.execute(query, (*params, limit)).fetchall()
         return [Ticket.model_validate_json(row[0]) for row in rows]
 
-    def swap(self, old: Ticket, new: Ticket, event: tuple[str, dict[str, object]] | None = None) -> Ticket | None:
+    def swap(self, old: Ticket, new: Ticket, event: ApprovalEvent | None = None) -> Ticket | None:
         """Store `new` only if the ticket is still at `old`'s version, with an outbox event in the
-        same transaction; the stored ticket, or None when someone else changed it first."""
+        same transaction (its kind and data; the queue adds the ticket's summary when it relays it
+        to the ledger); the stored ticket, or None when someone else changed it first."""
         stored = new.model_copy(update={"version": old.version + 1})
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
@@ -100,7 +102,7 @@ class ApprovalStore:
                 if cursor.rowcount == 1 and event is not None:
                     self._db.execute(
                         "INSERT INTO events (ticket, kind, document) VALUES (?, ?, ?)",
-                        (old.id, event[0], json.dumps(event[1])),
+                        (old.id, event.kind.value, json.dumps(event.data())),
                     )
             except BaseException:
                 self._db.execute("ROLLBACK")

@@ -8,6 +8,7 @@ from gateway.config import Config
 from gateway.errors import LedgerClosed, VerificationError
 from gateway.ledger.anchor import prove_extends
 from gateway.ledger.entry import EntryKind, StoredEntry
+from gateway.ledger.events import LedgerEvent, Record
 from gateway.ledger.keys import SigningKey, known_public_keys, load_or_create
 from gateway.ledger.ledger import Ledger
 from gateway.ledger.privacy import Masker
@@ -19,7 +20,9 @@ __all__ = [
     "EntryKind",
     "Ledger",
     "LedgerClosed",
+    "LedgerEvent",
     "Masker",
+    "Record",
     "Report",
     "SigningKey",
     "StoredEntry",

@@ -9,7 +9,7 @@ from gateway.config import Config
 from gateway.errors import LedgerBusyError, VerificationError
 from gateway.ledger import checkpoint_copy, ledger_store
 from gateway.ledger.anchor import read_copy
-from gateway.ledger.entry import EntryKind
+from gateway.ledger.events import KeyRotated
 from gateway.ledger.export import export_lines, verify_export
 from gateway.ledger.keys import known_public_keys, load_or_create, load_public, rotate
 from gateway.ledger.ledger import Ledger, sign_checkpoint
@@ -127,9 +127,7 @@ def rotate_key(config: Config) -> int:
     ledger = Ledger(store, old, config.ledger.origin)
     ledger.checkpoint()  # the old key signs what it has seen
     ledger.key = new
-    ledger.append_blocking(
-        EntryKind.KEY_ROTATED, {"key_id": new.key_id, "previous_key_id": old.key_id, "reason": "rotated"}
-    )
+    ledger.append_blocking(KeyRotated(key_id=new.key_id, previous_key_id=old.key_id, reason="rotated"))
     ledger.close()
     print(f"rotated: {old.key_id} retired (public key kept), {new.key_id} signs from now on")
     return 0

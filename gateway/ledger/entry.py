@@ -21,6 +21,8 @@ GENESIS = "0" * 64
 
 
 class EntryKind(StrEnum):
+    """Every kind of entry the gateway writes; `events.EVENTS` holds exactly one model for each."""
+
     GATEWAY_START = "gateway.start"
     GATEWAY_STOP = "gateway.stop"
     CALL_INTENT = "call.intent"
@@ -32,6 +34,7 @@ class EntryKind(StrEnum):
     STEP_RECONCILED = "step.reconciled"
     POLICY_RELOAD = "policy.reload"
     MANIFESTS_RELOAD = "manifests.reload"
+    UPSTREAM_REFUSED = "upstream.refused"
     KEY_ROTATED = "key.rotated"
     APPROVAL_REQUESTED = "approval.requested"
     APPROVAL_GRANTED = "approval.granted"
@@ -40,9 +43,14 @@ class EntryKind(StrEnum):
     APPROVAL_EXECUTED = "approval.executed"
     APPROVAL_FAILED = "approval.failed"
     APPROVAL_OUTCOME_UNKNOWN = "approval.outcome_unknown"
+    APPROVAL_TAMPERED = "approval.tampered"
+    APPROVAL_REMEDIATED = "approval.remediated"
     COMPENSATION = "compensation"
     QUARANTINE = "quarantine"
+    QUARANTINE_RELEASED = "quarantine.released"
     CHECKPOINT = "workflow.checkpoint"
+    ROLLBACK_STARTED = "rollback.started"
+    ROLLBACK_FINISHED = "rollback.finished"
 
 
 @dataclass(frozen=True, slots=True)

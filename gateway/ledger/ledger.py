@@ -1,5 +1,6 @@
 """The append-only ledger: durable, hash-chained, Merkle-tree entries with signed tree heads.
 
+Writers hand it typed events (`events.py`); each becomes one entry of the event's kind and data.
 Appends go to one writer thread. It takes every entry waiting at that moment, chains them in
 order, writes them in one transaction and commits once (group commit: concurrent callers share one
 fsync), and only then wakes the callers: `append` returns once the entry is on disk. An entry
@@ -29,6 +30,7 @@ from gateway.clock import SYSTEM, Clock
 from gateway.errors import LedgerClosed
 from gateway.ledger.anchor import keep_copy
 from gateway.ledger.entry import GENESIS, StoredEntry, index_columns, seal
+from gateway.ledger.events import LedgerEvent
 from gateway.ledger.keys import KEY_NAME, SigningKey
 from gateway.ledger.merkle import root
 from gateway.ledger.note import Checkpoint, parse
@@ -72,6 +74,12 @@ class _Pending:
             raise self.error
         assert self.entry is not None
         return self.entry
+
+
+def _pending(event: LedgerEvent, done: threading.Event | None = None) -> _Pending:
+    # The data is taken here, on the caller's side: what fails to serialise fails the caller, and
+    # the writer thread only chains and writes.
+    return _Pending(event.kind, event.data(), done)
 
 
 class _Nudge:
@@ -124,8 +132,8 @@ class Ledger:
         self._closed = False
         self._thread.start()
 
-    async def append(self, kind: str, data: dict[str, Any], *, alone: bool = False) -> StoredEntry:
-        """Record one entry; returns once it is durable.
+    async def append(self, event: LedgerEvent, *, alone: bool = False) -> StoredEntry:
+        """Record one event; returns once it is durable.
 
         `alone`: the caller is the only call in flight. If the writer thread is idle as well, the
         entry (after the outcomes held for it) is chained and written right here, on the event
@@ -134,7 +142,7 @@ class Ledger:
         """
         if self._closed:
             raise LedgerClosed("the ledger is stopped")
-        pending = _Pending(kind, data)
+        pending = _pending(event)
         if alone and self._write_inline(pending):
             return pending.outcome()
         pending.woken = asyncio.get_running_loop().create_future()
@@ -144,8 +152,8 @@ class Ledger:
         await pending.woken
         return pending.outcome()
 
-    def append_soon(self, kind: str, data: dict[str, Any], *, alone: bool = False) -> Awaitable[StoredEntry]:
-        """Have one entry written while the caller goes on; await the result for it to be durable
+    def append_soon(self, event: LedgerEvent, *, alone: bool = False) -> Awaitable[StoredEntry]:
+        """Have one event written while the caller goes on; await the result for it to be durable
         (it raises what the write raised).
 
         For a caller with other work to do meanwhile: a read-only call is forwarded while its
@@ -158,7 +166,7 @@ class Ledger:
         """
         if self._closed:
             raise LedgerClosed("the ledger is stopped")
-        pending = _Pending(kind, data)
+        pending = _pending(event)
         if alone:
             asyncio.get_running_loop().call_soon(self._write_soon, pending)
         else:
@@ -190,8 +198,8 @@ class Ledger:
             await pending.woken
         return pending.outcome()
 
-    def submit(self, kind: str, data: dict[str, Any]) -> None:
-        """Record one entry without waiting for it to be durable (a write failure is logged).
+    def submit(self, event: LedgerEvent) -> None:
+        """Record one event without waiting for it to be durable (a write failure is logged).
 
         For entries whose loss in a crash is itself recorded: a call's outcome, whose absence
         start-up recovery turns into an explicit `call.outcome_unknown`. It is written with the
@@ -199,7 +207,7 @@ class Ledger:
         """
         if self._closed:
             raise LedgerClosed("the ledger is stopped")
-        pending = _Pending(kind, data)
+        pending = _pending(event)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no event loop to hold it on
@@ -210,9 +218,9 @@ class Ledger:
             self._held_loop = loop
             self._held_timer = loop.call_later(_LINGER, self._release_held)
 
-    def append_blocking(self, kind: str, data: dict[str, Any]) -> StoredEntry:
+    def append_blocking(self, event: LedgerEvent) -> StoredEntry:
         """The same from a thread with no event loop (start-up recovery, CLI), or at stop."""
-        pending = _Pending(kind, data, threading.Event())
+        pending = _pending(event, threading.Event())
         self._enqueue([*self._take_held(), pending])
         assert pending.done is not None
         pending.done.wait()

@@ -26,7 +26,7 @@ from gateway.pipeline.decide import Decide
 from gateway.pipeline.forward import Forward
 from gateway.pipeline.plan import Planner
 from gateway.pipeline.record import OpenCalls, RecordIntent, RecordOutcome
-from gateway.pipeline.resolve import Resolve
+from gateway.pipeline.resolve import Resolve, Unlisted
 from gateway.pipeline.snapshot import Snapshot
 from gateway.pipeline.track import React, Track
 from gateway.pipeline.validate import Validate
@@ -55,10 +55,11 @@ class Stages:
         reads_ahead: bool = False,
         shared_roles: frozenset[str] = frozenset(),
         masker: Masker | None = None,
+        unlisted: Unlisted | None = None,
     ) -> None:
         masker = masker or (ledger[1] if ledger else None)
         self.confine = Confine(saga, shared_roles) if saga is not None else None
-        self.resolve = Resolve(catalog, manifests)
+        self.resolve = Resolve(catalog, manifests, unlisted)
         self.validate = Validate()
         self.decide = Decide(policy, workflows)
         self.forward = Forward()

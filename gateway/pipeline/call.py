@@ -13,6 +13,7 @@ from gateway.ledger.privacy import Masker, Redaction
 from gateway.manifests import ResolvedManifest
 from gateway.models import CallContext, ProgressSink, ToolRef
 from gateway.policy import Decision
+from gateway.upstream.gates import Capability
 from gateway.upstream.link import UpstreamLink
 
 LinkSource = Callable[[str], Awaitable[UpstreamLink]]
@@ -65,6 +66,9 @@ class Call:
     """Sends an elicitation to the client's user during this call, when the client supports it."""
     input_round: InputRound | None = None
     """Set on 2026-07-28 calls: what the client answered to the gateway's input requests."""
+    capabilities: frozenset[Capability] | None = None
+    """What the calling client declared (roots, sampling, elicitation): a tool its upstream
+    offers only to clients with others is not resolved (None: the gateway's own calls)."""
     held_digest: str | None = None
     """The digest of the held call's ticket (recorded in `call.held`)."""
     held_approval: str | None = None

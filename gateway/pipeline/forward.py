@@ -33,4 +33,6 @@ class Forward:
                 params["inputResponses"] = dict(answers.responses)
             if answers.state is not None:
                 params["requestState"] = answers.state
-        return await link.request("tools/call", params, call.progress)
+        # A 2026-07-28 request declares its capabilities itself: the upstream sees the client's, not
+        # the gateway's, so it asks only for what the client can answer (SEP-2575, SEP-2322).
+        return await link.request("tools/call", params, call.progress, capabilities=call.capabilities)

@@ -12,7 +12,7 @@ The two share a count of the calls between them (`OpenCalls`): the intent of a c
 only one open may be written on the event loop itself (`Ledger.append(alone=True)`).
 
 Arguments and results pass through the privacy rules first: masked paths become salted digests,
-large results are stored as digest and size.
+large results are stored as digest and size. Each entry is its typed event (`ledger/events.py`).
 """
 
 from __future__ import annotations
@@ -25,9 +25,19 @@ import anyio
 from mcp.shared.exceptions import MCPError
 
 from gateway.errors import CallError, OutcomeUnknownError, UnrecordedError
-from gateway.ledger.entry import EntryKind
+from gateway.ledger.events import (
+    CallHeld,
+    CallIntent,
+    CallOutcomeUnknown,
+    CallRefused,
+    CallResult,
+    DecisionRecord,
+    ManifestRecord,
+    RequiredApprovers,
+)
 from gateway.ledger.ledger import Ledger
 from gateway.ledger.privacy import Masker
+from gateway.manifests import ResolvedManifest
 from gateway.manifests.schema import Reversibility
 from gateway.pipeline.call import Call, Proceed, Result
 from gateway.pipeline.verdict import decision_in
@@ -37,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 
 def _who(call: Call) -> dict[str, Any]:
+    """The fields every call event starts with (`ledger.events._Call`), as keywords for it."""
     context = call.context
     return {
         "correlation_id": context.correlation_id,
@@ -48,16 +59,16 @@ def _who(call: Call) -> dict[str, Any]:
     }
 
 
-def _decision(call: Call) -> dict[str, Any] | None:
+def _decision(call: Call) -> DecisionRecord | None:
     decision = call.decision
     if decision is None:
         return None
-    return {
-        "id": decision.decision_id,
-        "effect": decision.effect.value,
-        "reasons": decision.reasons,
-        "approvers": [a.model_dump() for a in decision.approvers],
-    }
+    return DecisionRecord(
+        id=decision.decision_id,
+        effect=decision.effect.value,
+        reasons=decision.reasons,
+        approvers=[RequiredApprovers(role=a.role, count=a.count) for a in decision.approvers],
+    )
 
 
 class OpenCalls:
@@ -88,69 +99,63 @@ class RecordOutcome:
             result = await proceed(call)
         except anyio.get_cancelled_exc_class():
             if call.intent_seq is not None:  # (submit: no await inside a cancelled scope)
-                self._unknown(call, started, "the call was cancelled after it was forwarded")
+                self._unknown(call, call.intent_seq, started, "the call was cancelled after it was forwarded")
             raise
         except OutcomeUnknownError as exc:
             if call.intent_seq is None:
                 raise
-            self._unknown(call, started, exc.message)
+            self._unknown(call, call.intent_seq, started, exc.message)
             raise
         except (CallError, MCPError) as exc:
             message = exc.message if isinstance(exc, CallError) else exc.error.message
             if call.intent_seq is not None:
                 error = call.redacted(self._masker).data(message)
-                await self._outcome(call, started, {"status": "error", "error": error})
+                self._outcome(call, call.intent_seq, started, status="error", error=error)
             elif isinstance(exc, UnrecordedError):  # the ledger failed already: say so, don't try again
                 logger.error("call %s not recorded: %s", call.context.correlation_id, message)
             else:  # rejected before any decision (unknown tool, invalid arguments, not the caller's)
                 error = call.redacted(self._masker).data(message)
-                await self._ledger.append(EntryKind.CALL_REFUSED, {**_who(call), "error": error})
+                await self._ledger.append(CallRefused(**_who(call), error=error))
             raise
         except Exception as exc:  # a fault of the gateway itself: still on record before it propagates
             reason = f"the gateway failed: {type(exc).__name__}: {exc}"
             if call.intent_seq is not None:  # it was forwarded, or may have been: it may have run
-                self._unknown(call, started, call.redacted(self._masker).data(reason))
+                self._unknown(call, call.intent_seq, started, call.redacted(self._masker).data(reason))
             else:
-                await self._ledger.append(
-                    EntryKind.CALL_REFUSED, {**_who(call), "error": call.redacted(self._masker).data(reason)}
-                )
+                await self._ledger.append(CallRefused(**_who(call), error=call.redacted(self._masker).data(reason)))
             raise
         redaction = call.redacted(self._masker)
         if call.intent_seq is None:  # not forwarded here: record the decision (refused, or held)
             held = call.decision is not None and call.decision.effect is Effect.REQUIRE_APPROVAL
-            arguments = redaction.arguments(dict(call.context.arguments))
-            await self._ledger.append(
-                EntryKind.CALL_HELD if held else EntryKind.CALL_REFUSED,
-                {
-                    **_who(call),
-                    "arguments": arguments,
-                    "decision": _decision(call),
-                    "answer": redaction.data(_answered(result)),
-                    **({"call_digest": call.held_digest} if call.held_digest else {}),
-                    **({"approval_id": call.held_approval} if call.held_approval else {}),
-                },
-            )
+            fields = {
+                **_who(call),
+                "arguments": redaction.arguments(dict(call.context.arguments)),
+                "decision": _decision(call),
+                "answer": redaction.data(_answered(result)),
+                **({"call_digest": call.held_digest} if call.held_digest else {}),
+                **({"approval_id": call.held_approval} if call.held_approval else {}),
+            }
+            await self._ledger.append(CallHeld(**fields) if held else CallRefused(**fields))
             return result
         stored = self._masker.limit(redaction.result(result))
-        status = "tool_error" if result.get("isError") else "ok"
-        await self._outcome(call, started, {"status": status, "result": stored})
+        self._outcome(
+            call, call.intent_seq, started, status="tool_error" if result.get("isError") else "ok", result=stored
+        )
         return result
 
-    def _unknown(self, call: Call, started: float, reason: str) -> None:
+    def _unknown(self, call: Call, intent_seq: int, started: float, reason: str) -> None:
         """Forwarded, and no outcome seen: recorded as such, never as an error (it may have run)."""
         duration = round((time.perf_counter() - started) * 1000, 3)
         self._ledger.submit(
-            EntryKind.CALL_OUTCOME_UNKNOWN,
-            {**_who(call), "intent_seq": call.intent_seq, "duration_ms": duration, "reason": reason},
+            CallOutcomeUnknown(**_who(call), intent_seq=intent_seq, duration_ms=duration, reason=reason)
         )
 
-    async def _outcome(self, call: Call, started: float, outcome: dict[str, Any]) -> None:
+    def _outcome(self, call: Call, intent_seq: int, started: float, **outcome: Any) -> None:
+        """`call.result`: the status, and the result or the error."""
         # The answer does not wait for this entry's fsync: if the gateway dies first, start-up
         # recovery records the call's outcome as unknown, so nothing is silently lost.
         duration = round((time.perf_counter() - started) * 1000, 3)
-        self._ledger.submit(
-            EntryKind.CALL_RESULT, {**_who(call), "intent_seq": call.intent_seq, "duration_ms": duration, **outcome}
-        )
+        self._ledger.submit(CallResult(**_who(call), intent_seq=intent_seq, duration_ms=duration, **outcome))
 
 
 class RecordIntent:
@@ -166,7 +171,7 @@ class RecordIntent:
 
     async def __call__(self, call: Call, proceed: Proceed) -> Result:
         if self._reads_ahead and _declared_read_only(call):
-            durable = self._ledger.append_soon(EntryKind.CALL_INTENT, self._intent(call), alone=self._open.count == 1)
+            durable = self._ledger.append_soon(self._intent(call), alone=self._open.count == 1)
             try:
                 return await proceed(call)
             finally:
@@ -177,31 +182,35 @@ class RecordIntent:
                         f"the ledger could not record this call, so its answer is withheld: {exc}"
                     ) from exc
         try:
-            entry = await self._ledger.append(EntryKind.CALL_INTENT, self._intent(call), alone=self._open.count == 1)
+            entry = await self._ledger.append(self._intent(call), alone=self._open.count == 1)
         except Exception as exc:
             raise UnrecordedError(f"the ledger could not record this call, so it was not forwarded: {exc}") from exc
         call.intent_seq = entry.seq
         return await proceed(call)
 
-    def _intent(self, call: Call) -> dict[str, Any]:
-        manifest = call.manifest.manifest if call.manifest is not None else None
-        return {
+    def _intent(self, call: Call) -> CallIntent:
+        return CallIntent(
             **_who(call),
-            "roles": sorted(call.context.principal.roles),
-            "arguments": call.redacted(self._masker).arguments(dict(call.context.arguments)),
-            "manifest": None
-            if manifest is None
-            else {
-                "source": call.manifest.source if call.manifest else None,
-                "reversibility": manifest.reversibility.value,
-                "impact": manifest.impact.value,
-                "side_effects": manifest.side_effects,
-                "compensation": manifest.compensation.tool if manifest.compensation else None,
-            },
-            "decision": _decision(call),
-            "compensation": call.context.compensation,
+            roles=sorted(call.context.principal.roles),
+            arguments=call.redacted(self._masker).arguments(dict(call.context.arguments)),
+            manifest=_manifest(call.manifest),
+            decision=_decision(call),
+            compensation=call.context.compensation,
             **({"approval": call.approval.approval_id} if call.approval is not None else {}),
-        }
+        )
+
+
+def _manifest(resolved: ResolvedManifest | None) -> ManifestRecord | None:
+    if resolved is None:
+        return None
+    manifest = resolved.manifest
+    return ManifestRecord(
+        source=resolved.source,
+        reversibility=manifest.reversibility.value,
+        impact=manifest.impact.value,
+        side_effects=manifest.side_effects,
+        compensation=manifest.compensation.tool if manifest.compensation else None,
+    )
 
 
 def _declared_read_only(call: Call) -> bool:

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from gateway.errors import CallError, UpstreamError
-from gateway.ledger.entry import EntryKind
+from gateway.ledger.events import CallSnapshot
 from gateway.ledger.ledger import Ledger
 from gateway.ledger.privacy import Masker
 from gateway.manifests import render
@@ -36,20 +36,19 @@ class Snapshot:
         redaction = call.redacted(self._masker)
         context = call.context
         await self._ledger.append(
-            EntryKind.CALL_SNAPSHOT,
-            {
-                "correlation_id": context.correlation_id,
-                "principal": context.principal.id,
-                "workflow": context.workflow_id,
-                "tool": call.tool.qualified if call.tool else None,
-                "read": tool,
-                "arguments": redaction.data(arguments),
+            CallSnapshot(
+                correlation_id=context.correlation_id,
+                principal=context.principal.id,
+                workflow=context.workflow_id,
+                tool=call.tool.qualified if call.tool else None,
+                read=tool,
+                arguments=redaction.data(arguments),
                 **(
                     {"error": redaction.data(error)}
                     if error
                     else {"snapshot": self._masker.limit(redaction.data(seen))}
                 ),
-            },
+            )
         )
 
     async def __call__(self, call: Call, proceed: Proceed) -> Result:

@@ -25,6 +25,14 @@ import stamina
 from pydantic import BaseModel
 
 from gateway.errors import CallError, CompensationFailed, OutcomeUnknownError, TemplateError, Undecided, UpstreamError
+from gateway.ledger.events import (
+    Compensated,
+    Quarantine,
+    Record,
+    RollbackFinished,
+    RollbackStarted,
+    StepReconciled,
+)
 from gateway.ledger.privacy import shown
 from gateway.manifests.templates import lookup, render
 from gateway.models import result_data
@@ -39,7 +47,6 @@ Every call a rollback makes (compensations, and the reads that settle or verify 
 it: policy sees `compensation: true`, so a quarantined workflow can still be undone."""
 Escalate = Callable[[Step, str], Awaitable[str | None]]
 """(step, why) → the id of the manual-remediation ticket."""
-Record = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
 class RollbackReport(BaseModel):
@@ -91,13 +98,13 @@ class Rollbacks:
             if dry_run:
                 return report
             self._saga.begin_rollback(workflow, scope, selection)
-            await self._record("rollback.started", {"workflow": workflow, "scope": scope, "plan": report.plan})
+            await self._record(RollbackStarted(workflow=workflow, scope=scope, plan=report.plan))
             for action in actions:
                 await self._apply(action, report)
             if report.escalated or report.failed:
                 reason = f"rollback left {len(report.escalated) + len(report.failed)} step(s) to a person"
                 self._saga.set_status(workflow, WorkflowStatus.QUARANTINED, reason)
-                await self._record("quarantine", {"workflow": workflow, "reason": reason})
+                await self._record(Quarantine(workflow=workflow, reason=reason))
                 report.status = WorkflowStatus.QUARANTINED.value
             elif scope == "all":
                 self._saga.set_status(workflow, WorkflowStatus.ROLLED_BACK, "rolled back")
@@ -106,11 +113,14 @@ class Rollbacks:
                 report.status = self._saga.status(workflow)[0].value
             self._saga.end_rollback(workflow)
             await self._record(
-                "rollback.finished",
-                {
-                    "workflow": workflow,
-                    **report.model_dump(include={"compensated", "not_applied", "escalated", "failed", "status"}),
-                },
+                RollbackFinished(
+                    workflow=workflow,
+                    compensated=report.compensated,
+                    not_applied=report.not_applied,
+                    escalated=report.escalated,
+                    failed=report.failed,
+                    status=report.status,
+                )
             )
             return report
 
@@ -176,8 +186,7 @@ class Rollbacks:
         except CallError as exc:
             raise Undecided(f"the read that would tell failed: {exc.message}") from None
         await self._record(
-            "step.reconciled",
-            {"workflow": step.workflow, "step": step.seq, "tool": step.tool, "took_effect": took_effect},
+            StepReconciled(workflow=step.workflow, step=step.seq, tool=step.tool, took_effect=took_effect)
         )
         if not took_effect:
             settled = step.model_copy(update={"status": StepStatus.NOT_APPLIED})
@@ -256,14 +265,9 @@ class Rollbacks:
 
     async def _record_compensation(self, step: Step, tool: str) -> None:
         await self._record(
-            "compensation",
-            {
-                "workflow": step.workflow,
-                "step": step.seq,
-                "tool": step.tool,
-                "compensation": tool,
-                "attempts": step.attempts,
-            },
+            Compensated(
+                workflow=step.workflow, step=step.seq, tool=step.tool, compensation=tool, attempts=step.attempts
+            )
         )
 
     async def _verified_safely(self, step: Step) -> bool:

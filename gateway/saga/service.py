@@ -13,12 +13,13 @@ from gateway.approvals.queue import ApprovalQueue
 from gateway.clock import SYSTEM, Clock
 from gateway.errors import UnknownPrincipalError
 from gateway.ids import new_id
+from gateway.ledger.events import Quarantine, QuarantineReleased, Record, WorkflowCheckpoint
 from gateway.ledger.privacy import Masker, shown
 from gateway.models import CallContext, Principal
 from gateway.policy.document import ApproverRule
 from gateway.saga.current import new_workflow_id
 from gateway.saga.model import Checkpoint, Scope, Step, WorkflowStatus
-from gateway.saga.rollback import Record, RollbackReport, Rollbacks, RunCall
+from gateway.saga.rollback import RollbackReport, Rollbacks, RunCall
 from gateway.saga.store import SagaStore
 
 ROLLBACK_PRINCIPAL = Principal("rollgate-rollback", frozenset({"operator"}))
@@ -66,11 +67,11 @@ class Workflows:
 
     async def quarantine_principal(self, principal: str, reason: str) -> None:
         self.saga.set_principal_status(principal, WorkflowStatus.QUARANTINED, reason)
-        await self._record("quarantine", {"principal": principal, "reason": reason})
+        await self._record(Quarantine(principal=principal, reason=reason))
 
     async def release_principal(self, principal: str, by: str) -> None:
         self.saga.set_principal_status(principal, WorkflowStatus.ACTIVE, None)
-        await self._record("quarantine.released", {"principal": principal, "by": by})
+        await self._record(QuarantineReleased(principal=principal, by=by))
 
     def is_atomic(self, workflow: str) -> bool:
         status, reason = self.saga.status(workflow)
@@ -85,7 +86,7 @@ class Workflows:
             created_at=self.clock.now().isoformat(),
         )
         self.saga.add_checkpoint(mark)
-        await self._record("workflow.checkpoint", {"workflow": workflow, "label": label, "after_step": mark.after_seq})
+        await self._record(WorkflowCheckpoint(workflow=workflow, label=label, after_step=mark.after_seq))
         return mark
 
     def status(self, workflow: str) -> dict[str, Any]:
@@ -110,11 +111,11 @@ class Workflows:
 
     async def quarantine(self, workflow: str, reason: str) -> None:
         self.saga.set_status(workflow, WorkflowStatus.QUARANTINED, reason)
-        await self._record("quarantine", {"workflow": workflow, "reason": reason})
+        await self._record(Quarantine(workflow=workflow, reason=reason))
 
     async def release(self, workflow: str, by: str) -> None:
         self.saga.set_status(workflow, WorkflowStatus.ACTIVE, None)
-        await self._record("quarantine.released", {"workflow": workflow, "by": by})
+        await self._record(QuarantineReleased(workflow=workflow, by=by))
 
     async def _escalate(self, step: Step, why: str) -> str | None:
         """A step nobody can undo automatically becomes a manual-remediation item in the queue."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import mcp_types as types
 
-from gateway.errors import CallError, LimitError
+from gateway.errors import InvalidRequestParams, LimitError
 from gateway.ids import new_id
 from gateway.models import META_STEP, META_WORKFLOW, CallContext, Principal, ProgressSink
 from gateway.pipeline import Call, TaskSupport
@@ -22,10 +22,6 @@ _HOP_BY_HOP_META = frozenset(
         types.LOG_LEVEL_META_KEY,
     }
 )
-
-
-class InvalidRequestParams(CallError):
-    code = types.INVALID_PARAMS
 
 
 def forwardable_meta(meta: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -94,4 +90,4 @@ def build_call(
         session_key=session_id,
     )
     task = TaskSupport.CORE if isinstance(params.get("task"), Mapping) else None
-    return Call(context=context, links=links.get, progress=progress, task=task)
+    return Call(context=context, links=links.get, progress=progress, task=task, capabilities=links.capabilities)

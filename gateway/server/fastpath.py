@@ -13,9 +13,11 @@ DELETE, other revisions) goes to the SDK unchanged, with its body replayed.
 The client's answers to server-to-client requests sent here (sampling, elicitation, roots) and
 its `notifications/cancelled` for calls running here are picked up here too.
 
-Such a stream can be resumed: every event carries an id (`fp-<stream>-<n>`), the call goes on if
-the client's connection drops, and a GET with `Last-Event-ID` from the same session and principal
-replays what the client missed and then carries the rest of the stream, the result included.
+Such a stream can be resumed: it opens with a priming event (id `fp-<stream>-0`, empty data and
+the `retry` to wait before reconnecting; SEP-1699), every later event carries an id
+(`fp-<stream>-<n>`), the call goes on if the client's connection drops, and a GET with
+`Last-Event-ID` from the same session and principal replays what the client missed and then
+carries the rest of the stream, the result included.
 """
 
 from __future__ import annotations
@@ -66,8 +68,11 @@ class FastToolCalls:
         security: TransportSecuritySettings,
         max_body: int,
         max_depth: int = 64,
+        *,
+        retry_ms: int = 1000,
     ) -> None:
         self._max_depth = max_depth
+        self._retry_ms = retry_ms
         self._app = app
         self._dispatch = dispatch
         self._sessions = sessions
@@ -190,7 +195,7 @@ class FastToolCalls:
     ) -> None:
         request_id = message["id"]
         session_id = next((v.decode("latin-1") for k, v in scope["headers"] if k == _SESSION_HEADER), None)
-        channel = _ResponseChannel(send, session, session_id, self._remember)
+        channel = _ResponseChannel(send, session, session_id, self._remember, self._retry_ms)
         response: dict[str, Any] | None = None
         try:
             params = message.get("params")
@@ -233,9 +238,15 @@ class _ResponseChannel:
     events are kept, so that a client that lost the stream can resume it."""
 
     def __init__(
-        self, send: Send, session: KnownSession, session_id: str | None, remember: Callable[[_ResponseChannel], None]
+        self,
+        send: Send,
+        session: KnownSession,
+        session_id: str | None,
+        remember: Callable[[_ResponseChannel], None],
+        retry_ms: int = 1000,
     ) -> None:
         self._send = send
+        self._retry_ms = retry_ms
         self.session = session
         self.session_id = session_id
         self._remember = remember
@@ -288,7 +299,13 @@ class _ResponseChannel:
                 self.stream_id = f"{_EVENT_PREFIX}{next(_stream_ids)}"
                 self._remember(self)
                 await self._send(_SSE_START)
+                await self._send({"type": "http.response.body", "body": self._priming(), "more_body": True})
             await self._send({"type": "http.response.body", "body": self._record(payload), "more_body": True})
+
+    def _priming(self) -> bytes:
+        """The stream's first event (SEP-1699): an id to resume from before anything else came
+        (event 0: a resume from it replays every event), empty data, and when to reconnect."""
+        return b"id: %s-0\nretry: %d\ndata:\n\n" % (self.stream_id.encode(), self._retry_ms)
 
     def _record(self, payload: dict[str, Any]) -> bytes:
         self._events.append(

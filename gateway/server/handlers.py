@@ -25,8 +25,11 @@ from gateway.pipeline import Call, InputRound, TaskSupport
 from gateway.saga.current import new_workflow_id
 from gateway.server.calls import WORKFLOW_HEADER, build_call, forwardable_meta
 from gateway.server.metatools import META_TOOLS
+from gateway.server.revisions import for_revision
 from gateway.server.sessions import KnownSession
 from gateway.server.tasks import TASKS_EXTENSION
+from gateway.upstream.catalog import Catalog
+from gateway.upstream.gates import declared
 from gateway.upstream.pool import LinkSet
 from gateway.upstream.relay import DownstreamRelay, SdkCallChannel
 
@@ -79,12 +82,9 @@ def _modern_round(call: Call, ctx: Ctx) -> None:
     )
 
 
-def for_downstream(ctx: Ctx, result: dict[str, Any]) -> dict[str, Any]:
+def for_downstream(ctx: Ctx, method: str, result: dict[str, Any]) -> dict[str, Any]:
     """Adapt an upstream result to the downstream revision (the SDK sieves later-revision fields)."""
-    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS and "resultType" not in result:
-        # 2026-07-28 requires resultType; a handshake-era upstream's result is always complete.
-        return {**result, "resultType": "complete"}
-    return result
+    return for_revision(method, ctx.protocol_version, result)
 
 
 class Handlers:
@@ -101,7 +101,12 @@ class Handlers:
         links: LinkSet | None = connection.state.get(_LINKS_KEY)
         if links is None:
             relay = DownstreamRelay()
-            links = LinkSet(self.gateway.pool, relay, owner=self.principal(ctx).id)
+            links = LinkSet(
+                self.gateway.pool,
+                relay,
+                owner=self.principal(ctx).id,
+                capabilities=declared(ctx.session.client_capabilities),
+            )
             connection.state[_LINKS_KEY] = links
             self.gateway.relays.add(relay)
             session_id = connection.session_id
@@ -142,13 +147,21 @@ class Handlers:
             return connection.session_id
         if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
             return None
-        return connection.state.setdefault(_WORKFLOW_KEY, new_workflow_id())
+        workflow: str = connection.state.setdefault(_WORKFLOW_KEY, new_workflow_id())
+        return workflow
 
     # -- tools -----------------------------------------------------------------------------
 
+    async def _catalog(self) -> Catalog:
+        """The catalogue; right after start (`rollgate stdio` connects upstreams in the background)
+        it waits, at most `stdio.first_listing_wait_seconds`, for the first connection attempts."""
+        await self.gateway.pool.first_attempts(self.gateway.config.stdio.first_listing_wait_seconds)
+        return self.gateway.pool.catalog
+
     async def list_tools(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         await self._links(ctx)
-        return types.ListToolsResult(tools=[*self.gateway.pool.catalog.tools(), *META_TOOLS.values()])
+        offered = (await self._catalog()).tools(declared(ctx.session.client_capabilities))
+        return types.ListToolsResult(tools=[*offered, *META_TOOLS.values()])
 
     async def call_tool(self, ctx: Ctx, params: types.CallToolRequestParams) -> Any:  # the SDK serialises raw results
         principal = self.principal(ctx)
@@ -166,12 +179,13 @@ class Handlers:
             )
             if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
                 _modern_round(call, ctx)
+                call.capabilities = declared(ctx.session.client_capabilities)  # each request brings its own
             elif _can_elicit(ctx.session.client_capabilities):
                 call.ask_user = SdkCallChannel(ctx.session, ctx.request_id).request
             if isinstance(links.relay, DownstreamRelay):
                 with links.relay.in_call(ctx.session, ctx.request_id):
-                    return for_downstream(ctx, await self.gateway.dispatch(call))
-            return for_downstream(ctx, await self.gateway.dispatch(call))
+                    return for_downstream(ctx, "tools/call", await self.gateway.dispatch(call))
+            return for_downstream(ctx, "tools/call", await self.gateway.dispatch(call))
         except CallError as exc:
             raise MCPError(code=exc.code, message=exc.message, data=exc.data) from None
 
@@ -181,9 +195,11 @@ class Handlers:
         links = await self._links(ctx)
         try:
             link = await links.get(upstream)
-            return for_downstream(ctx, await link.request(method, params))
+            modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS  # the request declares its own
+            capabilities = declared(ctx.session.client_capabilities) if modern else None
+            return for_downstream(ctx, method, await link.request(method, params, capabilities=capabilities))
         except CallError as exc:
-            raise MCPError(code=exc.code, message=exc.message) from None
+            raise MCPError(code=exc.code, message=exc.message, data=exc.data) from None
 
     def _dump(self, params: Any) -> dict[str, Any]:
         dumped = params.model_dump(by_alias=True, mode="json", exclude_none=True) if params is not None else {}
@@ -192,51 +208,53 @@ class Handlers:
         return dumped
 
     async def list_prompts(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
-        return types.ListPromptsResult(prompts=self.gateway.pool.catalog.prompts())
+        return types.ListPromptsResult(prompts=(await self._catalog()).prompts())
 
     async def get_prompt(self, ctx: Ctx, params: types.GetPromptRequestParams) -> Any:  # the SDK serialises raw results
-        ref = self.gateway.pool.catalog.resolve_prompt(params.name)
+        ref = (await self._catalog()).resolve_prompt(params.name)
         if ref is None:
             raise MCPError(code=types.INVALID_PARAMS, message=f"unknown prompt {params.name!r}")
         return await self._forward(ctx, ref.upstream, "prompts/get", {**self._dump(params), "name": ref.name})
 
     async def list_resources(self, ctx: Ctx, params: types.PaginatedRequestParams | None) -> types.ListResourcesResult:
-        return types.ListResourcesResult(resources=self.gateway.pool.catalog.resources())
+        return types.ListResourcesResult(resources=(await self._catalog()).resources())
 
     async def list_resource_templates(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
-        return types.ListResourceTemplatesResult(resource_templates=self.gateway.pool.catalog.templates())
+        return types.ListResourceTemplatesResult(resource_templates=(await self._catalog()).templates())
 
-    def _owner(self, uri: str) -> str:
-        owner = self.gateway.pool.catalog.resolve_uri(uri) or self.gateway.pool.catalog.only_upstream()
+    async def _owner(self, uri: str) -> str:
+        catalog = await self._catalog()
+        owner = catalog.resolve_uri(uri) or catalog.only_upstream()
         if owner is None:
-            raise MCPError(code=types.INVALID_PARAMS, message=f"no upstream serves resource {uri!r}")
+            # SEP-2164: an unknown resource is invalid params, naming the URI in `data`.
+            raise MCPError(code=types.INVALID_PARAMS, message=f"no upstream serves resource {uri!r}", data={"uri": uri})
         return owner
 
     async def read_resource(
         self, ctx: Ctx, params: types.ReadResourceRequestParams
     ) -> Any:  # the SDK serialises raw results
-        return await self._forward(ctx, self._owner(str(params.uri)), "resources/read", self._dump(params))
+        return await self._forward(ctx, await self._owner(str(params.uri)), "resources/read", self._dump(params))
 
     async def subscribe(self, ctx: Ctx, params: types.SubscribeRequestParams) -> Any:  # the SDK serialises raw results
-        return await self._forward(ctx, self._owner(str(params.uri)), "resources/subscribe", self._dump(params))
+        return await self._forward(ctx, await self._owner(str(params.uri)), "resources/subscribe", self._dump(params))
 
     async def unsubscribe(
         self, ctx: Ctx, params: types.UnsubscribeRequestParams
     ) -> Any:  # the SDK serialises raw results
-        return await self._forward(ctx, self._owner(str(params.uri)), "resources/unsubscribe", self._dump(params))
+        return await self._forward(ctx, await self._owner(str(params.uri)), "resources/unsubscribe", self._dump(params))
 
     async def complete(self, ctx: Ctx, params: types.CompleteRequestParams) -> Any:  # the SDK serialises raw results
         dumped = self._dump(params)
         ref = params.ref
         if isinstance(ref, types.PromptReference):
-            target = self.gateway.pool.catalog.resolve_prompt(ref.name)
+            target = (await self._catalog()).resolve_prompt(ref.name)
             if target is None:
                 raise MCPError(code=types.INVALID_PARAMS, message=f"unknown prompt {ref.name!r}")
             dumped["ref"] = {**dumped["ref"], "name": target.name}
             return await self._forward(ctx, target.upstream, "completion/complete", dumped)
-        return await self._forward(ctx, self._owner(ref.uri), "completion/complete", dumped)
+        return await self._forward(ctx, await self._owner(ref.uri), "completion/complete", dumped)
 
     async def set_logging_level(self, ctx: Ctx, params: types.SetLevelRequestParams) -> types.EmptyResult:
         links = await self._links(ctx)

@@ -26,11 +26,13 @@ from starlette.routing import Route
 from gateway.app import Gateway
 from gateway.config import Config, ServerConfig
 from gateway.errors import ConfigError
+from gateway.server import local_socket
 from gateway.server.auth import BearerAuth, TokenTable
 from gateway.server.build import build_server
 from gateway.server.coalesce import CoalescingHttpTools
 from gateway.server.events import MemoryEventStore
 from gateway.server.fastpath import FastToolCalls
+from gateway.server.ownership import owned_by_serve
 from gateway.server.session_guard import SessionGuard
 from gateway.web import ApprovalsApi, ApproverTokens, WorkflowsApi, http_error, openapi_route, page_routes
 
@@ -52,6 +54,9 @@ def build_app(gateway: Gateway) -> Any:
     manager = StreamableHTTPSessionManager(
         app=build_server(gateway),
         event_store=MemoryEventStore(config.server.event_history) if config.server.event_history else None,
+        # With an event store, every SSE response opens with a priming event (an id, empty data):
+        # this adds the `retry` to it, so a client that loses the stream knows when to resume.
+        retry_interval=config.server.sse_retry_milliseconds if config.server.event_history else None,
         security_settings=security_settings(config.server),
         session_idle_timeout=config.server.session_idle_timeout_seconds,
         max_request_body_size=config.server.max_request_bytes,
@@ -64,6 +69,7 @@ def build_app(gateway: Gateway) -> Any:
         security,
         config.server.max_request_bytes,
         config.limits.max_json_depth,
+        retry_ms=config.server.sse_retry_milliseconds,
     )
     guard = SessionGuard(fast, manager_has_session(manager), config.limits.max_sessions_per_principal, gateway.refused)
     mcp_endpoint = BearerAuth(guard, TokenTable(config), config.auth)
@@ -144,7 +150,8 @@ async def serve_http(config: Config, *, announce: Any = None) -> None:
             "(another gateway running? set [server] port)"
         ) from None
     host, port = sock.getsockname()[:2]
-    async with gateway.running():
+    # `serve` owns the state directory (a stdio owner hands over) and serves stdio followers too.
+    async with owned_by_serve(config) as followers, gateway.running(), local_socket.serving(gateway, followers):
         uv_config = uvicorn.Config(
             build_app(gateway),
             timeout_keep_alive=int(config.server.keep_alive_seconds),

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from gateway.approvals.queue import ApprovalQueue
 from gateway.approvals.ticket import State
 from gateway.config import LimitsConfig
-from gateway.errors import CallError, LimitError
+from gateway.errors import InvalidMetaToolArguments, LimitError
 from gateway.pipeline import Call, Planner, Result
 from gateway.pipeline.approve import answer
 from gateway.pipeline.plan import Plan
@@ -129,10 +129,6 @@ STATUS = _tool(
 )
 
 META_TOOLS = {t.name: t for t in (PLAN, APPROVAL_STATUS, BEGIN, CHECKPOINT, ROLLBACK, STATUS)}
-
-
-class InvalidMetaToolArguments(CallError):
-    code = types.INVALID_PARAMS
 
 
 _VALIDATORS = {name: Draft202012Validator(tool.input_schema) for name, tool in META_TOOLS.items()}

@@ -3,7 +3,9 @@
 Names are decided here once, when an upstream's listing is (re)loaded, so the per-call path is a
 dictionary lookup. Tools and prompts are namespaced by name (`crm__create_customer`); resources
 keep their URIs (URIs are already global) and a URI is routed to the upstream that listed it or
-whose template matches it.
+whose template matches it. A tool that its upstream offers only to clients of certain
+capabilities carries a `Gate` (see `gateway.upstream.gates`), and is listed and resolved only for
+clients whose declared capabilities meet it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from mcp.shared.uri_template import UriTemplate
 from gateway.config import NamespaceConfig
 from gateway.errors import CatalogError
 from gateway.models import ToolRef
+from gateway.upstream.gates import Capability, Gate
 
 Kind = Literal["tool", "prompt"]
 
@@ -30,6 +33,8 @@ class UpstreamListing:
     prompts: list[types.Prompt] = field(default_factory=list)
     resources: list[types.Resource] = field(default_factory=list)
     templates: list[types.ResourceTemplate] = field(default_factory=list)
+    gates: dict[str, Gate] = field(default_factory=dict)
+    """Tool name → what a client must declare to be offered it (absent: offered to every client)."""
 
 
 class Catalog:
@@ -39,6 +44,7 @@ class Catalog:
         self._namespace = namespace
         self._listings = dict(listings)
         self._tools: dict[str, tuple[ToolRef, types.Tool]] = {}
+        self._gates: dict[str, Gate] = {}
         self._prompts: dict[str, ToolRef] = {}
         self._resources: dict[str, str] = {}
         self._templates: list[tuple[UriTemplate, str]] = []
@@ -56,6 +62,8 @@ class Catalog:
             exposed = self._claim(self._tools, self.exposed(upstream, tool.name), upstream, "tool")
             ref = ToolRef(upstream, tool.name)
             self._tools[exposed] = (ref, tool)
+            if (gate := listing.gates.get(tool.name)) is not None:
+                self._gates[exposed] = gate
             self._exposed_tool_names[ref] = exposed
         for prompt in listing.prompts:
             exposed = self._claim(self._prompts, self.exposed(upstream, prompt.name), upstream, "prompt")
@@ -81,8 +89,18 @@ class Catalog:
         """A new catalogue in which `upstream`'s listing is replaced."""
         return Catalog(self._namespace, {**self._listings, upstream: listing})
 
-    def resolve_tool(self, exposed: str) -> tuple[ToolRef, types.Tool] | None:
+    def resolve_tool(
+        self, exposed: str, capabilities: frozenset[Capability] | None = None
+    ) -> tuple[ToolRef, types.Tool] | None:
+        """The tool behind `exposed`, if it is offered to a client declaring `capabilities`
+        (None: the gateway's own calls, offered every tool)."""
+        if capabilities is not None and not self.offers(exposed, capabilities):
+            return None
         return self._tools.get(exposed)
+
+    def offers(self, exposed: str, capabilities: frozenset[Capability]) -> bool:
+        gate = self._gates.get(exposed)
+        return gate is None or gate.admits(capabilities)
 
     def resolve_prompt(self, exposed: str) -> ToolRef | None:
         return self._prompts.get(exposed)
@@ -99,8 +117,13 @@ class Catalog:
     def only_upstream(self) -> str | None:
         return next(iter(self._listings)) if len(self._listings) == 1 else None
 
-    def tools(self) -> list[types.Tool]:
-        return [tool.model_copy(update={"name": exposed}) for exposed, (_, tool) in self._tools.items()]
+    def tools(self, capabilities: frozenset[Capability] | None = None) -> list[types.Tool]:
+        """The tools offered to a client declaring `capabilities` (None: all of them)."""
+        return [
+            tool.model_copy(update={"name": exposed})
+            for exposed, (_, tool) in self._tools.items()
+            if capabilities is None or self.offers(exposed, capabilities)
+        ]
 
     def prompts(self) -> list[types.Prompt]:
         return [

@@ -6,7 +6,14 @@ crashes, calls in flight fail with a clear `UpstreamError`, and a stdio upstream
 with exponential backoff while the other upstreams keep serving.
 
 Server-to-client traffic from the upstream (sampling, elicitation, roots, logging) is handed to a
-`Relay`, which delivers it to the downstream client session that owns the link.
+`Relay`, which delivers it to the downstream client session that owns the link. A link declares
+to its upstream the capabilities of its owner (a downstream session's link: what that client
+declared; a control link: all of them), so a server never offers or asks what the client cannot.
+
+A control link speaks the newest revision both sides support (`modern.negotiate`), lists the
+upstream for the catalogue and finds its capability gates (`gates.py`); a handshake-era session's
+link keeps the handshake with a dual-era upstream and reaches the tools its session is not offered
+through a stateless twin.
 """
 
 from __future__ import annotations
@@ -29,11 +36,12 @@ from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
 from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
 
 from gateway.config import UpstreamConfig
-from gateway.errors import OutcomeUnknownError, UpstreamError
+from gateway.errors import NotSent, OutcomeUnknownError, UpstreamError, WireTimeout
 from gateway.models import ProgressSink
 from gateway.upstream import modern
 from gateway.upstream.catalog import UpstreamListing
-from gateway.upstream.wire import NotSent, StdioWire, WireTimeout, stdio_wire
+from gateway.upstream.gates import ALL, Capability, Gate, advertised, probe_gates
+from gateway.upstream.wire import StdioWire, stdio_wire
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +74,14 @@ ListChanged = Callable[["UpstreamLink", str], None]
 """Called with (the link, notification method) when an upstream's listing changes."""
 
 
+class Twin(Protocol):
+    """Where a handshake-era session's link finds its stateless twin (see `modern`)."""
+
+    async def link(self) -> UpstreamLink | None:
+        """The twin, when the upstream speaks a stateless revision (None for a handshake-only one)."""
+        ...
+
+
 class UpstreamLink:
     """A supervised client session to one upstream."""
 
@@ -76,12 +92,28 @@ class UpstreamLink:
         on_list_changed: ListChanged | None = None,
         *,
         answers_input: bool = False,
+        capabilities: frozenset[Capability] = ALL,
+        lists: bool = True,
+        newest: bool = True,
+        twin: Twin | None = None,
     ) -> None:
         self.config = config
         self._relay = relay
         self._answers_input = answers_input
         """The owner is a handshake-era client session: the link answers a 2026-07-28 upstream's
         `input_required` rounds by asking that client (see `gateway.upstream.modern`)."""
+        self._capabilities = capabilities
+        self._lists = lists
+        """A control link: it lists the upstream at connect and finds its capability gates (a
+        session link lists it only when it changes, in what that session's client is offered)."""
+        self._newest = newest
+        """Negotiate the newest revision (else the handshake first: see `modern.negotiate`)."""
+        self._twin = twin
+        """This link's stateless twin, for the tools its own session is not offered."""
+        self._own: set[str] | None = None
+        self._log_level: str | None = "debug" if answers_input else None
+        """The log level stamped on stateless requests (2026-07-28 logging is opt-in per request):
+        a handshake-era owner hears every log, as from a handshake-era server, until it sets one."""
         self._on_list_changed = on_list_changed
         self._session: ClientSession | None = None
         self._dispatcher: _WatchedDispatcher | None = None
@@ -97,6 +129,11 @@ class UpstreamLink:
     @property
     def name(self) -> str:
         return self.config.name
+
+    @property
+    def stateless(self) -> bool:
+        """The link speaks a stateless revision (2026-07-28) with its upstream."""
+        return self._session is not None and modern.is_modern(self._session)
 
     @property
     def capabilities(self) -> types.ServerCapabilities | None:
@@ -137,25 +174,21 @@ class UpstreamLink:
             async with AsyncExitStack() as stack:
                 read, write, wire = await stack.enter_async_context(self._transport())
                 dispatcher = _WatchedDispatcher(read, write)
-                session = ClientSession(
-                    dispatcher=dispatcher,
-                    sampling_callback=self._on_sampling,
-                    elicitation_callback=self._on_elicitation,
-                    list_roots_callback=self._on_roots,
-                    message_handler=self._on_message,
-                    client_info=CLIENT_INFO,
-                )
+                session = self._client_session(dispatcher, self._capabilities)
                 await stack.enter_async_context(session)
                 with anyio.fail_after(self.config.connect_timeout_seconds):
-                    version = await modern.negotiate(session)
+                    version = await modern.negotiate(session, newest=self._newest)
                     changes = (
                         await stack.enter_async_context(modern.list_changes(session))
                         if modern.is_modern(session)
                         else None
                     )
-                    self.listing = await fetch_listing(session)
+                    if self._lists:
+                        self.listing = await fetch_listing(session)
                 self._headers = {MCP_PROTOCOL_VERSION_HEADER: version}
                 self._session, self._dispatcher, self._wire = session, dispatcher, wire
+                if self._lists:
+                    self.listing.gates = await self._gates(self.listing)
                 connected = True
                 self.last_error = None
                 self._ready.set()
@@ -205,21 +238,35 @@ class UpstreamLink:
         return self._session, self._dispatcher
 
     async def request(
-        self, method: str, params: Mapping[str, Any] | None, progress: ProgressSink | None = None
+        self,
+        method: str,
+        params: Mapping[str, Any] | None,
+        progress: ProgressSink | None = None,
+        *,
+        capabilities: frozenset[Capability] | None = None,
     ) -> dict[str, Any]:
         """Forward one request as raw JSON-RPC params and return the raw result.
 
         The params were validated at the downstream edge already; going straight to the wire
         (stdio) or the dispatcher (HTTP, SSE) skips re-building and re-validating pydantic models
-        on the hot path.
+        on the hot path. `capabilities` overrides what a stateless request declares (the gate probe).
         """
         session, dispatcher = await self._ready_session()
         stateless = modern.is_modern(session)
+        if not stateless and self._twin is not None and method == "tools/call":
+            name = (params or {}).get("name")
+            if name not in await self._own_tools(session) and (twin := await self._twin.link()) is not None:
+                return await twin.request(method, params, progress, capabilities=capabilities)
         timeout = self.config.timeout_seconds
+        wire = self._wire
+        if stateless and method == "logging/setLevel":
+            # 2026-07-28 has no session to set a level on: later requests carry it instead.
+            self._log_level = (params or {}).get("level", self._log_level)
+            return {}
         try:
-            if not stateless and self._wire is not None:  # the wire writes no 2026-07-28 envelope
+            if not stateless and wire is not None:
                 try:
-                    return await self._wire.request(method, params, progress, timeout)
+                    return await wire.request(method, params, progress, timeout)
                 except WireTimeout:
                     raise self._no_answer(method) from None
                 except NotSent as exc:
@@ -227,10 +274,17 @@ class UpstreamLink:
 
             async def send(params: Mapping[str, Any] | None) -> dict[str, Any]:
                 opts: dict[str, Any] = {"headers": dict(self._headers)}
+                declared = advertised(capabilities) if capabilities is not None else None
+                params = modern.stamped(session, method, params, opts, self._log_level, declared)  # type: ignore[arg-type]
+                if wire is not None:  # stdio: the envelope is in the params, headers are HTTP's
+                    try:
+                        return await wire.request(method, params, progress, timeout)
+                    except WireTimeout:
+                        raise self._no_answer(method) from None
+                    except NotSent as exc:
+                        raise UpstreamError(f"upstream {self.name!r} is unavailable: {exc}") from None
                 if progress is not None:
                     opts["on_progress"] = progress
-                if stateless:
-                    params = modern.stamped(session, method, params, opts)  # type: ignore[arg-type]
                 return await dispatcher.send_raw_request(method, params, opts)  # type: ignore[arg-type]
 
             # A bare cancel scope with a deadline, not move_on_after: the same timeout, without a
@@ -301,9 +355,80 @@ class UpstreamLink:
     async def _list_changed(self, method: str) -> None:
         if self._session is None:
             return  # still connecting: the listing is fetched once the handshake is done
-        self.listing = await fetch_listing(self._session)
+        self._own = None
+        listing = await fetch_listing(self._session)
+        if self._lists:
+            listing.gates = await self._gates(listing, self.listing)
+        self.listing = listing
         if self._on_list_changed is not None:
             self._on_list_changed(self, method)
+
+    async def _own_tools(self, session: ClientSession) -> set[str]:
+        """The tools this link's own session is offered (read once, again after a list change)."""
+        if self._own is None:
+            self._own = {tool.name for tool in await _all_pages(session.list_tools, "tools")}
+        return self._own
+
+    # -- capability gates -------------------------------------------------------------------
+
+    def _client_session(self, dispatcher: JSONRPCDispatcher[Any], capabilities: frozenset[Capability]) -> ClientSession:
+        """A client session declaring `capabilities` (the SDK declares one per callback given)."""
+        return ClientSession(
+            dispatcher=dispatcher,
+            sampling_callback=self._on_sampling if "sampling" in capabilities else None,
+            elicitation_callback=self._on_elicitation if "elicitation" in capabilities else None,
+            list_roots_callback=self._on_roots if "roots" in capabilities else None,
+            message_handler=self._on_message,
+            client_info=CLIENT_INFO,
+        )
+
+    async def _gates(self, listing: UpstreamListing, before: UpstreamListing | None = None) -> dict[str, Gate]:
+        """The capability gates of `listing`'s tools; the earlier ones when no tool is new. A probe
+        that fails leaves the tools ungated (offered to all, as before gates), and is logged."""
+        names = {tool.name for tool in listing.tools}
+        if before is not None and names <= {tool.name for tool in before.tools}:
+            return {name: gate for name, gate in before.gates.items() if name in names}
+        session = self._session
+        if session is None:
+            return {}
+        try:
+            with anyio.fail_after(self.config.connect_timeout_seconds * 4):
+                if modern.is_modern(session):
+                    return await probe_gates(names, lambda caps: self._names_stateless(session, caps))
+                return await probe_gates(names, self._names_on_new_session)
+        except (OSError, MCPError, TimeoutError, httpx2.HTTPError) as exc:
+            logger.warning("upstream %r: capability gates not found (%s); all its tools are offered", self.name, exc)
+            return {}
+
+    async def _names_stateless(self, session: ClientSession, capabilities: frozenset[Capability]) -> set[str]:
+        """Tool names listed to a stateless request declaring `capabilities`."""
+        names: set[str] = set()
+        cursor: str | None = None
+        for _ in range(1000):
+            page = await self.request("tools/list", {"cursor": cursor} if cursor else None, capabilities=capabilities)
+            names |= {tool["name"] for tool in page.get("tools", []) if isinstance(tool, Mapping)}
+            cursor = page.get("nextCursor")
+            if not isinstance(cursor, str) or not cursor:
+                break
+        return names
+
+    async def _names_on_new_session(self, capabilities: frozenset[Capability]) -> set[str]:
+        """Tool names listed to a new handshake session declaring `capabilities` (opened, asked, closed)."""
+        try:
+            async with AsyncExitStack() as stack:
+                read, write, _ = await stack.enter_async_context(self._transport())
+                session = self._client_session(JSONRPCDispatcher(read, write), capabilities)
+                await stack.enter_async_context(session)
+                with anyio.fail_after(self.config.connect_timeout_seconds):
+                    await session.initialize()
+                    return {tool.name for tool in await _all_pages(session.list_tools, "tools")}
+        except ExceptionGroup as group:  # the transport's task groups wrap what went wrong
+            raise _first_leaf(group) from None
+
+
+def _first_leaf(group: BaseExceptionGroup[Exception]) -> Exception:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 async def _set_when(target: anyio.Event, source: anyio.Event) -> None:

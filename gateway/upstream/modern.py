@@ -1,9 +1,16 @@
-"""Upstreams that speak only the stateless 2026-07-28 revision.
+"""Upstreams spoken to in the stateless 2026-07-28 revision, and how a link picks its revision.
 
-Such a server refuses the `initialize` handshake with -32022 and names the versions it serves; the
-link then adopts `server/discover` instead, and every request carries its own envelope
-(`_meta` protocol version, client info and capabilities, and the `Mcp-*` headers). Dual-era
-servers (the SDK's own) keep the handshake, so nothing changes for them.
+The gateway's control links (its catalogue, and the links of stateless clients) ask every
+upstream `server/discover` first and speak the newest revision both sides support: dual-era
+servers (the SDK's own) and 2026-07-28-only ones are spoken to statelessly, and only servers that
+know no stateless revision get the `initialize` handshake (a server that refuses the handshake
+with -32022 names the versions it serves, which picks the discover retry). A handshake-era
+client's own links keep the handshake with dual-era servers, so such a client is served in its
+era; a tool its own session is not offered (one the upstream lists to stateless clients only) is
+called, for it, through a stateless twin of its link (`UpstreamLink.request`).
+A stateless request carries its own envelope (`_meta` protocol version, client info and
+capabilities, and the `Mcp-*` headers), so tools a server offers only to stateless clients, and
+its caching fields, reach the gateway.
 
 What the revision changes for a link, and how the link keeps the old face towards its owner:
 
@@ -35,7 +42,10 @@ from mcp.client.subscriptions import (
 from mcp.shared.dispatcher import CallOptions
 from mcp.shared.exceptions import MCPError
 from mcp_types.methods import is_input_required
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from mcp_types.version import LATEST_MODERN_VERSION, MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
+
+from gateway.errors import InputRoundsExceeded
 
 logger = logging.getLogger(__name__)
 
@@ -55,25 +65,63 @@ _EVENT_METHODS = {
 }
 
 
-class InputRoundsExceeded(MCPError):
-    def __init__(self) -> None:
-        super().__init__(
-            code=types.INTERNAL_ERROR, message=f"upstream asked for input more than {MAX_INPUT_ROUNDS} times"
-        )
+def mutual_modern(supported: object) -> str | None:
+    """The newest stateless revision in a server's `supported`/`supportedVersions` list that this
+    gateway speaks too; None when there is none (or the list is not a list)."""
+    if not isinstance(supported, list):
+        return None
+    mutual = [version for version in MODERN_PROTOCOL_VERSIONS if version in supported]
+    return mutual[-1] if mutual else None
 
 
-async def negotiate(session: ClientSession) -> str:
-    """The protocol version: the handshake's, or, when the upstream refuses the handshake and
-    names 2026-07-28 versions only, the one adopted from `server/discover`."""
+def _supported_of(exc: MCPError) -> object:
+    data = exc.error.data
+    if exc.error.code != types.UNSUPPORTED_PROTOCOL_VERSION or not isinstance(data, Mapping):
+        return None
+    return data.get("supported")
+
+
+async def negotiate(session: ClientSession, *, newest: bool = True) -> str:
+    """Speak the newest revision both sides support (2026-07-28 basic/lifecycle, version discovery).
+
+    `server/discover` first: a server that answers it with a revision we share is spoken to
+    statelessly, handshake-era servers refuse or do not know the method and get `initialize`.
+    A -32022 answer to either names the versions the server serves, which picks the one retry.
+    With `newest=False` (a handshake-era client's own link), the handshake first: a dual-era
+    server then serves that client in its era, push-style sampling, elicitation and logs included.
+    """
+    if not newest:
+        return await _handshake(session)
+    version = LATEST_MODERN_VERSION
+    for _ in range(2):
+        try:
+            discovered = types.DiscoverResult.model_validate(await session.send_discover(version))
+        except MCPError as exc:
+            retry = mutual_modern(_supported_of(exc))
+            if retry is not None and retry != version:
+                version = retry
+                continue
+            return await _handshake(session)
+        except ValidationError:
+            return await _handshake(session)
+        if mutual_modern(discovered.supported_versions) is None:
+            return await _handshake(session)  # it answers discover but advertises the handshake only
+        session.adopt(discovered)
+        assert session.protocol_version is not None
+        return session.protocol_version
+    return await _handshake(session)
+
+
+async def _handshake(session: ClientSession) -> str:
+    """`initialize`; an upstream that refuses it naming stateless versions only is adopted by
+    discover at the newest one we share."""
     try:
         return (await session.initialize()).protocol_version
     except MCPError as exc:
-        data = exc.error.data if isinstance(exc.error.data, Mapping) else {}
-        supported = data.get("supported")
-        mutual = [v for v in MODERN_PROTOCOL_VERSIONS if isinstance(supported, list) and v in supported]
-        if exc.error.code != types.UNSUPPORTED_PROTOCOL_VERSION or not mutual:
+        version = mutual_modern(_supported_of(exc))
+        if version is None:
             raise
-    session.adopt(types.DiscoverResult.model_validate(await session.send_discover(mutual[-1])))
+    session.adopt(types.DiscoverResult.model_validate(await session.send_discover(version)))
     assert session.protocol_version is not None
     return session.protocol_version
 
@@ -82,14 +130,26 @@ def is_modern(session: ClientSession) -> bool:
     return session.protocol_version in MODERN_PROTOCOL_VERSIONS
 
 
-def stamped(session: ClientSession, method: str, params: Mapping[str, Any] | None, opts: CallOptions) -> dict[str, Any]:
+def stamped(
+    session: ClientSession,
+    method: str,
+    params: Mapping[str, Any] | None,
+    opts: CallOptions,
+    log_level: str | None = None,
+    capabilities: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The params with the request envelope; `opts` gets its headers. The SDK keeps the stamp
-    private (its own raw callers, such as `listen`, use it the same way)."""
+    private (its own raw callers, such as `listen`, use it the same way). `log_level` opts the
+    request in to log notifications at that level; `capabilities` replaces the declared ones."""
     data: dict[str, Any] = {"method": method, "params": {**(params or {})}}
-    if "_meta" in data["params"]:
-        data["params"]["_meta"] = dict(data["params"]["_meta"])
+    meta = data["params"]["_meta"] = dict(data["params"].get("_meta") or {})
+    if log_level is not None:
+        meta.setdefault(types.LOG_LEVEL_META_KEY, log_level)
     session._stamp(data, opts)  # pyright: ignore[reportPrivateUsage]
-    return data["params"]
+    if capabilities is not None:
+        meta[types.CLIENT_CAPABILITIES_META_KEY] = dict(capabilities)
+    stamped: dict[str, Any] = data["params"]
+    return stamped
 
 
 async def answer_inline(params: Mapping[str, Any], result: dict[str, Any], send: Send, ask: Ask) -> dict[str, Any]:
@@ -113,7 +173,7 @@ async def answer_inline(params: Mapping[str, Any], result: dict[str, Any], send:
             retry["requestState"] = result["requestState"]
         result = await send(retry)
     if is_input_required(result):
-        raise InputRoundsExceeded()
+        raise InputRoundsExceeded(f"upstream asked for input more than {MAX_INPUT_ROUNDS} times")
     return result
 
 

@@ -57,6 +57,7 @@ from opentelemetry import trace as otel_trace
 from pydantic import ValidationError
 
 from gateway import jsonwire
+from gateway.errors import NotSent, WireTimeout
 from gateway.models import ProgressSink
 
 logger = logging.getLogger(__name__)
@@ -89,14 +90,6 @@ _CLOSED = _Answer(error={"code": types.CONNECTION_CLOSED, "message": "Connection
 _TIMED_OUT = _Answer(error={"code": types.REQUEST_TIMEOUT, "message": "no answer in time"})
 """Put by the request's own timer: a loop timer, not a cancel scope, which costs several backend
 look-ups on every call."""
-
-
-class NotSent(Exception):
-    """The request never reached the server's stdin (the pipe was closed): it cannot have run."""
-
-
-class WireTimeout(Exception):
-    """The server did not answer a raw request within its timeout (it was told to cancel it)."""
 
 
 class _Inbox:

@@ -1,8 +1,10 @@
 """The upstream of the conformance run: a streamable HTTP server with the tools, resources and
 prompts that the MCP conformance suite's server scenarios call, written from the scenarios'
-own "Server Implementation Requirements" texts with the SDK's low-level server.
+own "Server Implementation Requirements" texts with the SDK's low-level server. What it offers
+only to stateless (2026-07-28) clients is in fixture_stateless.py.
 
     python tests/conformance/fixture_server.py --port 9100
+    python tests/conformance/fixture_server.py --stdio    (the gateway's stdio upstream)
 """
 
 from __future__ import annotations
@@ -17,8 +19,17 @@ from typing import Any
 import anyio
 import mcp_types as types
 import uvicorn
+from fixture_stateless import (
+    STATELESS_CALLS,
+    STATELESS_PROMPTS,
+    STATELESS_TOOLS,
+    get_input_required_prompt,
+    is_stateless,
+)
 from mcp.server.lowlevel.server import NotificationOptions, Server
+from mcp.server.stdio import stdio_server
 from mcp.shared.message import ServerMessageMetadata
+from pydantic import BaseModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from gateway.server.events import MemoryEventStore  # noqa: E402
@@ -72,8 +83,10 @@ TOOLS = [
 ]
 
 
-async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> dict[str, Any]:
+async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:
     name, args = params.name, params.arguments or {}
+    if is_stateless(ctx) and name in STATELESS_CALLS:
+        return await STATELESS_CALLS[name](ctx, params)
     related = ServerMessageMetadata(related_request_id=ctx.request_id)
     if name == "test_simple_text":
         return {"content": [text("This is a simple text response for testing.")]}
@@ -256,8 +269,10 @@ PROMPTS = [
 ]
 
 
-async def get_prompt(ctx: Any, params: types.GetPromptRequestParams) -> dict[str, Any]:
+async def get_prompt(ctx: Any, params: types.GetPromptRequestParams) -> Any:
     args = params.arguments or {}
+    if is_stateless(ctx) and params.name == "test_input_required_result_prompt":
+        return await get_input_required_prompt(ctx, params)
     if params.name == "test_simple_prompt":
         return {"messages": [{"role": "user", "content": text("This is a simple prompt for testing.")}]}
     if params.name == "test_prompt_with_arguments":
@@ -291,7 +306,7 @@ async def get_prompt(ctx: Any, params: types.GetPromptRequestParams) -> dict[str
 
 
 async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
-    return types.ListToolsResult(tools=TOOLS)
+    return types.ListToolsResult(tools=(TOOLS + STATELESS_TOOLS) if is_stateless(ctx) else TOOLS)
 
 
 async def list_resources(ctx: Any, params: Any) -> types.ListResourcesResult:
@@ -312,7 +327,7 @@ async def list_templates(ctx: Any, params: Any) -> types.ListResourceTemplatesRe
 
 
 async def list_prompts(ctx: Any, params: Any) -> types.ListPromptsResult:
-    return types.ListPromptsResult(prompts=PROMPTS)
+    return types.ListPromptsResult(prompts=(PROMPTS + STATELESS_PROMPTS) if is_stateless(ctx) else PROMPTS)
 
 
 async def complete(ctx: Any, params: types.CompleteRequestParams) -> types.CompleteResult:
@@ -322,6 +337,19 @@ async def complete(ctx: Any, params: types.CompleteRequestParams) -> types.Compl
 
 async def empty(ctx: Any, params: Any) -> types.EmptyResult:
     return types.EmptyResult()
+
+
+def typed(handler: Any, model: Any) -> Any:
+    """The handler's dict as the SDK's result model, which carries what each revision's wire
+    requires (2026-07-28: `resultType`, and `ttlMs`/`cacheScope` on resources/read) and which the SDK
+    leaves out on older wires; a bare dict fails the SDK's 2026-07-28 result check. A handler that
+    already answers with a model (the stateless ones, which may ask for input instead) keeps it."""
+
+    async def answer(ctx: Any, params: Any) -> Any:
+        result = await handler(ctx, params)
+        return result if isinstance(result, BaseModel) else model.model_validate(result)
+
+    return answer
 
 
 class _Fixture(Server[Any]):
@@ -341,23 +369,34 @@ def build() -> Server[Any]:
             "rollgate-conformance-fixture",
             version="1.0.0",
             on_list_tools=list_tools,
-            on_call_tool=call_tool,
+            on_call_tool=typed(call_tool, types.CallToolResult),
             on_list_resources=list_resources,
             on_list_resource_templates=list_templates,
-            on_read_resource=read_resource,
+            on_read_resource=typed(read_resource, types.ReadResourceResult),
             on_subscribe_resource=empty,
             on_unsubscribe_resource=empty,
             on_list_prompts=list_prompts,
-            on_get_prompt=get_prompt,
+            on_get_prompt=typed(get_prompt, types.GetPromptResult),
             on_completion=complete,
             on_set_logging_level=empty,
         )
 
 
+async def serve_stdio() -> None:
+    server = build()
+    async with stdio_server() as (read, write):
+        await server.run(read, write, server.create_initialization_options())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port", type=int)
+    where.add_argument("--stdio", action="store_true")
     args = parser.parse_args()
+    if args.stdio:
+        anyio.run(serve_stdio)
+        return
     app = build().streamable_http_app(event_store=MemoryEventStore(1000), retry_interval=200, host="127.0.0.1")
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 

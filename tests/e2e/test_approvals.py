@@ -13,8 +13,10 @@ import httpx
 import pytest
 from mcp.shared.exceptions import MCPError
 
+from gateway.ledger.entry import EntryKind
 from tests.conftest import APPROVER_TOKEN, DEFAULT_POLICIES, OTHER_TOKEN, PYTHON, ROOT, TOKEN, TREASURY_TOKENS
 from tests.e2e.helpers import decision_of, http_client, text_of
+from tests.e2e.recorded import recorded_kinds
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -104,6 +106,13 @@ async def test_a_held_transfer_runs_once_after_an_approval_over_rest(start_gatew
         cwd=ROOT,
     ).stdout
     assert "before demo/transfer for agent-one" in shown and "get_account read the before-image" in shown
+    assert {
+        EntryKind.CALL_SNAPSHOT,
+        EntryKind.CALL_HELD,
+        EntryKind.APPROVAL_REQUESTED,
+        EntryKind.APPROVAL_GRANTED,
+        EntryKind.APPROVAL_EXECUTED,
+    } <= recorded_kinds(tmp_path / "state")
 
 
 def outbox(db: Path) -> list[tuple[Any, ...]]:

@@ -11,8 +11,10 @@ from pathlib import Path
 import anyio
 import pytest
 
+from gateway.ledger.entry import EntryKind
 from tests.conftest import ALLOW_ALL, PYTHON, ROOT, TOKEN, probe_upstream
 from tests.e2e.helpers import http_client
+from tests.e2e.recorded import recorded_kinds
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -75,6 +77,15 @@ async def test_the_ledger_tells_who_asked_what_the_policy_said_and_what_happened
     assert "(demo/send_email for agent-one) requested: needs 1 more of role 'approver'" in story[2]
     assert "demo/send_email (workflow wf-story, step 2) is held for approval apr_" in story[3]
     assert "policy said require_approval" in story[3]
+    assert {
+        EntryKind.KEY_ROTATED,
+        EntryKind.GATEWAY_START,
+        EntryKind.POLICY_RELOAD,
+        EntryKind.CALL_INTENT,
+        EntryKind.CALL_RESULT,
+        EntryKind.CALL_HELD,
+        EntryKind.APPROVAL_REQUESTED,
+    } <= recorded_kinds(tmp_path / "state")
     export = tmp_path / "export.jsonl"
     assert rollgate(config, "ledger", "checkpoint").returncode == 0  # beside the running gateway
     rotation = rollgate(config, "ledger", "rotate-key")  # would append to the chain the gateway owns

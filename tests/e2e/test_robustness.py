@@ -109,7 +109,9 @@ async def test_a_legacy_sse_upstream_is_served_with_progress(start_gateway) -> N
 
 async def test_the_stdio_gateway_serves_a_client_that_launches_it(tmp_path) -> None:
     config = tmp_path / "rollgate.toml"
-    config.write_text(f'[paths]\npolicies = "{ALLOW_ALL}"\n' + probe_upstream())
+    # The first listing waits for the probe's first connection, however slowly a busy machine starts it.
+    wait = "[stdio]\nfirst_listing_wait_seconds = 30\n"
+    config.write_text(f'[paths]\npolicies = "{ALLOW_ALL}"\n{wait}' + probe_upstream())
     params = StdioServerParameters(
         command=PYTHON, args=["-m", "gateway", "--config", str(config), "stdio"], cwd=str(ROOT)
     )

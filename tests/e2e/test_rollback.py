@@ -12,8 +12,10 @@ from typing import Any
 import anyio
 import pytest
 
+from gateway.ledger.entry import EntryKind
 from tests.conftest import DEFAULT_POLICIES, PYTHON, ROOT, TOKEN, probe_upstream
 from tests.e2e.helpers import decision_of, http_client, text_of
+from tests.e2e.recorded import recorded_kinds
 from tests.e2e.test_approvals import demo
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -101,6 +103,13 @@ async def test_an_atomic_workflow_that_fails_is_rolled_back_and_the_email_escala
         cwd=ROOT,
         timeout=60,
     ).stdout
+    assert {
+        EntryKind.ROLLBACK_STARTED,
+        EntryKind.COMPENSATION,
+        EntryKind.QUARANTINE,
+        EntryKind.ROLLBACK_FINISHED,
+        EntryKind.APPROVAL_EXECUTED,
+    } <= recorded_kinds(tmp_path / "state")
     order = [line for line in story.splitlines() if "asked to run" in line and "rollgate-rollback" in line]
     undone = [line.split("asked to run ")[1].split(" ")[0] for line in order]
     assert [

@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 
 from gateway.config import WitnessConfig
+from gateway.ledger.events import event_from
 from gateway.ledger.keys import load_or_create
 from gateway.ledger.ledger import Ledger
 from gateway.store import SqliteLedgerStore
 from gateway.witness.client import Cosigned, PushFailed, push_blocking
 from tests.conftest import PYTHON, ROOT, free_port, stop, wait_for_http
+from tests.unit.ledger.entries import intent
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 
@@ -41,7 +43,7 @@ class Deployment:
         ledger = Ledger(SqliteLedgerStore(self.state_dir / "ledger.db"), key, self.origin)
         try:
             for kind, data in documents:
-                ledger.append_blocking(kind, data)
+                ledger.append_blocking(event_from(kind, data))
             note = ledger.checkpoint()
             leaves = ledger.store.leaves()
         finally:
@@ -68,10 +70,7 @@ class Deployment:
 
 def calls(n: int, start: int = 1) -> list[tuple[str, dict[str, Any]]]:
     return [
-        (
-            "call.intent",
-            {"correlation_id": f"c{i}", "principal": "agent", "workflow": "wf", "tool": "demo/transfer", "amount": i},
-        )
+        ("call.intent", intent(i, tool="demo/transfer", arguments={"amount": i}).data())
         for i in range(start, start + n)
     ]
 
@@ -146,7 +145,7 @@ def test_a_witness_cosigns_two_ledgers_and_catches_one_rewritten_with_its_own_ke
     # The forger edits entry 2 of ledger b, writes every entry anew (hashes, chain, leaves, journal,
     # checkpoints) and signs with b's own key, which it holds; it adds an entry to look like growth.
     entries = b.entries()
-    entries[1][1]["amount"] = 1_000_000
+    entries[1][1]["arguments"] = {"amount": 1_000_000}
     b.forget_ledger()
     forged_note, forged_leaves = b.write([*entries, *calls(1, start=6)])
     local = b.verify()

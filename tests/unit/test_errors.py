@@ -36,6 +36,11 @@ def _defined_exceptions() -> dict[str, type[BaseException]]:
     return found
 
 
+def test_every_exception_of_the_gateway_is_defined_in_errors_py() -> None:
+    elsewhere = sorted(name for name in _defined_exceptions() if not name.startswith("gateway.errors."))
+    assert elsewhere == []
+
+
 @pytest.mark.parametrize("name", sorted(n for n, v in vars(errors).items() if inspect.isclass(v)))
 def test_each_is_a_rollgate_error_and_drawn_in_the_tree(name: str) -> None:
     value = getattr(errors, name)

@@ -10,6 +10,7 @@ import pytest
 
 from gateway.approvals.store import ApprovalStore
 from gateway.approvals.ticket import State, Ticket
+from gateway.ledger.events import ApprovalDenied, ApprovalExpired, ApprovalGranted
 
 
 def ticket(id: str = "apr_1", created: str = "2026-12-01T12:00:00+00:00", **changes: Any) -> Ticket:
@@ -50,16 +51,20 @@ def test_the_database_file_is_private(tmp_path: Path) -> None:
 def test_a_swap_bumps_the_version_and_writes_its_event_in_the_same_transaction(store: ApprovalStore) -> None:
     old = store.create(ticket())
     new = old.model_copy(update={"state": State.APPROVED})
-    stored = store.swap(old, new, ("approval.granted", {"by": "tom"}))
+    granted = ApprovalGranted(approval_id="apr_1", approver="tom", roles=["approver"], comment="ok", complete=True)
+    stored = store.swap(old, new, granted)
     assert stored is not None and stored.version == 1 and stored.state is State.APPROVED
     assert store.get("apr_1") == stored
-    assert store.undelivered() == [(1, "apr_1", "approval.granted", {"by": "tom"})]
+    document = {"approval_id": "apr_1", "approver": "tom", "roles": ["approver"], "comment": "ok", "complete": True}
+    assert store.undelivered() == [(1, "apr_1", "approval.granted", document)]
 
 
 def test_a_swap_from_a_stale_version_changes_nothing_and_writes_no_event(store: ApprovalStore) -> None:
     old = store.create(ticket())
-    won = store.swap(old, old.model_copy(update={"state": State.APPROVED}), ("approval.granted", {}))
-    lost = store.swap(old, old.model_copy(update={"state": State.DENIED}), ("approval.denied", {}))
+    granted = ApprovalGranted(approval_id="apr_1", approver="tom", roles=[], comment="", complete=True)
+    denied = ApprovalDenied(approval_id="apr_1", approver="ann", roles=[], reason="no")
+    won = store.swap(old, old.model_copy(update={"state": State.APPROVED}), granted)
+    lost = store.swap(old, old.model_copy(update={"state": State.DENIED}), denied)
     assert won is not None and lost is None
     current = store.get("apr_1")
     assert current is not None and (current.state, current.version) == (State.APPROVED, 1)
@@ -77,11 +82,13 @@ def test_two_stores_on_one_file_see_each_others_swaps(tmp_path: Path) -> None:
 
 def test_a_delivered_event_leaves_the_outbox(store: ApprovalStore) -> None:
     old = store.create(ticket())
-    store.swap(old, old.model_copy(update={"state": State.APPROVED}), ("a", {}))
+    store.swap(old, old.model_copy(update={"state": State.APPROVED}), ApprovalExpired(approval_id="apr_1", reason="a"))
     store.create(second := ticket("apr_2"))
-    store.swap(second, second.model_copy(update={"state": State.DENIED}), ("b", {}))
+    store.swap(
+        second, second.model_copy(update={"state": State.DENIED}), ApprovalExpired(approval_id="apr_2", reason="b")
+    )
     store.delivered(1)
-    assert [(ticket_id, kind) for _, ticket_id, kind, _ in store.undelivered()] == [("apr_2", "b")]
+    assert [(ticket_id, document["reason"]) for _, ticket_id, _, document in store.undelivered()] == [("apr_2", "b")]
 
 
 def same_call_id(store: ApprovalStore, since: str = "2026-12-01T00:00:00+00:00") -> str | None:

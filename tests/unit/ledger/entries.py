@@ -1,12 +1,15 @@
-"""A hash-chained run of ledger rows and signed checkpoints over them, built without a `Ledger`."""
+"""A hash-chained run of ledger rows and signed checkpoints over them, built without a `Ledger`;
+and numbered call events, for tests that append through one."""
 
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.ledger.entry import GENESIS, seal
+from gateway.ledger.events import CallIntent, CallResult
 from gateway.ledger.keys import KEY_NAME
 from gateway.ledger.merkle import LEAF_PREFIX, root
 from gateway.ledger.note import Checkpoint
@@ -25,6 +28,41 @@ def chain(count: int, first: int = 1, prev: str = GENESIS) -> list[LedgerRow]:
         rows.append(LedgerRow(entry.seq, entry.body, entry.entry_hash, entry.leaf, *columns))
         prev = entry.entry_hash
     return rows
+
+
+def intent(
+    n: int, *, workflow: str = "wf", tool: str = "demo/t", arguments: dict[str, Any] | None = None
+) -> CallIntent:
+    """The `call.intent` of call `c{n}`; its arguments are `{"n": n}` unless given."""
+    return CallIntent(
+        correlation_id=f"c{n}",
+        principal="agent",
+        workflow=workflow,
+        step=None,
+        tool=tool,
+        requested_name=tool,
+        roles=[],
+        arguments={"n": n} if arguments is None else arguments,
+        manifest=None,
+        decision=None,
+        compensation=False,
+    )
+
+
+def result(n: int) -> CallResult:
+    """The `call.result` of call `c{n}`, whose intent is entry `n`."""
+    return CallResult(
+        correlation_id=f"c{n}",
+        principal="agent",
+        workflow="wf",
+        step=None,
+        tool="demo/t",
+        requested_name="demo/t",
+        intent_seq=n,
+        duration_ms=1.0,
+        status="ok",
+        result={"n": n},
+    )
 
 
 def signed(rows: list[LedgerRow], key: Ed25519PrivateKey, size: int | None = None, origin: str = "t") -> str:

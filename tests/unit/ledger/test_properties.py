@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from gateway.errors import VerificationError
 from gateway.ledger.entry import GENESIS, index_columns, seal
+from gateway.ledger.events import KeyRotated
 from gateway.ledger.export import export_lines, verify_export
 from gateway.ledger.keys import KEY_NAME, known_public_keys, load_or_create, rotate
 from gateway.ledger.ledger import Ledger
@@ -20,6 +21,7 @@ from gateway.ledger.privacy import Masker
 from gateway.ledger.verify import known_key, verify_ledger
 from gateway.store import SqliteLedgerStore
 from gateway.store.base import LedgerRow
+from tests.unit.ledger.entries import intent
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=8),
@@ -83,7 +85,7 @@ def test_an_export_verifies_offline_with_only_the_public_key_and_catches_edits(t
     key, _ = load_or_create(tmp_path)
     ledger = Ledger(SqliteLedgerStore(tmp_path / "ledger.db"), key, "t")
     for n in range(37):
-        ledger.append_blocking("call.intent", {"correlation_id": f"c{n}", "n": n})
+        ledger.append_blocking(intent(n))
     ledger.close()
     store = SqliteLedgerStore(tmp_path / "ledger.db", writer=False)
     lines = list(export_lines(list(store.rows()), store.checkpoints()[-1][1], "t", [key.public]))
@@ -97,12 +99,12 @@ def test_an_export_verifies_offline_with_only_the_public_key_and_catches_edits(t
 def test_a_rotated_key_keeps_old_checkpoints_verifiable(tmp_path: Path) -> None:
     key, _ = load_or_create(tmp_path)
     ledger = Ledger(SqliteLedgerStore(tmp_path / "ledger.db"), key, "t")
-    ledger.append_blocking("call.intent", {"n": 1})
+    ledger.append_blocking(intent(1))
     ledger.close()
     old, new = rotate(tmp_path)
     assert old.key_id != new.key_id and (tmp_path / "keys" / "ledger.key").stat().st_mode & 0o777 == 0o600
     ledger = Ledger(SqliteLedgerStore(tmp_path / "ledger.db"), new, "t")
-    ledger.append_blocking("key.rotated", {"key_id": new.key_id})
+    ledger.append_blocking(KeyRotated(key_id=new.key_id, reason="rotated"))
     ledger.close()
     store = SqliteLedgerStore(tmp_path / "ledger.db", writer=False)
     report = verify_ledger(list(store.rows()), [n for _, n, _ in store.checkpoints()], known_public_keys(tmp_path))

@@ -17,6 +17,7 @@ from gateway.ledger.merkle import root
 from gateway.ledger.note import Checkpoint
 from gateway.ledger.verify import verify_extension, verify_ledger, verify_rows
 from gateway.store import SqliteLedgerStore
+from tests.unit.ledger.entries import intent
 
 
 @pytest.fixture
@@ -24,16 +25,7 @@ def ledger_dir(tmp_path: Path) -> Path:
     key, _ = load_or_create(tmp_path)
     ledger = Ledger(SqliteLedgerStore(tmp_path / "ledger.db"), key, "test/ledger")
     for n in range(1, 11):
-        ledger.append_blocking(
-            "call.intent",
-            {
-                "correlation_id": f"c{n}",
-                "principal": "agent",
-                "workflow": "wf",
-                "tool": "demo/transfer",
-                "arguments": {"amount_cents": n * 100},
-            },
-        )
+        ledger.append_blocking(intent(n, tool="demo/transfer", arguments={"amount_cents": n * 100}))
         if n == 5:
             ledger.checkpoint()
     ledger.close()  # signs the final head (size 10)

@@ -49,7 +49,7 @@ class RecordingLink:
     def __init__(self) -> None:
         self.forwarded: list[dict[str, Any]] = []
 
-    async def request(self, method: str, params: Any, progress: Any = None) -> dict[str, Any]:
+    async def request(self, method: str, params: Any, progress: Any = None, **_: Any) -> dict[str, Any]:
         self.forwarded.append(params)
         return {"content": [], "isError": False}
 

@@ -63,7 +63,7 @@ class RecordingLink:
         self.store = store
         self.durable_at_forward: list[list[int]] = []
 
-    async def request(self, method: str, params: Any, progress: Any = None) -> dict[str, Any]:
+    async def request(self, method: str, params: Any, progress: Any = None, **_: Any) -> dict[str, Any]:
         self.durable_at_forward.append(list(self.store.durable))
         if not self.store.gate.is_set():  # a slow disk: the answer is back before the intent is durable
             threading.Timer(0.2, self.store.gate.set).start()
@@ -153,7 +153,7 @@ async def test_a_ledger_that_cannot_write_gets_no_answer_through(tmp_path: Path,
 class FaultyLink(RecordingLink):
     """An upstream end that breaks inside the gateway after the call went out (a bug, not an MCP error)."""
 
-    async def request(self, method: str, params: Any, progress: Any = None) -> dict[str, Any]:
+    async def request(self, method: str, params: Any, progress: Any = None, **_: Any) -> dict[str, Any]:
         await super().request(method, params, progress)
         raise RuntimeError("a bug after sending")
 
@@ -172,3 +172,49 @@ async def test_a_fault_of_the_gateway_after_forwarding_is_recorded_as_an_unknown
     assert [kind for kind, _ in rows] == ["call.intent", "call.outcome_unknown"]
     assert rows[1][1]["intent_seq"] == 1
     assert rows[1][1]["reason"] == "the gateway failed: RuntimeError: a bug after sending"
+
+
+async def test_a_calls_intent_and_result_are_recorded_with_the_fields_they_always_had(tmp_path: Path) -> None:
+    pipeline, ledger, store, link = await gateway_parts(tmp_path, reads_ahead=False)
+    await call_through(pipeline, link, "write")
+    ledger.close()
+    reader = SqliteLedgerStore(tmp_path / "ledger.db", writer=False)
+    try:
+        (intent_kind, intent), (result_kind, result) = [(r.kind, json.loads(r.body)["data"]) for r in reader.rows()]
+    finally:
+        reader.close()
+    who = {
+        "correlation_id": "c-write",
+        "principal": "p",
+        "workflow": "wf",
+        "step": None,
+        "tool": "up/write",
+        "requested_name": "up__write",
+    }
+    assert (intent_kind, result_kind) == ("call.intent", "call.result")
+    assert intent == {
+        **who,
+        "roles": [],
+        "arguments": {"key": "k"},
+        "manifest": {
+            "source": "manifest",
+            "reversibility": "reversible",
+            "impact": "low",
+            "side_effects": [],
+            "compensation": None,
+        },
+        "decision": {
+            "id": intent["decision"]["id"],
+            "effect": "allow",
+            "reasons": ["test policy: everything is allowed"],
+            "approvers": [],
+        },
+        "compensation": False,
+    }
+    assert result == {
+        **who,
+        "intent_seq": 1,
+        "duration_ms": result["duration_ms"],
+        "status": "ok",
+        "result": {"content": [{"type": "text", "text": "write"}], "isError": False},
+    }

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import anyio
 from hypothesis import settings
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from gateway.errors import NotYoursError
+from gateway.ledger.events import LedgerEvent
 from gateway.models import Principal
 from gateway.saga.model import Step
 from gateway.saga.service import Workflows
@@ -25,7 +25,7 @@ AGENTS = {"a": Principal("a", frozenset({"agent"})), "b": Principal("b", frozens
 agents = st.sampled_from(sorted(AGENTS))
 
 
-async def _nothing(kind: str, data: dict[str, Any]) -> None:
+async def _nothing(event: LedgerEvent) -> None:
     return None
 
 

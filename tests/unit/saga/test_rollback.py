@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from gateway.errors import OutcomeUnknownError, UpstreamError
+from gateway.ledger.events import LedgerEvent
 from gateway.saga.model import Compensation, Reconcile, Step, StepStatus
 from gateway.saga.rollback import Rollbacks
 from gateway.saga.store import SagaStore
@@ -88,7 +89,7 @@ def rollbacks(saga: SagaStore, bank: Bank, escalated: list[str]) -> Rollbacks:
         escalated.append(why)
         return f"ticket-{len(escalated)}"
 
-    async def record(kind: str, data: dict[str, Any]) -> None:
+    async def record(event: LedgerEvent) -> None:
         return None
 
     return Rollbacks(saga, bank.run, escalate, record, attempts=3, backoff=0)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from gateway.errors import UnknownPrincipalError, UnknownScopeError, UnknownWorkflowError
+from gateway.ledger.events import LedgerEvent
 from gateway.saga.model import Compensation, Step, StepStatus
 from gateway.saga.service import Workflows
 from gateway.saga.store import SagaStore
@@ -29,8 +30,8 @@ class Upstream:
 def workflows(tmp_path: Path) -> tuple[Workflows, Upstream, list[str]]:
     recorded: list[str] = []
 
-    async def record(kind: str, data: dict[str, Any]) -> None:
-        recorded.append(kind)
+    async def record(event: LedgerEvent) -> None:
+        recorded.append(event.kind)
 
     ops = Workflows(SagaStore(tmp_path / "saga.db"), record)
     upstream = Upstream()

@@ -14,6 +14,8 @@ AGENT = Principal("a")
 
 
 class _Links:
+    capabilities: frozenset[str] | None = None
+
     async def get(self, upstream: str) -> Any:
         raise AssertionError
 
@@ -40,3 +42,11 @@ def test_deeply_nested_arguments_are_a_clear_error_not_a_crash() -> None:
     with pytest.raises(LimitError, match="max_json_depth"):
         call({"name": "t", "arguments": {"x": nested}})
     assert depth({"a": [{"b": 1}]}, 64) == 3
+
+
+def test_a_call_carries_what_its_sessions_client_declared() -> None:
+    links = _Links()
+    links.capabilities = frozenset({"sampling"})
+    built = build_call({"name": "t", "arguments": {}}, AGENT, links, None, "s")  # type: ignore[arg-type]
+    assert built.capabilities == frozenset({"sampling"})
+    assert call({"name": "t", "arguments": {}}).capabilities is None  # the gateway's own links: every tool

@@ -18,13 +18,14 @@ from gateway.ledger.keys import known_public_keys, load_or_create
 from gateway.ledger.ledger import Ledger
 from gateway.ledger.verify import verify_ledger
 from gateway.store import SqliteLedgerStore
+from tests.unit.ledger.entries import intent
 
 
 def fill(directory: Path, count: int, **store_options: int) -> None:
     key, _ = load_or_create(directory)
     ledger = Ledger(SqliteLedgerStore(directory / "ledger.db", **store_options), key, "t")
     for n in range(count):
-        ledger.append_blocking("call.intent", {"correlation_id": f"c{n}", "n": n})
+        ledger.append_blocking(intent(n))
     ledger.close()
 
 
@@ -54,7 +55,7 @@ def test_entries_the_index_lost_are_put_back_from_the_journal_when_the_owner_ope
     key, _ = load_or_create(tmp_path)
     ledger = Ledger(SqliteLedgerStore(tmp_path / "ledger.db"), key, "t")
     for n in range(12):
-        ledger.append_blocking("call.intent", {"n": n})
+        ledger.append_blocking(intent(n))
     ledger.checkpoint()
     ledger.store.settle()
     lose_index_rows_after(tmp_path, 7)  # the index lost 8..12; the journal has them
@@ -62,7 +63,7 @@ def test_entries_the_index_lost_are_put_back_from_the_journal_when_the_owner_ope
     ledger.store.close()  # a crash: no orderly close of the ledger
 
     reopened = Ledger(SqliteLedgerStore(tmp_path / "ledger.db"), key, "t")
-    reopened.append_blocking("call.intent", {"n": 12})  # the chain continues from the recovered tail
+    reopened.append_blocking(intent(12))  # the chain continues from the recovered tail
     reopened.close()
     assert stored_seqs(tmp_path) == list(range(1, 14))
     assert verifies(tmp_path) == 13
@@ -85,7 +86,7 @@ def test_a_journal_that_does_not_continue_the_index_refuses_to_open(tmp_path: Pa
     key, _ = load_or_create(tmp_path)
     ledger = Ledger(SqliteLedgerStore(tmp_path / "ledger.db"), key, "t")
     for n in range(4):
-        ledger.append_blocking("call.intent", {"n": n})  # entries 4..7, in this generation's journal
+        ledger.append_blocking(intent(n))  # entries 4..7, in this generation's journal
     ledger.store.settle()
     ledger.store.close()
     lose_index_rows_after(tmp_path, 2)  # the index now ends at 2, the journal starts at 4: 3 is gone
@@ -97,7 +98,7 @@ def test_the_journal_starts_again_once_full_and_never_replays_an_older_generatio
     key, _ = load_or_create(tmp_path)
     ledger = Ledger(SqliteLedgerStore(tmp_path / "ledger.db", journal_limit=4096), key, "t")
     for n in range(60):  # ~200-byte frames; a 4 KiB generation is full after about 20
-        ledger.append_blocking("call.intent", {"correlation_id": f"c{n}", "n": n})
+        ledger.append_blocking(intent(n))
         if n % 10 == 9:
             ledger.store.settle()  # a pause in the traffic: the journal starts again once full
     ledger.store.settle()
@@ -135,7 +136,7 @@ def test_another_process_reading_the_index_sees_entries_within_the_settle_interv
     ledger = Ledger(SqliteLedgerStore(tmp_path / "ledger.db"), key, "t")
     try:
         for n in range(5):
-            ledger.append_blocking("call.intent", {"n": n})
+            ledger.append_blocking(intent(n))
             time.sleep(0.003)  # pauses shorter than the interval do not settle each entry ...
         deadline = time.monotonic() + 2.0
         while stored_seqs(tmp_path) != [1, 2, 3, 4, 5]:  # ... the interval does, with no one asking

@@ -16,6 +16,7 @@ from gateway.ledger.merkle import root
 from gateway.ledger.note import Checkpoint
 from gateway.ledger.verify import verify_ledger
 from gateway.store.postgres import PostgresLedgerStore
+from tests.unit.ledger.entries import intent, result
 
 
 @pytest.fixture
@@ -23,10 +24,7 @@ def filled(postgres_url: str, tmp_path: Path) -> str:
     key, _ = load_or_create(tmp_path)
     ledger = Ledger(PostgresLedgerStore(postgres_url), key, "test/ledger")
     for n in range(1, 11):
-        ledger.append_blocking(
-            "call.intent",
-            {"correlation_id": f"c{n}", "principal": "agent", "workflow": "wf" if n % 2 else "other", "tool": "t"},
-        )
+        ledger.append_blocking(intent(n, workflow="wf" if n % 2 else "other", tool="t"))
         if n == 5:
             ledger.checkpoint()
     ledger.close()  # signs the final head (size 10)
@@ -65,7 +63,7 @@ def test_the_store_keeps_rows_in_order_with_their_columns_and_checkpoints(filled
 def test_a_reopened_ledger_continues_its_chain(filled: str, tmp_path: Path) -> None:
     key, _ = load_or_create(tmp_path)
     ledger = Ledger(PostgresLedgerStore(filled), key, "test/ledger")
-    ledger.append_blocking("call.result", {"correlation_id": "c10"})
+    ledger.append_blocking(result(10))
     ledger.close()
     assert check(filled, tmp_path) == 11
 

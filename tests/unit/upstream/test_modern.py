@@ -9,7 +9,8 @@ import mcp_types as types
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from gateway.upstream.modern import MAX_INPUT_ROUNDS, InputRoundsExceeded, answer_inline
+from gateway.errors import InputRoundsExceeded
+from gateway.upstream.modern import MAX_INPUT_ROUNDS, answer_inline, mutual_modern, negotiate
 
 pytestmark = pytest.mark.anyio
 
@@ -78,3 +79,85 @@ async def test_a_final_result_passes_through_untouched() -> None:
 
     final = {"content": [{"type": "text", "text": "hi"}]}
     assert await answer_inline({}, final, never, never) is final  # type: ignore[arg-type]
+
+
+def test_the_newest_shared_stateless_revision_is_picked_from_a_servers_list() -> None:
+    assert mutual_modern(["2025-11-25", "2026-07-28"]) == "2026-07-28"
+    assert mutual_modern(["2025-11-25"]) is None
+    assert mutual_modern("2026-07-28") is None  # not a list
+
+
+class FakeSession:
+    """The negotiation surface of `ClientSession`: discover, initialize, adopt."""
+
+    def __init__(self, discover: list[Any], initialize: Any) -> None:
+        self._discover, self._initialize = discover, initialize
+        self.discovered_at: list[str] = []
+        self.protocol_version: str | None = None
+        self.initialized = False
+
+    async def send_discover(self, version: str) -> dict[str, Any]:
+        self.discovered_at.append(version)
+        answer = self._discover.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def initialize(self) -> Any:
+        self.initialized = True
+        if isinstance(self._initialize, Exception):
+            raise self._initialize
+        self.protocol_version = "2025-11-25"
+        return types.InitializeResult(
+            protocol_version="2025-11-25",
+            capabilities=types.ServerCapabilities(),
+            server_info=types.Implementation(name="s", version="1"),
+        )
+
+    def adopt(self, result: types.DiscoverResult) -> None:
+        self.protocol_version = mutual_modern(result.supported_versions)
+
+
+def discovered(*versions: str) -> dict[str, Any]:
+    return {
+        "supportedVersions": list(versions),
+        "capabilities": {},
+        "resultType": "complete",
+        "ttlMs": 0,
+        "cacheScope": "private",
+    }
+
+
+def refused(*supported: str) -> MCPError:
+    return MCPError(code=types.UNSUPPORTED_PROTOCOL_VERSION, message="no", data={"supported": list(supported)})
+
+
+async def test_an_upstream_that_answers_discover_is_spoken_to_statelessly_without_a_handshake() -> None:
+    session = FakeSession([discovered("2025-11-25", "2026-07-28")], None)
+    assert await negotiate(session) == "2026-07-28"  # type: ignore[arg-type]
+    assert not session.initialized
+
+
+async def test_an_upstream_that_does_not_know_discover_gets_the_handshake() -> None:
+    session = FakeSession([MCPError(code=types.METHOD_NOT_FOUND, message="no such method")], None)
+    assert await negotiate(session) == "2025-11-25"  # type: ignore[arg-type]
+    assert session.initialized
+
+
+async def test_an_upstream_advertising_only_handshake_versions_in_discover_gets_the_handshake() -> None:
+    session = FakeSession([discovered("2025-11-25")], None)
+    assert await negotiate(session) == "2025-11-25"  # type: ignore[arg-type]
+
+
+async def test_a_refused_discover_naming_no_shared_version_gets_the_handshake() -> None:
+    session = FakeSession([refused("1999-01-01")], None)
+    assert await negotiate(session) == "2025-11-25"  # type: ignore[arg-type]
+    assert session.discovered_at == ["2026-07-28"]
+
+
+async def test_a_refused_handshake_naming_a_stateless_version_is_adopted_by_discover() -> None:
+    session = FakeSession(
+        [MCPError(code=types.METHOD_NOT_FOUND, message="?"), discovered("2026-07-28")], refused("2026-07-28")
+    )
+    assert await negotiate(session) == "2026-07-28"  # type: ignore[arg-type]
+    assert session.initialized

@@ -18,7 +18,8 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 from opentelemetry import trace as otel_trace
 
-from gateway.upstream.wire import NotSent, StdioWire, WireTimeout, stdio_wire
+from gateway.errors import NotSent, WireTimeout
+from gateway.upstream.wire import StdioWire, stdio_wire
 
 pytestmark = pytest.mark.anyio
 

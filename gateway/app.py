@@ -25,7 +25,7 @@ from gateway.approvals.queue import ApprovalQueue
 from gateway.approvals.store import ApprovalStore
 from gateway.approvals.ticket import Ticket, call_digest
 from gateway.config import Config, LimitsConfig
-from gateway.errors import ApprovalRefused, CallError, LedgerClosed, SealError, Tampered
+from gateway.errors import ApprovalRefused, LedgerClosed, SealError, Tampered
 from gateway.ledger import EntryKind, Ledger, Masker, mark_unknown_outcomes, open_ledger
 from gateway.ledger.events import (
     CallRefused,
@@ -42,15 +42,15 @@ from gateway.models import CallContext, Principal
 from gateway.pipeline import Call, Pipeline, Planner, Result, Stages
 from gateway.pipeline.approve import Approve
 from gateway.pipeline.call import Grant
+from gateway.pipeline.metatools import MetaTools
 from gateway.policy import Effect, OpaEngine, PolicyEngine, PolicyService, RegorusEngine
 from gateway.saga.current import CurrentWorkflows
 from gateway.saga.service import Workflows, compensation_context
 from gateway.saga.store import SagaStore
-from gateway.server.metatools import META_TOOLS, call_meta_tool
-from gateway.server.sessions import SessionTable
 from gateway.store.state_dir import prepare_state_dir
 from gateway.upstream.pool import UpstreamPool
 from gateway.upstream.relay import DownstreamRelay
+from gateway.witness.pushing import Witnesses
 from gateway.workflows import PrincipalFacts, WorkflowBook
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,6 @@ class Gateway:
         self.relays: WeakSet[DownstreamRelay] = WeakSet()
         self.events = InMemorySubscriptionBus()
         """Catalogue changes for 2026-07-28 clients, which hear of them on `subscriptions/listen`."""
-        self.sessions = SessionTable()
         self.stdio_principal = Principal(config.auth.stdio_principal, frozenset(config.auth.stdio_roles))
         self._task_group: TaskGroup | None = None
         self._pool: UpstreamPool | None = None
@@ -102,29 +101,7 @@ class Gateway:
         return self._planner
 
     async def dispatch(self, call: Call) -> Result:
-        """One tools/call: a meta-tool of the gateway's own, or the pipeline towards an upstream."""
-        if call.context.requested_name in META_TOOLS:
-            try:
-                return await call_meta_tool(
-                    call,
-                    self.planner,
-                    self.approvals,
-                    self.operations,
-                    self.limits,
-                    frozenset(self.config.workflows.shared_roles),
-                    self.current.start,
-                )
-            except CallError as exc:  # a refused meta-tool call is on record like any other
-                await self._record(
-                    CallRefused(
-                        correlation_id=call.context.correlation_id,
-                        principal=call.context.principal.id,
-                        workflow=call.context.workflow_id,
-                        requested_name=call.context.requested_name,
-                        error=exc.message,
-                    )
-                )
-                raise
+        """One downstream tools/call, through the pipeline (the gateway's own tools at its head)."""
         return await self.pipeline.call(call)
 
     async def refused(self, document: dict[str, object]) -> None:
@@ -175,7 +152,17 @@ class Gateway:
                     masker=self.masker,
                     unlisted=self._unlisted,
                 )
-                self._pipeline, self._planner = stages.pipeline(), stages.planner()
+                self._planner = stages.planner()
+                meta_tools = MetaTools(
+                    self._planner,
+                    self.approvals,
+                    self.operations,
+                    self.limits,
+                    self._record,
+                    shared_roles=frozenset(self.config.workflows.shared_roles),
+                    started=self.current.start,
+                )
+                self._pipeline = stages.pipeline(meta_tools)
                 self._executor = stages.executor()
                 self.operations.bind(self._run_internal, self.approvals, self.masker)
                 if self.approvals is not None:
@@ -190,7 +177,8 @@ class Gateway:
                 self._close_ledger()
 
     def _open_ledger(self) -> tuple[Ledger, Masker]:
-        self.ledger, created = open_ledger(self.config)
+        witnesses = self.config.ledger.witnesses
+        self.ledger, created = open_ledger(self.config, Witnesses(witnesses) if witnesses else None)
         if created:
             self.ledger.append_blocking(KeyRotated(key_id=self.ledger.key.key_id, reason="created"))
         unknown = mark_unknown_outcomes(self.ledger)

@@ -20,11 +20,11 @@ from gateway.errors import PolicyError
 from gateway.manifests import ManifestFile
 from gateway.models import Principal
 from gateway.pipeline import Call
+from gateway.pipeline.metatools import render_plan
 from gateway.policy.document import Decision, PolicyInput
 from gateway.policy.service import short
 from gateway.policy.testing import run_tests
 from gateway.server.calls import build_call
-from gateway.server.metatools import render_plan
 from gateway.upstream.pool import LinkSet
 
 

@@ -10,7 +10,7 @@ from gateway.ledger.anchor import prove_extends
 from gateway.ledger.entry import EntryKind, StoredEntry
 from gateway.ledger.events import LedgerEvent, Record
 from gateway.ledger.keys import SigningKey, known_public_keys, load_or_create
-from gateway.ledger.ledger import Ledger
+from gateway.ledger.ledger import Cosigners, Ledger
 from gateway.ledger.privacy import Masker
 from gateway.ledger.recovery import mark_unknown_outcomes
 from gateway.ledger.verify import Report, verify_ledger
@@ -51,9 +51,10 @@ def ledger_store(config: Config, *, writer: bool) -> LedgerStore:
     return open_ledger_store(database_path(config), config.ledger.url, writer=writer)
 
 
-def open_ledger(config: Config) -> tuple[Ledger, bool]:
+def open_ledger(config: Config, cosigners: Cosigners | None = None) -> tuple[Ledger, bool]:
     """The ledger of this deployment; (ledger, key_created). Refused (`LedgerTamperedError`), with
-    nothing appended, unless the stored ledger extends the newest checkpoint signed for it."""
+    nothing appended, unless the stored ledger extends the newest checkpoint signed for it.
+    `cosigners` are offered each new checkpoint (the witnesses; the composition root makes them)."""
     store = ledger_store(config, writer=True)
     copy = checkpoint_copy(config)
     try:
@@ -62,4 +63,4 @@ def open_ledger(config: Config) -> tuple[Ledger, bool]:
     except BaseException:
         store.close()
         raise
-    return Ledger(store, key, config.ledger.origin, checkpoint_copy=copy, witnesses=config.ledger.witnesses), created
+    return Ledger(store, key, config.ledger.origin, checkpoint_copy=copy, cosigners=cosigners), created

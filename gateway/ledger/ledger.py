@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import anyio
 
@@ -35,9 +35,6 @@ from gateway.ledger.keys import KEY_NAME, SigningKey
 from gateway.ledger.merkle import root
 from gateway.ledger.note import Checkpoint, parse
 from gateway.store.base import LedgerRow, LedgerStore
-
-if TYPE_CHECKING:
-    from gateway.config import WitnessConfig
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +86,18 @@ class _Nudge:
 _NUDGE = _Nudge()
 
 
+class Cosigners(Protocol):
+    """Who is offered each new checkpoint to cosign (`gateway.witness.pushing.Witnesses`)."""
+
+    async def offer(self, note: str, leaves: Sequence[bytes]) -> str | None:
+        """The note with the cosignatures obtained, or None if nobody cosigned it."""
+        ...
+
+    def offer_blocking(self, note: str, leaves: Sequence[bytes]) -> str | None:
+        """`offer` at stop, blocking (at most a bounded while)."""
+        ...
+
+
 class Ledger:
     def __init__(
         self,
@@ -97,7 +106,7 @@ class Ledger:
         origin: str,
         *,
         checkpoint_copy: Path | None = None,
-        witnesses: Sequence[WitnessConfig] = (),
+        cosigners: Cosigners | None = None,
         clock: Clock = SYSTEM,
     ) -> None:
         self.store = store
@@ -106,10 +115,8 @@ class Ledger:
         self.origin = origin
         self.checkpoint_copy = checkpoint_copy
         """Where each new checkpoint is also kept (`[ledger] checkpoint_copy`; see `anchor.py`)."""
-        self.witnesses = list(witnesses)
-        """Who cosigns each new checkpoint (`[[ledger.witnesses]]`; see `gateway/witness/`)."""
-        self._witnessed: dict[str, int] = {}
-        """The size each witness (by verifier key) last cosigned."""
+        self.cosigners = cosigners
+        """Who cosigns each new checkpoint (`[[ledger.witnesses]]`: `gateway.witness.pushing`)."""
         self._queue: queue.SimpleQueue[_Pending | _Nudge | None] = queue.SimpleQueue()
         tail = store.tail()
         self._seq = tail.seq if tail else 0
@@ -372,56 +379,16 @@ class Ledger:
         while True:
             await anyio.sleep(interval)
             note = await anyio.to_thread.run_sync(self.checkpoint)
-            if note is not None and self.witnesses:
+            if note is not None and self.cosigners is not None:
                 await self.witness(note)
 
     async def witness(self, note: str) -> None:
-        """Have the witnesses cosign a new checkpoint; keep the cosigned note beside it. A witness
-        that refuses it as inconsistent with what it cosigned before is a sign of a rewrite."""
-        from gateway.witness import push
-
+        """Offer a new checkpoint to the cosigners; keep the cosigned note beside it."""
+        assert self.cosigners is not None
         size = parse(note)[0].size
-        results = await push(note, self._leaves[:size], self.witnesses, old_sizes=self._witnessed, timeout=10.0)
-        await anyio.to_thread.run_sync(self._keep_cosigned, note, size, results)
-
-    def _witness_blocking(self, note: str) -> None:
-        """`witness` at stop, from a thread of its own (the caller may be inside an event loop)."""
-        from gateway.witness import push_blocking
-
-        size = parse(note)[0].size
-        found: list[Any] = []
-        worker = threading.Thread(
-            target=lambda: found.extend(
-                push_blocking(note, self._leaves[:size], self.witnesses, old_sizes=self._witnessed, timeout=5.0)
-            ),
-            daemon=True,
-        )
-        worker.start()
-        worker.join(timeout=15)
-        if found:
-            self._keep_cosigned(note, size, found)
-        else:
-            logger.warning("the last checkpoint (size %d) was not cosigned before the gateway stopped", size)
-
-    def _keep_cosigned(self, note: str, size: int, results: Sequence[Any]) -> None:
-        from gateway.witness import Cosigned, with_cosignatures
-
-        for result in results:
-            if isinstance(result, Cosigned):
-                self._witnessed[result.witness.verifier_key] = result.size
-            elif result.status in (409, 422):
-                logger.error(
-                    "witness %s refused checkpoint size %d: %s (was the ledger rewritten?)",
-                    result.witness.url,
-                    size,
-                    result.reason,
-                )
-            else:
-                logger.warning(
-                    "witness %s did not cosign checkpoint size %d: %s", result.witness.url, size, result.reason
-                )
-        if any(isinstance(result, Cosigned) for result in results):
-            self.store.add_checkpoint(size, with_cosignatures(note, results), self.key.key_id)
+        cosigned = await self.cosigners.offer(note, self._leaves[:size])
+        if cosigned is not None:
+            await anyio.to_thread.run_sync(self.store.add_checkpoint, size, cosigned, self.key.key_id)
 
     def close(self) -> None:
         if self._closed:
@@ -431,8 +398,11 @@ class Ledger:
         self._queue.put(None)
         self._thread.join(timeout=30)
         note = self.checkpoint()
-        if note is not None and self.witnesses:
-            self._witness_blocking(note)
+        if note is not None and self.cosigners is not None:
+            size = parse(note)[0].size
+            cosigned = self.cosigners.offer_blocking(note, self._leaves[:size])
+            if cosigned is not None:
+                self.store.add_checkpoint(size, cosigned, self.key.key_id)
         self.store.close()
 
 

@@ -1,7 +1,10 @@
 """The call pipeline: stages composed in one ordered list, read top to bottom.
 
-    as task → record outcome → confine → resolve → validate → decide → snapshot → approve → record intent → track
-    → forward
+    meta-tools → as task → record outcome → confine → resolve → validate → decide → snapshot → approve
+    → record intent → track → forward
+
+The gateway's own `rollgate_*` tools are answered by the head stage (`metatools.py`) and go no
+further; every other call runs the rest.
 
 Every call is confined to its principal's own workflows first (`confine.py`). An approved call
 runs later through the executor chain (record outcome → confine → resolve → validate → decide →
@@ -71,8 +74,10 @@ class Stages:
         self.snapshot = Snapshot(*ledger) if ledger else Snapshot()
         self.track = Track(saga, catalog, react, masker) if saga is not None else None
 
-    def pipeline(self) -> Pipeline:
+    def pipeline(self, meta_tools: Stage | None = None) -> Pipeline:
+        """Every downstream `tools/call`; `meta_tools` (`metatools.MetaTools`) heads it."""
         stages: list[Stage | None] = [
+            meta_tools,
             self.as_task,
             self.record_outcome,
             self.confine,

@@ -17,6 +17,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 from gateway.server.handlers import Ctx, Handlers, connection_of
+from gateway.server.sessions import SessionTable
 from gateway.server.tasks import TASKS_EXTENSION, TaskHandlers, TaskIdParams, UpdateTaskParams
 from gateway.server.tasks import capability as tasks_capability
 
@@ -47,8 +48,10 @@ class _GatewayServer(Server[Any]):
         return created
 
 
-def build_server(gateway: Gateway) -> Server[Any]:
-    handlers = Handlers(gateway)
+def build_server(gateway: Gateway, sessions: SessionTable | None = None) -> Server[Any]:
+    """The MCP server over `gateway`; `sessions` is where the HTTP listener's fast path finds the
+    sessions the SDK path served (a transport without one keeps its own)."""
+    handlers = Handlers(gateway, SessionTable() if sessions is None else sessions)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # logging/setLevel is deprecated at 2026-07-28, not before
         server = _GatewayServer(

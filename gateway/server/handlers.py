@@ -22,11 +22,11 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from gateway.errors import CallError, UpstreamError
 from gateway.models import Principal
 from gateway.pipeline import Call, InputRound, TaskSupport
+from gateway.pipeline.metatools import META_TOOLS
 from gateway.saga.current import new_workflow_id
 from gateway.server.calls import WORKFLOW_HEADER, build_call, forwardable_meta
-from gateway.server.metatools import META_TOOLS
 from gateway.server.revisions import for_revision
-from gateway.server.sessions import KnownSession
+from gateway.server.sessions import KnownSession, SessionTable
 from gateway.server.tasks import TASKS_EXTENSION
 from gateway.upstream.catalog import Catalog
 from gateway.upstream.gates import declared
@@ -88,8 +88,9 @@ def for_downstream(ctx: Ctx, method: str, result: dict[str, Any]) -> dict[str, A
 
 
 class Handlers:
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, sessions: SessionTable) -> None:
         self.gateway = gateway
+        self.sessions = sessions
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -111,7 +112,7 @@ class Handlers:
             self.gateway.relays.add(relay)
             session_id = connection.session_id
             if session_id is not None:
-                self.gateway.sessions[session_id] = KnownSession(
+                self.sessions[session_id] = KnownSession(
                     self.principal(ctx), links, relay, can_elicit=_can_elicit(ctx.session.client_capabilities)
                 )
             connection.exit_stack.push_async_callback(self._close_links, links, relay, session_id)
@@ -122,7 +123,7 @@ class Handlers:
     async def _close_links(self, links: LinkSet, relay: DownstreamRelay, session_id: str | None) -> None:
         self.gateway.relays.discard(relay)
         if session_id is not None:
-            self.gateway.sessions.pop(session_id, None)
+            self.sessions.pop(session_id, None)
         await links.aclose()
 
     def principal(self, ctx: Ctx) -> Principal:

@@ -34,6 +34,7 @@ from gateway.server.events import MemoryEventStore
 from gateway.server.fastpath import FastToolCalls
 from gateway.server.ownership import owned_by_serve
 from gateway.server.session_guard import SessionGuard
+from gateway.server.sessions import SessionTable
 from gateway.web import ApprovalsApi, ApproverTokens, WorkflowsApi, http_error, openapi_route, page_routes
 
 _LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
@@ -51,8 +52,9 @@ def security_settings(server: ServerConfig) -> TransportSecuritySettings:
 
 def build_app(gateway: Gateway) -> Any:
     config = gateway.config
+    sessions = SessionTable()  # the stateful sessions: the SDK path adds them, the fast path serves their calls
     manager = StreamableHTTPSessionManager(
-        app=build_server(gateway),
+        app=build_server(gateway, sessions),
         event_store=MemoryEventStore(config.server.event_history) if config.server.event_history else None,
         # With an event store, every SSE response opens with a priming event (an id, empty data):
         # this adds the `retry` to it, so a client that loses the stream knows when to resume.
@@ -65,7 +67,7 @@ def build_app(gateway: Gateway) -> Any:
     fast = FastToolCalls(
         StreamableHTTPASGIApp(manager),
         gateway.dispatch,
-        gateway.sessions,
+        sessions,
         security,
         config.server.max_request_bytes,
         config.limits.max_json_depth,

@@ -1,4 +1,8 @@
-"""Tools the gateway itself offers to agents, next to the upstreams' tools.
+"""Stage 0: the tools the gateway itself offers to agents, next to the upstreams' tools.
+
+A call to one of them is answered here, at the head of the pipeline, and goes no further; any
+other call proceeds. A refused meta-tool call (bad arguments, another principal's workflow) is on
+record like any other refusal (`call.refused`).
 
 `rollgate_plan` (intent declaration) evaluates a list of intended calls without running any; the
 workflow meta-tools begin, checkpoint, inspect and roll back workflows, each only for the
@@ -20,10 +24,11 @@ from pydantic import ValidationError
 from gateway.approvals.queue import ApprovalQueue
 from gateway.approvals.ticket import State
 from gateway.config import LimitsConfig
-from gateway.errors import InvalidMetaToolArguments, LimitError
-from gateway.pipeline import Call, Planner, Result
+from gateway.errors import CallError, InvalidMetaToolArguments, LimitError
+from gateway.ledger.events import CallRefused, Record
 from gateway.pipeline.approve import answer
-from gateway.pipeline.plan import Plan
+from gateway.pipeline.call import Call, Proceed, Result
+from gateway.pipeline.plan import Plan, Planner
 from gateway.pipeline.verdict import decision_in
 from gateway.saga.model import rollback_scope
 from gateway.saga.service import Workflows
@@ -258,3 +263,46 @@ def render_plan(answer: dict[str, Any]) -> str:
         f"{summary['denied']} denied, {summary['irreversible']} irreversible"
     )
     return "\n".join(lines)
+
+
+class MetaTools:
+    """The head stage: `rollgate_*` tools are answered by the gateway, never forwarded."""
+
+    def __init__(
+        self,
+        planner: Planner,
+        approvals: ApprovalQueue | None,
+        workflows: Workflows,
+        limits: LimitsConfig,
+        record: Record,
+        *,
+        shared_roles: frozenset[str] = frozenset(),
+        started: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self._planner = planner
+        self._approvals = approvals
+        self._workflows = workflows
+        self._limits = limits
+        self._record = record
+        self._shared_roles = shared_roles
+        self._started = started
+
+    async def __call__(self, call: Call, proceed: Proceed) -> Result:
+        if call.context.requested_name not in META_TOOLS:
+            return await proceed(call)
+        try:
+            return await call_meta_tool(
+                call, self._planner, self._approvals, self._workflows, self._limits, self._shared_roles, self._started
+            )
+        except CallError as exc:
+            context = call.context
+            await self._record(
+                CallRefused(
+                    correlation_id=context.correlation_id,
+                    principal=context.principal.id,
+                    workflow=context.workflow_id,
+                    requested_name=context.requested_name,
+                    error=exc.message,
+                )
+            )
+            raise

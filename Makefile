@@ -76,6 +76,7 @@ fmt: dev
 
 lint: dev
 	$(BIN)/ruff check gateway tests bench examples
+	$(BIN)/lint-imports  # the layers of pyproject.toml's [tool.importlinter]
 
 typecheck: dev
 	$(BIN)/mypy

@@ -83,7 +83,6 @@ class Gateway:
         self.policy = PolicyService(make_engine(config), config.policies_dir, config.policy.query)
         self.ledger: Ledger | None = None
         self.approvals: ApprovalQueue | None = None
-        self._executor: Pipeline | None = None
 
     @property
     def pool(self) -> UpstreamPool:
@@ -163,7 +162,6 @@ class Gateway:
                     started=self.current.start,
                 )
                 self._pipeline = stages.pipeline(meta_tools)
-                self._executor = stages.executor()
                 self.operations.bind(self._run_internal, self.approvals, self.masker)
                 if self.approvals is not None:
                     tg.start_soon(self.approvals.run)
@@ -211,7 +209,6 @@ class Gateway:
         recorded when the call was held, the tool must still resolve to the same upstream tool,
         and policy is asked again with the approval in its input (quarantine, budgets and denials
         added since still apply); the held decision's masks stay in force."""
-        assert self._executor is not None
         try:
             arguments = self.masker.unseal(ticket.arguments)
         except SealError as exc:
@@ -241,7 +238,7 @@ class Gateway:
             f"approved by {approvers}",
             tuple(frozenset(a.roles) for a in ticket.approvals),
         )
-        result = await self._executor.call(call)
+        result = await self.pipeline.call(call)
         if call.tool is not None and call.tool.qualified != ticket.tool:
             raise Tampered(f"{ticket.exposed_name} now resolves to {call.tool.qualified}, not {ticket.tool}")
         if call.decision is None or call.decision.effect is not Effect.ALLOW:

@@ -7,8 +7,11 @@ The gateway's own `rollgate_*` tools are answered by the head stage (`metatools.
 further; every other call runs the rest.
 
 Every call is confined to its principal's own workflows first (`confine.py`). An approved call
-runs later through the executor chain (record outcome → confine → resolve → validate → decide →
-snapshot → record intent → track → forward): policy decides again with the approval in its input.
+runs later through the same pipeline with its approval (`call.approval`): policy decides again
+with the approval in its input, and the stages that do not apply step aside (the approval stage
+sees no `require_approval`, the task stage no task request, the meta-tools stage no meta-tool).
+The gateway's own calls (compensations, verification reads) carry the compensation marker in
+their context and enter it the same way.
 A stage that a configuration turns off is simply absent from the list (the ledger stages when
 `ledger.enabled = false`, the approval and task stages when `approvals.enabled = false`).
 """
@@ -86,22 +89,6 @@ class Stages:
             self.decide,
             self.snapshot,
             self.approve,
-            self.record_intent,
-            self.track,
-            self.forward,
-        ]
-        return Pipeline([stage for stage in stages if stage is not None])
-
-    def executor(self) -> Pipeline:
-        """For calls that were approved (`call.approval` set): policy is asked again with the
-        approval in its input, and only an allow runs."""
-        stages: list[Stage | None] = [
-            self.record_outcome,
-            self.confine,
-            self.resolve,
-            self.validate,
-            self.decide,
-            self.snapshot,
             self.record_intent,
             self.track,
             self.forward,

@@ -73,12 +73,12 @@ class Gateway:
         self._pool: UpstreamPool | None = None
         self._pipeline: Pipeline | None = None
         self._planner: Planner | None = None
+        self._operations: Workflows | None = None
         prepare_state_dir(config.state_dir)
         self.saga = SagaStore(config.state_dir / "saga.db")
         self.masker = Masker.for_state_dir(config.state_dir, config.ledger.max_result_bytes)
         self.workflows = WorkflowBook(lambda workflow: _status(self.saga, workflow), _SagaFacts(self.saga))
         self.current = CurrentWorkflows(config.workflows.idle_seconds, self.saga)
-        self.operations = Workflows(self.saga, self._record)
         self.manifests = ManifestRegistry.load(config.resolve(config.paths.manifests))
         self.policy = PolicyService(make_engine(config), config.policies_dir, config.policy.query)
         self.ledger: Ledger | None = None
@@ -88,6 +88,12 @@ class Gateway:
     def pool(self) -> UpstreamPool:
         assert self._pool is not None, "the gateway is not running"
         return self._pool
+
+    @property
+    def operations(self) -> Workflows:
+        """Workflow operations (checkpoints, quarantine, rollback) for meta-tools, CLI and REST."""
+        assert self._operations is not None, "the gateway is not running"
+        return self._operations
 
     @property
     def pipeline(self) -> Pipeline:
@@ -137,6 +143,7 @@ class Gateway:
                 watch = ManifestWatch(self.config.resolve(self.config.paths.manifests), self._manifests_reloaded)
                 tg.start_soon(watch.run, self.config.policy.reload_interval_seconds)
                 approve = self._open_approvals(tg, ledger_stages[1] if ledger_stages else None)
+                self._operations = Workflows(self.saga, self._record, self._run_internal, self.approvals, self.masker)
                 stages = Stages(
                     lambda: self.pool.catalog,
                     lambda: self.manifests,
@@ -162,7 +169,6 @@ class Gateway:
                     started=self.current.start,
                 )
                 self._pipeline = stages.pipeline(meta_tools)
-                self.operations.bind(self._run_internal, self.approvals, self.masker)
                 if self.approvals is not None:
                     tg.start_soon(self.approvals.run)
                 assert self.operations.rollbacks is not None
@@ -196,12 +202,14 @@ class Gateway:
             return None
         database = settings.database if settings.database.is_absolute() else self.config.state_dir / settings.database
         self.approvals = ApprovalQueue(
-            ApprovalStore(database), settings.ttl_seconds, settings.poll_seconds, settings.same_call_seconds
+            ApprovalStore(database),
+            settings.ttl_seconds,
+            settings.poll_seconds,
+            settings.same_call_seconds,
+            execute=self._execute_approved,
+            record=self._record,
+            announce=Notifier(settings.webhooks, settings.public_url, tg).announce,
         )
-        self.approvals.execute = self._execute_approved
-        self.approvals.record = self._record
-        notifier = Notifier(settings.webhooks, settings.public_url, tg)
-        self.approvals.announce = notifier.announce
         return Approve(self.approvals, settings.wait_seconds, self.masker)
 
     async def _execute_approved(self, ticket: Ticket) -> Result:

@@ -79,7 +79,13 @@ class ApprovalQueue:
         poll_seconds: float,
         same_call_seconds: float = 86400.0,
         clock: Clock = SYSTEM,
+        *,
+        execute: Execute | None = None,
+        record: Record | None = None,
+        announce: Announce | None = None,
     ) -> None:
+        """`execute` runs an approved call (the gateway's pipeline), `record` writes the ledger
+        events, `announce` tells the approvers' webhooks of a new ticket."""
         self.store = store
         self.clock = clock
         self._ttl = ttl_seconds
@@ -87,9 +93,9 @@ class ApprovalQueue:
         self._poll = poll_seconds
         self._changed: dict[str, anyio.Event] = {}
         self._wake = anyio.Event()
-        self.execute: Execute | None = None
-        self.record: Record | None = None
-        self.announce: Announce | None = None
+        self.execute = execute
+        self.record = record
+        self.announce = announce
 
     async def request(self, ticket: Ticket) -> tuple[Ticket, bool]:
         """The ticket of this call: the agent's retry of a call that is held, approved, running, or

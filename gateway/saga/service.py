@@ -26,16 +26,25 @@ ROLLBACK_PRINCIPAL = Principal("rollgate-rollback", frozenset({"operator"}))
 
 
 class Workflows:
-    def __init__(self, saga: SagaStore, record: Record, clock: Clock = SYSTEM) -> None:
+    def __init__(
+        self,
+        saga: SagaStore,
+        record: Record,
+        run_call: RunCall | None = None,
+        approvals: ApprovalQueue | None = None,
+        masker: Masker | None = None,
+        clock: Clock = SYSTEM,
+    ) -> None:
+        """`run_call` runs the compensations and verification reads of a rollback through the
+        gateway's pipeline (without it, nothing can be rolled back); `approvals` takes the steps a
+        rollback escalates to a person."""
         self.saga = saga
         self.clock = clock
         self._record = record
-        self.rollbacks: Rollbacks | None = None
-        self._approvals: ApprovalQueue | None = None
-
-    def bind(self, run_call: RunCall, approvals: ApprovalQueue | None, masker: Masker | None = None) -> None:
         self._approvals = approvals
-        self.rollbacks = Rollbacks(self.saga, run_call, self._escalate, self._record, unseal=_unsealer(masker))
+        self.rollbacks = (
+            None if run_call is None else Rollbacks(saga, run_call, self._escalate, record, unseal=_unsealer(masker))
+        )
 
     def begin(self, principal: Principal, name: str | None, atomic: bool) -> str:
         workflow = new_workflow_id()

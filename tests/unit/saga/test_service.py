@@ -33,9 +33,8 @@ def workflows(tmp_path: Path) -> tuple[Workflows, Upstream, list[str]]:
     async def record(event: LedgerEvent) -> None:
         recorded.append(event.kind)
 
-    ops = Workflows(SagaStore(tmp_path / "saga.db"), record)
     upstream = Upstream()
-    ops.bind(upstream, None)
+    ops = Workflows(SagaStore(tmp_path / "saga.db"), record, upstream)
     ops.saga.claim("wf", "agent-a", frozenset({"agent"}))
     for n in range(1, 4):
         ops.saga.add_step(

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import anyio
 
+from gateway._sdk import running_loop
 from gateway.clock import SYSTEM, Clock
 from gateway.errors import LedgerClosed
 from gateway.ledger.anchor import keep_copy
@@ -255,7 +256,7 @@ class Ledger:
 
     def _take_held(self) -> list[_Pending]:
         held, self._held = self._held, []
-        if self._held_timer is not None and asyncio._get_running_loop() is self._held_loop:
+        if self._held_timer is not None and running_loop() is self._held_loop:
             self._held_timer.cancel()  # (from another thread, the timer fires and finds nothing)
             self._held_timer = None
         return held

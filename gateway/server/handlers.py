@@ -19,6 +19,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from gateway._sdk import connection_of as connection_of_session
 from gateway.errors import CallError, UpstreamError
 from gateway.models import Principal
 from gateway.pipeline import Call, InputRound, TaskSupport
@@ -49,7 +50,7 @@ Ctx = ServerRequestContext[Any, Any]
 def connection_of(ctx: Ctx) -> Connection:
     # The SDK keeps the per-client Connection (its `state` dict and `exit_stack`) on the session;
     # it is the one place to hang per-session upstream links and tear them down with the session.
-    return ctx.session._connection  # pyright: ignore[reportPrivateUsage]
+    return connection_of_session(ctx.session)  # type: ignore[no-any-return]
 
 
 def _header(ctx: Ctx, name: str) -> str | None:

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from gateway._sdk import clear_captured_signals, manager_sessions
 from gateway.app import Gateway
 from gateway.config import Config, ServerConfig
 from gateway.errors import ConfigError
@@ -108,7 +109,7 @@ def manager_has_session(manager: StreamableHTTPSessionManager) -> Any:
     """Whether the SDK's manager still serves a session (it closes idle ones itself)."""
 
     def alive(session_id: str) -> bool:
-        return session_id in manager._server_instances  # pyright: ignore[reportPrivateUsage]
+        return session_id in manager_sessions(manager)
 
     return alive
 
@@ -134,7 +135,7 @@ class _Server(uvicorn.Server):
         # process before the gateway closes (no `gateway.stop` entry, no final checkpoint). Stop
         # serving as uvicorn does, then let the gateway close and the process exit normally.
         super().handle_exit(sig, frame)
-        self._captured_signals.clear()
+        clear_captured_signals(self)
 
 
 async def serve_http(config: Config, *, announce: Any = None) -> None:

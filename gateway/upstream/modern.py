@@ -45,6 +45,7 @@ from mcp_types.methods import is_input_required
 from mcp_types.version import LATEST_MODERN_VERSION, MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
+from gateway._sdk import stamp
 from gateway.errors import InputRoundsExceeded
 
 logger = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ def stamped(
     meta = data["params"]["_meta"] = dict(data["params"].get("_meta") or {})
     if log_level is not None:
         meta.setdefault(types.LOG_LEVEL_META_KEY, log_level)
-    session._stamp(data, opts)  # pyright: ignore[reportPrivateUsage]
+    stamp(session, data, opts)
     if capabilities is not None:
         meta[types.CLIENT_CAPABILITIES_META_KEY] = dict(capabilities)
     stamped: dict[str, Any] = data["params"]

@@ -41,15 +41,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 # The SDK's own spawn and shutdown (a new session per server, the spec's stdin-close, wait,
 # terminate-tree sequence, bounded), so a server behind the wire starts and stops exactly as
 # one behind `stdio_client` does.
-from mcp.client.stdio import (
-    StdioServerParameters,
-    _create_platform_compatible_process,
-    _drain_stdout,
-    _get_executable_command,
-    _stop_server_process,
-    get_default_environment,
-)
-from mcp.shared._otel import inject_trace_context
+from mcp.client.stdio import StdioServerParameters, get_default_environment
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 from opentelemetry import baggage as otel_baggage
@@ -57,6 +49,14 @@ from opentelemetry import trace as otel_trace
 from pydantic import ValidationError
 
 from gateway import jsonwire
+from gateway._sdk import (
+    create_process,
+    drain_stdout,
+    executable_command,
+    inject_trace_context,
+    raw_stdin_writer,
+    stop_process,
+)
 from gateway.errors import NotSent, WireTimeout
 from gateway.models import ProgressSink
 
@@ -133,8 +133,7 @@ class StdioWire:
         self._process = process
         # anyio's send() yields to the loop after every write, one more loop pass per call; the
         # asyncio writer underneath (asyncio backend) takes the line and applies backpressure alike.
-        writer = getattr(getattr(process, "_process", None), "stdin", None)
-        self._writer = writer if isinstance(writer, asyncio.StreamWriter) else None
+        self._writer = raw_stdin_writer(process)
         self._next_id = 0
         self._waiting: dict[str, _Inbox] = {}
         self._kept: list[bytes] = []
@@ -350,8 +349,8 @@ async def stdio_wire(
     tuple[MemoryObjectReceiveStream[SessionMessage | Exception], MemoryObjectSendStream[SessionMessage], StdioWire]
 ]:
     """Start the server; yield the session's (read, write) streams and the wire beside them."""
-    command = await _get_executable_command(server.command)
-    process = await _create_platform_compatible_process(
+    command = await executable_command(server.command)
+    process = await create_process(
         command=command,
         args=server.args,
         env=get_default_environment() | (server.env or {}),
@@ -379,7 +378,7 @@ async def stdio_wire(
                                 return
                 finally:
                     wire.close()
-                    await _drain_stdout(process)
+                    await drain_stdout(process)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, ConnectionError):
             pass  # our own shutdown, or the server's end: the session sees the read stream close
 
@@ -407,7 +406,7 @@ async def stdio_wire(
                 write_stream.close()
                 with anyio.move_on_after(_WRITER_FLUSH_TIMEOUT):
                     await writer_done.wait()
-                await _stop_server_process(process)
+                await stop_process(process)
                 for stream in (read_stream, write_stream, to_session, from_session):
                     await stream.aclose()
                 await anyio.lowlevel.checkpoint()

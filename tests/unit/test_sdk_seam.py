@@ -1,5 +1,5 @@
-"""The SDK internals `gateway/_sdk.py` relies on are still there: a new SDK release that moves them
-fails here, by name, before any end-to-end test fails obscurely."""
+"""The internals `gateway/_sdk.py` relies on (MCP SDK, anyio, asyncio, uvicorn) are still there:
+a release that moves them fails here, by name, before any end-to-end test fails obscurely."""
 
 from __future__ import annotations
 
@@ -28,3 +28,45 @@ def test_a_server_session_holds_the_two_channels_send_request_uses() -> None:
 def test_request_ids_are_unguessable_and_distinct() -> None:
     ids = {unguessable_request_id() for _ in range(1000)}
     assert len(ids) == 1000 and all(re.fullmatch(r"rollgate-[0-9a-f]{24}", i) for i in ids)
+
+
+def test_the_sdks_stdio_spawn_and_shutdown_are_still_there_with_their_signatures() -> None:
+    import mcp.client.stdio as stdio
+
+    expected = {
+        "_create_platform_compatible_process": ["command", "args", "env", "errlog", "cwd"],
+        "_stop_server_process": ["process"],
+        "_drain_stdout": ["process"],
+        "_get_executable_command": ["command"],
+    }
+    for name, parameters in expected.items():
+        function = getattr(stdio, name)
+        assert inspect.iscoroutinefunction(function), name
+        assert list(inspect.signature(function).parameters) == parameters, name
+
+
+def test_the_sdks_trace_injection_and_the_private_session_parts_are_still_there() -> None:
+    from mcp.client.session import ClientSession
+    from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+    from mcp.shared._otel import inject_trace_context
+
+    assert list(inspect.signature(inject_trace_context).parameters) == ["meta"]
+    # A session's `_stamp(data, opts)` is an attribute set per negotiated revision.
+    assert "self._stamp: Callable[[dict[str, Any], CallOptions], None]" in inspect.getsource(ClientSession.__init__)
+    assert "_connection" in inspect.getsource(ServerSession.__init__)
+    assert "self._server_instances" in inspect.getsource(StreamableHTTPSessionManager)
+
+
+def test_anyio_asyncio_and_uvicorn_parts_are_still_there() -> None:
+    import asyncio
+
+    import uvicorn
+    from anyio._backends._asyncio import Process
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from gateway._sdk import running_loop
+
+    assert "_process" in inspect.getsource(Process)
+    assert asyncio._get_running_loop() is None and running_loop() is None  # no loop in this thread
+    assert "_captured_signals" in inspect.getsource(uvicorn.Server)
+    assert callable(HttpToolsProtocol.connection_made) and "self.transport" in inspect.getsource(HttpToolsProtocol)

@@ -6,8 +6,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import mcp_types as types
+from mcp.shared.exceptions import MCPError
 
-from gateway.errors import InvalidRequestParams, LimitError
+from gateway.errors import CallError, InvalidRequestParams, LimitError
 from gateway.ids import new_id
 from gateway.models import META_STEP, META_WORKFLOW, CallContext, Principal, ProgressSink
 from gateway.pipeline import Call, TaskSupport
@@ -91,3 +92,9 @@ def build_call(
     )
     task = TaskSupport.CORE if isinstance(params.get("task"), Mapping) else None
     return Call(context=context, links=links.get, progress=progress, task=task, capabilities=links.capabilities)
+
+
+def as_mcp_error(exc: CallError) -> MCPError:
+    """The one mapping of a gateway refusal to the MCP error the client gets (code, message, data),
+    for the SDK path and the fast path alike."""
+    return MCPError(code=exc.code, message=exc.message, data=exc.data)

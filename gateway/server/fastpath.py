@@ -41,7 +41,7 @@ from gateway._sdk import unguessable_request_id
 from gateway.errors import CallError
 from gateway.models import Principal
 from gateway.pipeline import Call, Result
-from gateway.server.calls import WORKFLOW_HEADER, build_call
+from gateway.server.calls import WORKFLOW_HEADER, as_mcp_error, build_call
 from gateway.server.handlers import PRINCIPAL_SCOPE_KEY
 from gateway.server.sessions import KnownSession, SessionTable
 
@@ -217,10 +217,9 @@ class FastToolCalls:
                 session.running[request_id] = cancel
                 result = await self._dispatch(call)
                 response = {"jsonrpc": "2.0", "id": request_id, "result": result}
-        except CallError as exc:
-            response = _error(request_id, exc.code, exc.message, exc.data)
-        except MCPError as exc:
-            response = _error(request_id, exc.error.code, exc.error.message, exc.error.data)
+        except (CallError, MCPError) as exc:
+            error = (exc if isinstance(exc, MCPError) else as_mcp_error(exc)).error
+            response = _error(request_id, error.code, error.message, error.data)
         except Exception:  # top of a request: log, fail closed, keep serving
             logger.exception("tools/call failed inside the gateway")
             response = _error(

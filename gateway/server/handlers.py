@@ -25,7 +25,7 @@ from gateway.models import Principal
 from gateway.pipeline import Call, InputRound, TaskSupport
 from gateway.pipeline.metatools import META_TOOLS
 from gateway.saga.current import new_workflow_id
-from gateway.server.calls import WORKFLOW_HEADER, build_call, forwardable_meta
+from gateway.server.calls import WORKFLOW_HEADER, as_mcp_error, build_call, forwardable_meta
 from gateway.server.revisions import for_revision
 from gateway.server.sessions import KnownSession, SessionTable
 from gateway.server.tasks import TASKS_EXTENSION
@@ -189,7 +189,7 @@ class Handlers:
                     return for_downstream(ctx, "tools/call", await self.gateway.dispatch(call))
             return for_downstream(ctx, "tools/call", await self.gateway.dispatch(call))
         except CallError as exc:
-            raise MCPError(code=exc.code, message=exc.message, data=exc.data) from None
+            raise as_mcp_error(exc) from None
 
     # -- prompts, resources, completions: routed by name or URI -----------------------------
 
@@ -201,7 +201,7 @@ class Handlers:
             capabilities = declared(ctx.session.client_capabilities) if modern else None
             return for_downstream(ctx, method, await link.request(method, params, capabilities=capabilities))
         except CallError as exc:
-            raise MCPError(code=exc.code, message=exc.message, data=exc.data) from None
+            raise as_mcp_error(exc) from None
 
     def _dump(self, params: Any) -> dict[str, Any]:
         dumped = params.model_dump(by_alias=True, mode="json", exclude_none=True) if params is not None else {}

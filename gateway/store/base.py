@@ -27,6 +27,27 @@ class LedgerRow:
     correlation: str | None
     time: str
 
+    def values(self) -> tuple[object, ...]:
+        """The row's columns in the order of `COLUMNS`, as both stores insert them."""
+        return (
+            self.seq,
+            self.body,
+            self.entry_hash,
+            self.leaf,
+            self.kind,
+            self.workflow,
+            self.principal,
+            self.tool,
+            self.correlation,
+            self.time,
+        )
+
+
+COLUMNS = "seq, body, entry_hash, leaf, kind, workflow, principal, tool, correlation, time"
+"""The ledger table's columns, in `LedgerRow.values()` order."""
+FILTERS = frozenset({"kind", "workflow", "principal", "tool", "correlation"})
+"""The columns rows can be looked up by."""
+
 
 class LedgerStore(Protocol):
     def append(self, rows: Sequence[LedgerRow]) -> None:

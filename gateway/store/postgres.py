@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 
 from gateway.errors import LedgerBusyError, StoreError
-from gateway.store.base import LedgerRow
+from gateway.store.base import COLUMNS, FILTERS, LedgerRow
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger (
@@ -27,8 +27,6 @@ CREATE INDEX IF NOT EXISTS ledger_correlation ON ledger (correlation);
 CREATE TABLE IF NOT EXISTS checkpoints (
     id BIGSERIAL PRIMARY KEY, size BIGINT NOT NULL, note TEXT NOT NULL, key_id TEXT NOT NULL);
 """
-_COLUMNS = "seq, body, entry_hash, leaf, kind, workflow, principal, tool, correlation, time"
-_FILTERS = {"kind", "workflow", "principal", "tool", "correlation"}
 WRITER_LOCK = 0x726F6C6C67617465
 """The advisory lock key of the ledger's single writer ("rollgate" in ASCII)."""
 
@@ -59,22 +57,8 @@ class PostgresLedgerStore:
             raise StoreError(f"{_where(self.url)} is open read-only: only the process that owns the ledger appends")
         with self._lock, self._db.transaction(), self._db.cursor() as cursor:
             cursor.executemany(
-                f"INSERT INTO ledger ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [
-                    (
-                        r.seq,
-                        r.body,
-                        r.entry_hash,
-                        r.leaf,
-                        r.kind,
-                        r.workflow,
-                        r.principal,
-                        r.tool,
-                        r.correlation,
-                        r.time,
-                    )
-                    for r in rows
-                ],
+                f"INSERT INTO ledger ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [r.values() for r in rows],
             )
 
     def settle(self) -> None:
@@ -82,7 +66,7 @@ class PostgresLedgerStore:
 
     def tail(self) -> LedgerRow | None:
         with self._lock:
-            row = self._db.execute(f"SELECT {_COLUMNS} FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
+            row = self._db.execute(f"SELECT {COLUMNS} FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
         return _row(row) if row else None
 
     def leaves(self) -> list[bytes]:
@@ -92,10 +76,10 @@ class PostgresLedgerStore:
     def rows(self, *, start: int = 1, **filters: str | None) -> Iterator[LedgerRow]:
         clauses, params = ["seq >= %s"], [start]
         for key, value in filters.items():
-            if value is not None and key in _FILTERS:
+            if value is not None and key in FILTERS:
                 clauses.append(f"{key} = %s")
                 params.append(value)  # type: ignore[arg-type]
-        query = f"SELECT {_COLUMNS} FROM ledger WHERE {' AND '.join(clauses)} ORDER BY seq"
+        query = f"SELECT {COLUMNS} FROM ledger WHERE {' AND '.join(clauses)} ORDER BY seq"
         with _connect(self.url) as reader, reader.transaction(), reader.cursor(name="ledger_rows") as cursor:
             cursor.itersize = 2000
             cursor.execute(query, params)

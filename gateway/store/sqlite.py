@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from gateway.errors import LedgerTamperedError, StoreError
-from gateway.store.base import LedgerRow
+from gateway.store.base import COLUMNS, FILTERS, LedgerRow
 from gateway.store.connection import open_durable
 from gateway.store.journal import JOURNAL_LIMIT, Journal, JournalContents, read_journal
 
@@ -30,8 +30,6 @@ CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY CHECK (id = 1), gener
 CREATE TABLE IF NOT EXISTS checkpoints (
     id INTEGER PRIMARY KEY, size INTEGER NOT NULL, note TEXT NOT NULL, key_id TEXT NOT NULL);
 """
-_COLUMNS = "seq, body, entry_hash, leaf, kind, workflow, principal, tool, correlation, time"
-_FILTERS = {"kind", "workflow", "principal", "tool", "correlation"}
 
 
 class SqliteLedgerStore:
@@ -68,7 +66,7 @@ class SqliteLedgerStore:
             return
         stored = {
             row[0]: LedgerRow(row[0], _blob(row[1]), row[2], _blob(row[3]), *row[4:])
-            for row in self._db.execute(f"SELECT {_COLUMNS} FROM ledger WHERE seq >= ?", (held[0].seq,))
+            for row in self._db.execute(f"SELECT {COLUMNS} FROM ledger WHERE seq >= ?", (held[0].seq,))
         }
         for copy in held:
             if stored.get(copy.seq) != copy:
@@ -129,22 +127,8 @@ class SqliteLedgerStore:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.executemany(
-                f"INSERT INTO ledger ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        r.seq,
-                        r.body,
-                        r.entry_hash,
-                        r.leaf,
-                        r.kind,
-                        r.workflow,
-                        r.principal,
-                        r.tool,
-                        r.correlation,
-                        r.time,
-                    )
-                    for r in rows
-                ],
+                f"INSERT INTO ledger ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [r.values() for r in rows],
             )
         except BaseException:
             self._db.execute("ROLLBACK")
@@ -154,7 +138,7 @@ class SqliteLedgerStore:
     def tail(self) -> LedgerRow | None:
         with self._lock:
             self._settle()
-            row = self._db.execute(f"SELECT {_COLUMNS} FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
+            row = self._db.execute(f"SELECT {COLUMNS} FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
         return LedgerRow(*row) if row else None
 
     def leaves(self) -> list[bytes]:
@@ -165,10 +149,10 @@ class SqliteLedgerStore:
     def rows(self, *, start: int = 1, **filters: str | None) -> Iterator[LedgerRow]:
         clauses, params = ["seq >= ?"], [start]
         for key, value in filters.items():
-            if value is not None and key in _FILTERS:
+            if value is not None and key in FILTERS:
                 clauses.append(f"{key} = ?")
                 params.append(value)  # type: ignore[arg-type]
-        query = f"SELECT {_COLUMNS} FROM ledger WHERE {' AND '.join(clauses)} ORDER BY seq"
+        query = f"SELECT {COLUMNS} FROM ledger WHERE {' AND '.join(clauses)} ORDER BY seq"
         self.settle()
         reader = sqlite3.connect(self.path, timeout=30)
         try:

@@ -265,24 +265,14 @@ class UpstreamLink:
             return {}
         try:
             if not stateless and wire is not None:
-                try:
-                    return await wire.request(method, params, progress, timeout)
-                except WireTimeout:
-                    raise self._no_answer(method) from None
-                except NotSent as exc:
-                    raise UpstreamError(f"upstream {self.name!r} is unavailable: {exc}") from None
+                return await self._over_wire(wire, method, params, progress)
 
             async def send(params: Mapping[str, Any] | None) -> dict[str, Any]:
                 opts: dict[str, Any] = {"headers": dict(self._headers)}
                 declared = advertised(capabilities) if capabilities is not None else None
                 params = modern.stamped(session, method, params, opts, self._log_level, declared)  # type: ignore[arg-type]
                 if wire is not None:  # stdio: the envelope is in the params, headers are HTTP's
-                    try:
-                        return await wire.request(method, params, progress, timeout)
-                    except WireTimeout:
-                        raise self._no_answer(method) from None
-                    except NotSent as exc:
-                        raise UpstreamError(f"upstream {self.name!r} is unavailable: {exc}") from None
+                    return await self._over_wire(wire, method, params, progress)
                 if progress is not None:
                     opts["on_progress"] = progress
                 return await dispatcher.send_raw_request(method, params, opts)  # type: ignore[arg-type]
@@ -303,6 +293,18 @@ class UpstreamLink:
             raise
         # Only the deadline ends the scope without an answer (an outer cancellation propagates).
         raise self._no_answer(method)
+
+    async def _over_wire(
+        self, wire: StdioWire, method: str, params: Mapping[str, Any] | None, progress: ProgressSink | None
+    ) -> dict[str, Any]:
+        """A raw request on the stdio pipe: no answer in time is an unknown outcome; a request that
+        never left (the pipe was closed) cannot have run."""
+        try:
+            return await wire.request(method, params, progress, self.config.timeout_seconds)
+        except WireTimeout:
+            raise self._no_answer(method) from None
+        except NotSent as exc:
+            raise UpstreamError(f"upstream {self.name!r} is unavailable: {exc}") from None
 
     def _no_answer(self, method: str) -> OutcomeUnknownError:
         return OutcomeUnknownError(

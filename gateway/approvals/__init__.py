@@ -1,1 +1,1 @@
-"""Human approvals: tickets, their store, the queue, notifications and CLI."""
+"""Human approvals: tickets and what approvers see of them, their store, the queue, notifications."""

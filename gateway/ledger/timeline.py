@@ -7,16 +7,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.store.base import LedgerRow
 
 
-def describe(row: LedgerRow) -> str:
+@dataclass(frozen=True)
+class Moment:
+    """One entry, told: its number, its time to the second, and what happened."""
+
+    seq: int
+    when: str
+    sentence: str
+
+    def line(self) -> str:
+        return f"#{self.seq:<6} {self.when}  {self.sentence}"
+
+
+def moment(row: LedgerRow) -> Moment:
     document = json.loads(row.body)
     data: dict[str, Any] = document["data"]
-    when = document["time"][:19].replace("T", " ")
-    return f"#{row.seq:<6} {when}  {_sentence(document['kind'], data)}"
+    return Moment(row.seq, document["time"][:19].replace("T", " "), _sentence(document["kind"], data))
 
 
 def _sentence(kind: str, data: dict[str, Any]) -> str:
@@ -101,10 +113,14 @@ def _undo(manifest: dict[str, Any]) -> str:
     return f"{reversibility}; no compensation declared."
 
 
-def timeline(rows: Iterable[LedgerRow], since: str | None = None, until: str | None = None) -> Iterator[str]:
+def moments(rows: Iterable[LedgerRow], since: str | None = None, until: str | None = None) -> Iterator[Moment]:
     for row in rows:
         if since and row.time < since:
             continue
         if until and row.time > until:
             continue
-        yield describe(row)
+        yield moment(row)
+
+
+def timeline(rows: Iterable[LedgerRow], since: str | None = None, until: str | None = None) -> Iterator[str]:
+    return (m.line() for m in moments(rows, since, until))

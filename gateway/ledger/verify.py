@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -212,11 +212,12 @@ def verify_ledger(
     keys: Mapping[str, Ed25519PublicKey],
     *,
     journal: JournalContents | None = None,
+    each: Callable[[list[LedgerRow]], Iterable[LedgerRow]] = iter,
 ) -> Report:
     """Everything: the database against the journal, every entry, every checkpoint (the journal's
-    included)."""
+    included). `each` hands the entries to the check one by one (the CLI's progress bar)."""
     every = with_journal(list(rows), journal)
-    leaves = verify_rows(every)
+    leaves = verify_rows(each(every))
     heads = [*notes, *(SignedHead(c.note, "the journal") for c in (journal.checkpoints if journal else []))]
     checkpoints = verify_checkpoints(leaves, heads, keys)
     return Report(len(leaves), checkpoints, root(leaves), len(journal.rows) if journal else 0)

@@ -1,10 +1,23 @@
-"""Policy: build the input, evaluate Rego (regorus or OPA), interpret the decision (fail closed)."""
+"""Policy: build the input, evaluate Rego (regorus or OPA), interpret the decision (fail closed).
 
-from gateway.policy.build import build_input
+The vocabulary and its interpretation are imported here; the rest on first use, so
+`gateway.policy.document` (which approval tickets name) loads neither the manifests nor the MCP
+types that building an input needs. (`interpret` is imported, not looked up: the function shares
+its module's name, which a lookup would find first once the module is loaded.)
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from gateway.policy.document import ApproverRule, Decision, Effect, Obligations, PolicyInput, WorkflowDoc
-from gateway.policy.engines import OpaEngine, PolicyBundle, PolicyEngine, RegorusEngine
 from gateway.policy.interpret import interpret
-from gateway.policy.service import Evaluation, PolicyService
+
+if TYPE_CHECKING:
+    from gateway.policy.build import build_input
+    from gateway.policy.engines import OpaEngine, PolicyBundle, PolicyEngine, RegorusEngine
+    from gateway.policy.service import Evaluation, PolicyService
 
 __all__ = [
     "ApproverRule",
@@ -22,3 +35,20 @@ __all__ = [
     "build_input",
     "interpret",
 ]
+
+_HOMES = {
+    "build_input": "build",
+    "OpaEngine": "engines",
+    "PolicyBundle": "engines",
+    "PolicyEngine": "engines",
+    "RegorusEngine": "engines",
+    "Evaluation": "service",
+    "PolicyService": "service",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{home}"), name)

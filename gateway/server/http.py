@@ -28,7 +28,7 @@ from gateway.app import Gateway
 from gateway.config import Config, ServerConfig
 from gateway.errors import ConfigError
 from gateway.server import local_socket
-from gateway.server.auth import BearerAuth, TokenTable
+from gateway.server.auth import ApproverTokens, BearerAuth, TokenTable
 from gateway.server.build import build_server
 from gateway.server.coalesce import CoalescingHttpTools
 from gateway.server.events import MemoryEventStore
@@ -36,7 +36,7 @@ from gateway.server.fastpath import FastToolCalls
 from gateway.server.ownership import owned_by_serve
 from gateway.server.session_guard import SessionGuard
 from gateway.server.sessions import SessionTable
-from gateway.web import ApprovalsApi, ApproverTokens, WorkflowsApi, http_error, openapi_route, page_routes
+from gateway.web import ApprovalsApi, WorkflowsApi, http_error, openapi_route, page_routes
 
 _LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
 _LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]

@@ -9,14 +9,14 @@ from starlette.responses import FileResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.web.api import ApprovalsApi, ApproverTokens
+from gateway.web.api import ApprovalsApi, PeopleTokens
 from gateway.web.openapi import openapi_route
 from gateway.web.replies import http_error
 from gateway.web.workflows_api import WorkflowsApi
 
 STATIC = Path(__file__).parent / "static"
 
-__all__ = ["ApprovalsApi", "ApproverTokens", "WorkflowsApi", "http_error", "openapi_route", "page_routes"]
+__all__ = ["ApprovalsApi", "PeopleTokens", "WorkflowsApi", "http_error", "openapi_route", "page_routes"]
 
 
 def page_routes() -> list[Route | Mount]:

@@ -8,7 +8,7 @@ status of the ApprovalError behind them (404 unknown, 403 not allowed, 409 alrea
 
 from __future__ import annotations
 
-import hmac
+from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -16,34 +16,25 @@ from starlette.routing import Route
 
 from gateway.approvals.queue import ApprovalQueue
 from gateway.approvals.ticket import State
-from gateway.config import Config, hash_token
+from gateway.approvals.view import view
 from gateway.errors import ApprovalError
 from gateway.ledger.timeline import timeline
 from gateway.models import Principal
 from gateway.store.base import LedgerStore
 from gateway.web.replies import error, read_body
-from gateway.web.views import ApprovalList, ApproveBody, DenyBody, TicketDetail, view
+from gateway.web.views import ApprovalList, ApproveBody, DenyBody, TicketDetail
 
 
-class ApproverTokens:
-    def __init__(self, config: Config) -> None:
-        self._approvers = {a.token_sha256: Principal(a.id, frozenset(a.roles)) for a in config.approvers}
-        self._agents = {a.token_sha256 for a in config.agents}
+class PeopleTokens(Protocol):
+    """The check of a person's bearer token, passed in by the server (`server.auth.ApproverTokens`)."""
 
     def resolve(self, header: str | None) -> Principal | int:
-        """The approver, or the HTTP status to answer: 401 no/unknown token, 403 an agent's token."""
-        scheme, _, token = (header or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return 401
-        digest = hash_token(token.strip())
-        for known, principal in self._approvers.items():
-            if hmac.compare_digest(known, digest):
-                return principal
-        return 403 if digest in self._agents else 401
+        """The person, or the HTTP status to answer: 401 no or an unknown token, 403 an agent's."""
+        ...
 
 
 class ApprovalsApi:
-    def __init__(self, queue: ApprovalQueue, tokens: ApproverTokens, ledger: LedgerStore | None) -> None:
+    def __init__(self, queue: ApprovalQueue, tokens: PeopleTokens, ledger: LedgerStore | None) -> None:
         self._queue = queue
         self._tokens = tokens
         self._ledger = ledger

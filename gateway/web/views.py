@@ -1,38 +1,13 @@
-"""What approvers see of a ticket: never the raw arguments, only their masked form."""
+"""The approvals API's bodies: a ticket as approvers see it (`approvals.view`), with its
+timeline; lists; approve and deny requests; errors."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.approvals.ticket import Ticket
+from gateway.approvals.view import TicketView
 
-
-class TicketView(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    id: str
-    state: str
-    created_at: str
-    expires_at: str
-    agent: str
-    workflow: str
-    step: str | None
-    tool: str
-    arguments: dict[str, Any]
-    reversibility: str | None
-    impact: str | None
-    side_effects: list[str]
-    compensation: dict[str, Any] | None
-    snapshot: Any
-    reasons: list[str]
-    rules: list[dict[str, Any]]
-    awaiting: list[str]
-    approvals: list[dict[str, Any]]
-    denied_by: str | None
-    denial_reason: str | None
-    error: str | None
-    executed: bool
+__all__ = ["ApprovalList", "ApproveBody", "DenyBody", "ErrorBody", "TicketDetail", "TicketView"]
 
 
 class TicketDetail(TicketView):
@@ -58,31 +33,3 @@ class DenyBody(BaseModel):
 class ErrorBody(BaseModel):
     error: str
     """What was wrong, naming the field, object or token concerned."""
-
-
-def view(ticket: Ticket) -> TicketView:
-    manifest = ticket.manifest
-    return TicketView(
-        id=ticket.id,
-        state=ticket.state.value,
-        created_at=ticket.created_at,
-        expires_at=ticket.expires_at,
-        agent=ticket.principal,
-        workflow=ticket.workflow,
-        step=ticket.step,
-        tool=ticket.tool,
-        arguments=ticket.display_arguments,
-        reversibility=manifest.get("reversibility"),
-        impact=manifest.get("impact"),
-        side_effects=list(manifest.get("side_effects", [])),
-        compensation=manifest.get("compensation"),
-        snapshot=ticket.snapshot,
-        reasons=ticket.reasons,
-        rules=[rule.model_dump() for rule in ticket.rules],
-        awaiting=ticket.awaiting(),
-        approvals=[a.model_dump() for a in ticket.approvals],
-        denied_by=ticket.denied_by,
-        denial_reason=ticket.denial_reason,
-        error=ticket.error,
-        executed=ticket.state.value == "executed",
-    )

@@ -23,13 +23,13 @@ from starlette.routing import Route
 from gateway.models import Principal
 from gateway.saga.model import rollback_scope
 from gateway.saga.service import Workflows
-from gateway.web.api import ApproverTokens
+from gateway.web.api import PeopleTokens
 from gateway.web.replies import Body, error, read_body, refusals
 from gateway.web.workflow_views import AgentView, QuarantineBody, ReleaseBody, RollbackBody, WorkflowView
 
 
 class WorkflowsApi:
-    def __init__(self, workflows: Workflows, tokens: ApproverTokens, agents: Collection[str] = ()) -> None:
+    def __init__(self, workflows: Workflows, tokens: PeopleTokens, agents: Collection[str] = ()) -> None:
         self._workflows = workflows
         self._tokens = tokens
         self._agents = frozenset(agents)

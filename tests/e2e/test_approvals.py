@@ -298,7 +298,7 @@ async def test_fifty_approvals_from_two_processes_with_agent_retries_each_run_ex
     config = next(tmp_path.glob("rollgate-*.toml"))
     script = (
         "import sys\nfrom pathlib import Path\nfrom gateway.config import load_config\n"
-        "from gateway.approvals.commands import decide\nconfig = load_config(Path(sys.argv[1]))\n"
+        "from gateway.cli.approvals import decide\nconfig = load_config(Path(sys.argv[1]))\n"
         "for ticket in sys.argv[3:]:\n    decide(config, ticket, sys.argv[2], approved=True, text='bulk')\n"
     )
     processes = [

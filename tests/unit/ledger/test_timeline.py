@@ -4,13 +4,13 @@ waited is still named by its approval, and a reconciled step says what the read 
 from __future__ import annotations
 
 from gateway.ledger.entry import index_columns, seal
-from gateway.ledger.timeline import describe
+from gateway.ledger.timeline import moment
 from gateway.store.base import LedgerRow
 
 
 def line(kind: str, data: dict[str, object]) -> str:
     entry = seal(1, "0" * 64, "2026-12-03T10:00:00+00:00", kind, data)
-    return describe(LedgerRow(entry.seq, entry.body, entry.entry_hash, entry.leaf, **index_columns(entry)))
+    return moment(LedgerRow(entry.seq, entry.body, entry.entry_hash, entry.leaf, **index_columns(entry))).line()
 
 
 def test_a_held_call_approved_while_its_agent_waited_names_its_approval() -> None:

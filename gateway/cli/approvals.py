@@ -1,24 +1,37 @@
 """`rollgate approvals list | show ID | approve ID [--comment] | deny ID --reason`.
 
 The CLI acts on the ticket store directly, as the approver whose token it is given
-(`--token` or ROLLGATE_APPROVER_TOKEN); the running gateway notices the change, writes it to the
-ledger and executes approved calls.
+(`--token` or ROLLGATE_APPROVER_TOKEN, checked as the REST API checks it: `server.auth`); the
+running gateway notices the change, writes it to the ledger and executes approved calls.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
 
-from gateway.approvals.queue import act
 from gateway.approvals.store import ApprovalStore
-from gateway.approvals.ticket import State
+from gateway.approvals.ticket import State, Ticket
+from gateway.cli.output import table
 from gateway.config import Config
 from gateway.errors import ApprovalError
 from gateway.models import Principal
-from gateway.web.api import ApproverTokens
-from gateway.web.views import view
+
+COLUMNS = ["id", "state", "tool", "agent", "workflow", "needs"]
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    match args.approvals_command:
+        case "list":
+            return list_tickets(config, args.state)
+        case "show":
+            return show(config, args.id)
+        case "approve":
+            return decide(config, args.id, args.token, approved=True, text=args.comment)
+        case _:
+            return decide(config, args.id, args.token, approved=False, text=args.reason)
 
 
 def _store(config: Config) -> ApprovalStore:
@@ -27,6 +40,8 @@ def _store(config: Config) -> ApprovalStore:
 
 
 def _approver(config: Config, token: str | None) -> Principal | None:
+    from gateway.server.auth import ApproverTokens
+
     who = ApproverTokens(config).resolve(f"Bearer {token or os.environ.get('ROLLGATE_APPROVER_TOKEN', '')}")
     if isinstance(who, Principal):
         return who
@@ -42,19 +57,28 @@ def _approver(config: Config, token: str | None) -> Principal | None:
     return None
 
 
+def _cells(ticket: Ticket) -> list[str]:
+    needs = "; ".join(ticket.awaiting()) if ticket.state is State.PENDING else ""
+    return [ticket.id, ticket.state.value, ticket.tool, ticket.principal, ticket.workflow, needs]
+
+
+def _line(ticket: Ticket) -> str:
+    id_, state, tool, agent, workflow, needs = _cells(ticket)
+    return f"{id_}  {state:<9} {tool:<28} {agent:<14} {workflow}  {needs}"
+
+
 def list_tickets(config: Config, state: str | None) -> int:
     tickets = _store(config).list(State(state) if state else None)
     if not tickets:
         print("no approvals" + (f" in state {state}" if state else ""))
-    for ticket in tickets:
-        needs = "; ".join(ticket.awaiting()) if ticket.state is State.PENDING else ""
-        print(
-            f"{ticket.id}  {ticket.state.value:<9} {ticket.tool:<28} {ticket.principal:<14} {ticket.workflow}  {needs}"
-        )
+        return 0
+    table(COLUMNS, tickets, _cells, _line)
     return 0
 
 
 def show(config: Config, ticket_id: str) -> int:
+    from gateway.approvals.view import view
+
     ticket = _store(config).get(ticket_id)
     if ticket is None:
         print(f"rollgate: no approval {ticket_id!r}", file=sys.stderr)
@@ -64,6 +88,8 @@ def show(config: Config, ticket_id: str) -> int:
 
 
 def decide(config: Config, ticket_id: str, token: str | None, *, approved: bool, text: str) -> int:
+    from gateway.approvals.queue import act
+
     approver = _approver(config, token)
     if approver is None:
         return 2

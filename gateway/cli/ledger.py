@@ -1,21 +1,42 @@
-"""`rollgate ledger verify | show | export | public-key | rotate-key | checkpoint`."""
+"""`rollgate ledger verify | show | export | public-key | rotate-key | checkpoint`.
+
+On a terminal, `show` is a table and a long `verify` or `export` shows its progress on stderr;
+piped, every line is as it always was.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
+from gateway.cli.output import progress, table
 from gateway.config import Config
 from gateway.errors import LedgerBusyError, VerificationError
 from gateway.ledger import checkpoint_copy, ledger_store
 from gateway.ledger.anchor import read_copy
-from gateway.ledger.events import KeyRotated
 from gateway.ledger.export import export_lines, verify_export
 from gateway.ledger.keys import known_public_keys, load_or_create, load_public, rotate
-from gateway.ledger.ledger import Ledger, sign_checkpoint
-from gateway.ledger.timeline import timeline
+from gateway.ledger.timeline import Moment, moments
 from gateway.ledger.verify import SignedHead, verify_extension, verify_ledger, verify_rows, with_journal
-from gateway.store import LedgerStore
+from gateway.store import LedgerRow, LedgerStore
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    match args.ledger_command:
+        case "verify":
+            return verify(config, args.checkpoint, args.export, args.public_key, witness=args.witness)
+        case "show":
+            return show(config, args.workflow, args.agent, args.tool, args.since, args.until)
+        case "export":
+            return export(config, args.out)
+        case "public-key":
+            return public_key(config)
+        case "checkpoint":
+            return checkpoint(config)
+        case _:
+            return rotate_key(config)
 
 
 def _store(config: Config) -> LedgerStore:
@@ -43,11 +64,11 @@ def verify(
             if kept is not None:
                 heads.append(SignedHead(kept, f"the checkpoint copy {copy}"))
             journal = store.journal()
-            report = verify_ledger(rows, heads, keys, journal=journal)
+            report = verify_ledger(rows, heads, keys, journal=journal, each=_checking)
             if checkpoint is not None:
                 verify_extension(verify_rows(with_journal(rows, journal)), checkpoint.read_text(), keys)
             if witness:  # what the witnesses cosigned must be in the ledger (gateway/witness/audit.py)
-                from gateway.witness.commands import verify_witnesses
+                from gateway.cli.witness import verify_witnesses
 
                 witnessed = verify_witnesses(config, verify_rows(with_journal(rows, journal)))
     except VerificationError as exc:
@@ -69,8 +90,8 @@ def show(
     config: Config, workflow: str | None, agent: str | None, tool: str | None, since: str | None, until: str | None
 ) -> int:
     store = _store(config)
-    for line in timeline(store.rows(workflow=workflow, principal=agent, tool=tool), since, until):
-        print(line)
+    found = moments(store.rows(workflow=workflow, principal=agent, tool=tool), since, until)
+    table(["#", "time", "what happened"], found, lambda m: (str(m.seq), m.when, m.sentence), Moment.line)
     return 0
 
 
@@ -88,12 +109,16 @@ def export(config: Config, out: Path | None) -> int:
     lines = export_lines(rows, notes[-1][1], config.ledger.origin, keys)
     target = out.open("w") if out else sys.stdout
     try:
-        for line in lines:
+        for line in progress(lines, len(rows) + 1, "exporting"):
             target.write(line + "\n")
     finally:
         if out:
             target.close()
     return 0
+
+
+def _checking(rows: list[LedgerRow]) -> Iterable[LedgerRow]:
+    return progress(rows, len(rows), "verifying")
 
 
 def public_key(config: Config) -> int:
@@ -106,6 +131,8 @@ def public_key(config: Config) -> int:
 def checkpoint(config: Config) -> int:
     """Sign the tree head of what is stored now. Needs no lock: a checkpoint is not in the chain,
     so this works beside a running gateway."""
+    from gateway.ledger.ledger import sign_checkpoint
+
     key, _ = load_or_create(config.state_dir)
     store = _store(config)
     try:
@@ -118,6 +145,9 @@ def checkpoint(config: Config) -> int:
 
 
 def rotate_key(config: Config) -> int:
+    from gateway.ledger.events import KeyRotated
+    from gateway.ledger.ledger import Ledger
+
     try:  # appends a key.rotated entry: refused while a gateway owns the ledger
         store = ledger_store(config, writer=True)
     except LedgerBusyError as exc:

@@ -4,24 +4,36 @@ A dry run is planned here from the saga store; everything that changes state is 
 running gateway over its REST API (it owns the upstream connections and the ledger), with an
 operator's (approver's) token from --token or ROLLGATE_APPROVER_TOKEN. A refusal is one line on
 stderr: exit status 1 for what the gateway refused or does not know (an unknown workflow, step,
-checkpoint or resource), 2 for a usage error.
+checkpoint or resource), 2 for a usage error. The answer is the gateway's JSON, printed as it came.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import logging
 import os
 import sys
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from gateway.config import Config
 from gateway.errors import InvalidArgumentsError, NotFoundError
 from gateway.saga.model import plan, rollback_scope
 from gateway.saga.store import SagaStore
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    if args.command == "quarantine":
+        return quarantine(config, args.workflow, args.reason, args.release, args.token)
+    return rollback(
+        config,
+        args.workflow,
+        to_checkpoint=args.to_checkpoint,
+        steps=args.steps,
+        resource=args.resource,
+        dry_run=args.dry_run,
+        token=args.token,
+    )
 
 
 def rollback(
@@ -71,8 +83,9 @@ def _post(config: Config, path: str, body: dict[str, Any], token: str | None) ->
     if not token:
         print("rollgate: give an operator (approver) token: --token or ROLLGATE_APPROVER_TOKEN", file=sys.stderr)
         return 2
+    import httpx
+
     url = f"http://{config.server.host}:{config.server.port}{path}"
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request line is not the command's answer
     try:
         response = httpx.post(url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=600)
     except httpx.HTTPError as exc:

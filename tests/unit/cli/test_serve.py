@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import _loop_options
+from gateway.cli.serve import loop_options as _loop_options
 from gateway.config import Config, load_config
 from gateway.errors import ConfigError
 

@@ -1,13 +1,12 @@
-"""Commands for policy authors: explain a decision, run policy tests, plan calls, export schemas.
+"""`rollgate policy eval TOOL` and `rollgate plan FILE`: decisions for calls that are never run.
 
-`policy eval` and `plan` start the gateway's upstream connections in-process (so a tool's real
-definition and annotations are used), evaluate, and stop; nothing is forwarded.
+Both start the gateway's upstream connections in-process (so a tool's real definition and
+annotations are used), take each call through the pipeline's stages up to forwarding, and stop.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +15,10 @@ import anyio
 from gateway.app import Gateway
 from gateway.clock import SYSTEM
 from gateway.config import Config
-from gateway.errors import PolicyError
-from gateway.manifests import ManifestFile
 from gateway.models import Principal
 from gateway.pipeline import Call
 from gateway.pipeline.metatools import render_plan
-from gateway.policy.document import Decision, PolicyInput
-from gateway.policy.service import short
-from gateway.policy.testing import run_tests
+from gateway.policy import build_input
 from gateway.server.calls import build_call
 from gateway.upstream.pool import LinkSet
 
@@ -38,8 +33,7 @@ def policy_eval(
             row = await gateway.planner.plan_one(call)  # the same stages as a real call, minus forwarding
             print("input:")
             if call.decision is not None and call.manifest is not None:
-                evaluation = await _evaluation_input(gateway, call)
-                print(json.dumps(evaluation, indent=2))
+                print(json.dumps(_evaluation_input(gateway, call), indent=2))
             print(f"\neffect:  {row['effect']}")
             for reason in row["reasons"]:
                 print(f"reason:  {reason}")
@@ -54,9 +48,7 @@ def policy_eval(
     return anyio.run(main)
 
 
-async def _evaluation_input(gateway: Gateway, call: Call) -> dict[str, Any]:
-    from gateway.policy import build_input
-
+def _evaluation_input(gateway: Gateway, call: Call) -> dict[str, Any]:
     assert call.tool is not None and call.manifest is not None
     policy_input = build_input(
         call.context, call.tool, call.manifest, gateway.workflows.view(call.context.workflow_id), now=SYSTEM.now()
@@ -82,35 +74,3 @@ def plan_file(config: Config, path: Path, principal: Principal) -> int:
 def _call(gateway: Gateway, tool: str, arguments: dict[str, Any], principal: Principal, meta: dict[str, Any]) -> Call:
     links = LinkSet(gateway.pool, gateway.pool.shared.relay)
     return build_call({"name": tool, "arguments": arguments, "_meta": meta}, principal, links, None, "cli")
-
-
-def policy_test(directory: Path, verbose: bool) -> int:
-    try:
-        report = run_tests(directory)
-    except PolicyError as exc:
-        print(f"rollgate: the policy does not compile: {short(exc)}", file=sys.stderr)
-        return 1
-    for outcome in report.outcomes:
-        if verbose or not outcome.passed:
-            status = "PASS" if outcome.passed else "FAIL"
-            print(f"{status} {outcome.name}" + (f"\n     {outcome.detail}" if outcome.detail else ""))
-    passed = len(report.outcomes) - report.failed
-    coverage = f"{report.coverage_percent:.1f}%" if report.coverage_percent is not None else "n/a"
-    print(f"{passed} passed, {report.failed} failed (policy coverage {coverage})")
-    for line in report.uncovered[:20]:
-        print(f"  not covered: {line}")
-    return 1 if report.failed or not report.outcomes else 0
-
-
-def export_schemas(out: Path | None) -> int:
-    schemas = {
-        "tool_manifests/schema.json": ManifestFile.model_json_schema(),
-        "policies/input.schema.json": PolicyInput.model_json_schema(),
-        "policies/decision.schema.json": Decision.model_json_schema(),
-    }
-    for name, schema in schemas.items():
-        target = (out or Path(".")) / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
-        print(f"wrote {target}", file=sys.stderr)
-    return 0

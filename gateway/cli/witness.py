@@ -12,7 +12,7 @@ verifier key, `name+hash+base64(0x01 || key)`, as `rollgate ledger public-key` p
 
 from __future__ import annotations
 
-import logging
+import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +22,12 @@ from gateway.witness.keys import load_or_create
 from gateway.witness.signed_note import ED25519, VerifierKey, parse_verifier_key
 
 STATE_FILE = "witness.db"
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.witness_command == "serve":
+        return serve(args.state_dir, args.listen, args.log, args.log_key, args.name)
+    return key(args.state_dir, args.name)
 
 
 def serve(state_dir: Path, listen: str, logs: Sequence[str], log_keys: Sequence[str], name: str | None) -> int:
@@ -57,7 +63,6 @@ def verify_witnesses(config: Config, leaves: Sequence[bytes]) -> list[str]:
     from gateway.ledger.keys import known_public_keys
     from gateway.witness.audit import check_witnesses
 
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its per-request INFO lines would bury the verdict
     keys = known_public_keys(config.state_dir)
     heads = check_witnesses(leaves, config.ledger.origin, config.ledger.witnesses, keys)
     return [f"witnessed: {head.describe()}; the local ledger contains it" for head in heads]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.cli.witness import parse_listen, trusted_logs
 from gateway.errors import ConfigError
 from gateway.ledger.keys import KEY_NAME
 from gateway.ledger.note import verifier_key
-from gateway.witness.commands import parse_listen, trusted_logs
 from gateway.witness.cosignature import cosigner_key
 from tests.unit.witness.conftest import make_log
 

@@ -22,8 +22,7 @@ from gateway.ledger.entry import GENESIS
 from gateway.ledger.keys import KEY_NAME
 from gateway.ledger.merkle import LEAF_PREFIX, consistency_proof, root, verify_consistency
 from gateway.ledger.note import Checkpoint, key_hash, parse, verify
-from gateway.store.base import LedgerRow
-from gateway.store.journal import JournalContents
+from gateway.store.base import JournalContents, LedgerRow
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,8 @@ or deletes an entry.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from gateway.store.journal import JournalContents
+from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +38,28 @@ class LedgerRow:
             self.correlation,
             self.time,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class JournalCheckpoint:
+    """A signed checkpoint as the journal holds it."""
+
+    size: int
+    note: str
+
+
+@dataclass(slots=True)
+class JournalContents:
+    """What one scan of a journal found: the current generation's records and checkpoints."""
+
+    rows: list[LedgerRow] = field(default_factory=list)
+    checkpoints: list[JournalCheckpoint] = field(default_factory=list)
+    end: int = 0
+    """The offset just past the last frame read."""
+
+    @property
+    def newest_checkpoint(self) -> JournalCheckpoint | None:
+        return max(self.checkpoints, key=lambda c: c.size, default=None)
 
 
 COLUMNS = "seq, body, entry_hash, leaf, kind, workflow, principal, tool, correlation, time"

@@ -37,11 +37,10 @@ import os
 import struct
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.errors import LedgerBusyError, StoreError
-from gateway.store.base import LedgerRow
+from gateway.store.base import JournalCheckpoint, JournalContents, LedgerRow
 
 _HEADER = struct.Struct("<II")
 _CHUNK = 4 << 20
@@ -50,28 +49,6 @@ JOURNAL_LIMIT = 64 << 20
 """Past this size the journal starts again at 0, once SQLite has checkpointed."""
 _MAX_FRAME = 256 << 20
 _CHECKPOINT = "checkpoint"
-
-
-@dataclass(frozen=True, slots=True)
-class JournalCheckpoint:
-    """A signed checkpoint as the journal holds it."""
-
-    size: int
-    note: str
-
-
-@dataclass(slots=True)
-class JournalContents:
-    """What one scan of a journal found: the current generation's records and checkpoints."""
-
-    rows: list[LedgerRow] = field(default_factory=list)
-    checkpoints: list[JournalCheckpoint] = field(default_factory=list)
-    end: int = 0
-    """The offset just past the last frame read."""
-
-    @property
-    def newest_checkpoint(self) -> JournalCheckpoint | None:
-        return max(self.checkpoints, key=lambda c: c.size, default=None)
 
 
 def read_journal(path: Path) -> JournalContents | None:

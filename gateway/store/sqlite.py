@@ -16,9 +16,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from gateway.errors import LedgerTamperedError, StoreError
-from gateway.store.base import COLUMNS, FILTERS, LedgerRow
+from gateway.store.base import COLUMNS, FILTERS, JournalContents, LedgerRow
 from gateway.store.connection import open_durable
-from gateway.store.journal import JOURNAL_LIMIT, Journal, JournalContents, read_journal
+from gateway.store.journal import JOURNAL_LIMIT, Journal, read_journal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger (

@@ -25,7 +25,7 @@ from gateway.ledger.verify import (
     verify_rows,
     with_journal,
 )
-from gateway.store.journal import JournalCheckpoint, JournalContents
+from gateway.store.base import JournalCheckpoint, JournalContents
 from tests.unit.ledger.entries import chain, signed, with_body
 
 KEY = Ed25519PrivateKey.from_private_bytes(b"\x05" * 32)

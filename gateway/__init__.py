@@ -6,26 +6,19 @@ pull in the gateway, the MCP SDK, Starlette and uvicorn.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from gateway.lazy import lazy_names
+
+__version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from gateway.app import VERSION as __version__
     from gateway.app import Gateway
     from gateway.config import Config, load_config
 
 __all__ = ["Config", "Gateway", "__version__", "load_config"]
 
-_LAZY = {
-    "__version__": ("gateway.app", "VERSION"),
-    "Gateway": ("gateway.app", "Gateway"),
-    "Config": ("gateway.config", "Config"),
-    "load_config": ("gateway.config", "load_config"),
-}
+_LAZY = {"Gateway": "gateway.app", "Config": "gateway.config", "load_config": "gateway.config"}
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'gateway' has no attribute {name!r}")
-    module, attribute = _LAZY[name]
-    return getattr(import_module(module), attribute)
+__getattr__ = lazy_names(__name__, _LAZY)

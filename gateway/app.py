@@ -20,6 +20,7 @@ from mcp.server.subscriptions import (
     ToolsListChanged,
 )
 
+from gateway import __version__
 from gateway.approvals.notify import Notifier
 from gateway.approvals.queue import ApprovalQueue
 from gateway.approvals.store import ApprovalStore
@@ -55,7 +56,7 @@ from gateway.workflows import PrincipalFacts, WorkflowBook
 
 logger = logging.getLogger(__name__)
 
-VERSION = "0.1.0"
+VERSION = __version__
 
 
 class Gateway:

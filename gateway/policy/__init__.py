@@ -8,9 +8,9 @@ its module's name, which a lookup would find first once the module is loaded.)
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from gateway.lazy import lazy_names
 from gateway.policy.document import ApproverRule, Decision, Effect, Obligations, PolicyInput, WorkflowDoc
 from gateway.policy.interpret import interpret
 
@@ -47,8 +47,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"{__name__}.{home}"), name)
+__getattr__ = lazy_names(__name__, _HOMES)

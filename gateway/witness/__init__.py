@@ -21,8 +21,9 @@ Names are imported on first use: this package's own import loads neither httpx n
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from gateway.lazy import lazy_names
 
 if TYPE_CHECKING:
     from gateway.witness.audit import WitnessedHead, check_witnessed, check_witnesses
@@ -71,8 +72,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"{__name__}.{home}"), name)
+__getattr__ = lazy_names(__name__, _HOMES)

@@ -125,3 +125,30 @@ def decision_of(result: Any) -> dict[str, Any]:
     meta = result.get("_meta") if isinstance(result, dict) else result.meta
     assert meta and DECISION_META in meta, f"no decision in {result!r}"
     return dict(meta[DECISION_META])
+
+
+async def handshake_session(http: Any, url: str, token: str) -> dict[str, str]:
+    """A 2025-11-25 session opened by hand over `http` (an httpx client; the test owns its
+    connections): initialize, initialized; the headers every later request of it carries."""
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {token}",
+    }
+    init = await http.post(
+        url,
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        },
+        headers=headers,
+    )
+    headers |= {"mcp-session-id": init.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
+    await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
+    return headers

@@ -12,7 +12,7 @@ import pytest
 from mcp.shared.exceptions import MCPError
 
 from tests.conftest import OTHER_TOKEN, TOKEN, modern_only_upstream, probe_upstream
-from tests.e2e.helpers import Recorder, http_client, text_of
+from tests.e2e.helpers import Recorder, handshake_session, http_client, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -268,27 +268,7 @@ async def test_a_session_cannot_be_used_with_another_agents_token(start_gateway)
 
 async def _raw_session(http: httpx.AsyncClient, url: str, token: str) -> dict[str, str]:
     """A handshake-era session opened by hand (the stream's connection is the test's to drop)."""
-    headers = {
-        "Accept": "application/json, text/event-stream",
-        "Content-Type": "application/json",
-        "Authorization": f"Bearer {token}",
-    }
-    init = await http.post(
-        url,
-        json={
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "t", "version": "1"},
-            },
-        },
-        headers=headers,
-    )
-    headers |= {"mcp-session-id": init.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
-    await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
+    headers = await handshake_session(http, url, token)
     warm_up = {
         "jsonrpc": "2.0",
         "id": 0,

@@ -24,7 +24,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from tests.conftest import ALLOW_ALL, PYTHON, ROOT, TOKEN, free_port, probe_upstream, stop, wait_for_port
-from tests.e2e.helpers import Recorder, http_client, text_of
+from tests.e2e.helpers import Recorder, handshake_session, http_client, text_of
 from tests.e2e.test_reference_servers import _server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -232,27 +232,6 @@ def _events(text: str) -> list[dict[str, str]]:
     return events
 
 
-async def _session(http: httpx.AsyncClient, url: str) -> dict[str, str]:
-    headers = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {TOKEN}"}
-    init = await http.post(
-        url,
-        json={
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "t", "version": "1"},
-            },
-        },
-        headers=headers,
-    )
-    headers |= {"mcp-session-id": init.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
-    await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
-    return headers
-
-
 async def _first_event_then_drop(http: httpx.AsyncClient, url: str, call: dict, headers: dict) -> dict[str, str]:
     async with http.stream("POST", url, json=call, headers=headers) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -298,7 +277,7 @@ async def test_a_call_stream_opens_with_a_retry_and_is_redelivered_after_last_ev
         },
     }
     async with httpx.AsyncClient(timeout=30) as http:
-        headers = await _session(http, gateway.url)
+        headers = await handshake_session(http, gateway.url, TOKEN)
         if path == "fast":
             warm = {
                 "jsonrpc": "2.0",

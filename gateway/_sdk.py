@@ -18,6 +18,14 @@ MCP SDK (`mcp` 2.3):
   behind the raw wire starts and stops as one behind `stdio_client` does. Goes when `stdio_client`
   hands out its process.
 - `inject_trace_context`: the SDK's SEP-414 trace propagation, for raw requests.
+- `result_shaper`: the SDK server's shaping of a handler's result for the wire (`ServerRunner.
+  _serialize`: cache hints, the per-revision sieve, `resultType`, the `serverInfo` stamp), so a
+  2026-07-28 call on the fast path is answered byte for byte as on the SDK path. Goes when the
+  SDK exposes it.
+- `through_middleware`: the server's middleware chain (`Server.middleware`: the `requestState`
+  boundary, task-augmented calls) around the fast path's own request context, which carries what
+  the chain reads (`method`, `params`, `protocol_version`; `dataclasses.replace` on it) and no SDK
+  session. Goes when the SDK can run its chain for a request it did not parse.
 
 anyio 4: `raw_stdin_writer`: the asyncio writer under anyio's `Process.stdin` (anyio's `send`
 yields to the loop after every write: one more loop pass per call). Without it, `send` is used.
@@ -36,7 +44,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -56,8 +64,10 @@ __all__ = [
     "raw_stdin_writer",
     "running_loop",
     "send_client_request",
+    "result_shaper",
     "stamp",
     "stop_process",
+    "through_middleware",
     "unguessable_request_id",
 ]
 
@@ -121,6 +131,33 @@ def inject_trace_context(meta: dict[str, Any]) -> None:
     from mcp.shared._otel import inject_trace_context as inject  # pyright: ignore[reportPrivateUsage]
 
     inject(meta)
+
+
+def result_shaper(server: Any) -> Callable[[str, str, Any], dict[str, Any]]:
+    """`shape(method, version, result)`: `result` as `server` puts it on the wire for a client
+    speaking `version` (the kernel's `_serialize` reads nothing of it but its server)."""
+    from mcp.server.connection import Connection
+    from mcp.server.runner import ServerRunner
+    from mcp_types.version import LATEST_MODERN_VERSION
+
+    runner = ServerRunner(server, Connection.from_envelope(LATEST_MODERN_VERSION, None, None), None)
+    shape: Callable[[str, str, Any], dict[str, Any]] = runner._serialize  # pyright: ignore[reportPrivateUsage]
+    return shape
+
+
+async def through_middleware(server: Any, ctx: Any, inner: Callable[[Any], Awaitable[Any]]) -> Any:
+    """`inner(ctx)` inside `server.middleware`, outermost first, as the SDK's kernel runs a handler."""
+    call = inner
+    for middleware in reversed(server.middleware):
+        call = _bound(middleware, call)
+    return await call(ctx)
+
+
+def _bound(middleware: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Awaitable[Any]]:
+    def call(ctx: Any) -> Awaitable[Any]:
+        return middleware(ctx, call_next)  # type: ignore[no-any-return]
+
+    return call
 
 
 def connection_of(session: Any) -> Any:

@@ -16,8 +16,10 @@ from mcp.server.subscriptions import ListenHandler
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
+from gateway.models import Principal
 from gateway.server.handlers import Ctx, Handlers, connection_of
 from gateway.server.sessions import SessionTable
+from gateway.server.stateless import StatelessContext
 from gateway.server.tasks import TASKS_EXTENSION, TaskHandlers, TaskIdParams, UpdateTaskParams
 from gateway.server.tasks import capability as tasks_capability
 
@@ -79,7 +81,7 @@ def build_server(gateway: Gateway, sessions: SessionTable | None = None) -> Serv
         security = RequestStateSecurity(
             keys=[os.urandom(32)],
             ttl=gateway.config.approvals.ttl_seconds,
-            bind_principal=lambda ctx: handlers.principal(ctx).id,
+            bind_principal=lambda ctx: _principal_of(ctx, handlers).id,
         )
         server.middleware.append(RequestStateBoundary(security, default_audience="rollgate"))
         server.middleware.append(_TaskAugmentedCalls(handlers))
@@ -92,6 +94,12 @@ def build_server(gateway: Gateway, sessions: SessionTable | None = None) -> Serv
     # The SDK wraps every request in an OpenTelemetry span by default; with no tracer configured
     # that is pure per-call cost (about 10% of the gateway's CPU per call when profiled).
     return server
+
+
+def _principal_of(ctx: Any, handlers: Handlers) -> Principal:
+    """The principal a request's `requestState` is bound to, on the SDK path or the fast path
+    (whose context carries it), so a state minted on one path opens on the other."""
+    return ctx.principal if isinstance(ctx, StatelessContext) else handlers.principal(ctx)
 
 
 class _TaskAugmentedCalls:

@@ -11,7 +11,9 @@ from mcp.shared.exceptions import MCPError
 from gateway.errors import CallError, InvalidRequestParams, LimitError
 from gateway.ids import new_id
 from gateway.models import META_STEP, META_WORKFLOW, CallContext, Principal, ProgressSink
-from gateway.pipeline import Call, TaskSupport
+from gateway.pipeline import Call, InputRound, TaskSupport
+from gateway.server.tasks import TASKS_EXTENSION
+from gateway.upstream.gates import declared
 from gateway.upstream.pool import LinkSet
 
 _HOP_BY_HOP_META = frozenset(
@@ -92,6 +94,29 @@ def build_call(
     )
     task = TaskSupport.CORE if isinstance(params.get("task"), Mapping) else None
     return Call(context=context, links=links.get, progress=progress, task=task, capabilities=links.capabilities)
+
+
+def can_elicit(capabilities: types.ClientCapabilities | None) -> bool:
+    return capabilities is not None and capabilities.elicitation is not None
+
+
+def stateless_round(
+    call: Call, capabilities: types.ClientCapabilities | None, params: Mapping[str, Any] | None
+) -> None:
+    """2026-07-28: the request brings its own capabilities (tasks only if they name the
+    extension: `params.task` is of the other era), and what the client answered to earlier
+    input requests."""
+    params = params if isinstance(params, Mapping) else {}
+    extensions = (capabilities.extensions if capabilities is not None else None) or {}
+    call.task = TaskSupport.EXTENSION if TASKS_EXTENSION in extensions else None
+    responses = params.get("inputResponses")
+    state = params.get("requestState")
+    call.input_round = InputRound(
+        can_elicit=can_elicit(capabilities),
+        responses=responses if isinstance(responses, Mapping) else {},
+        state=state if isinstance(state, str) else None,
+    )
+    call.capabilities = declared(capabilities)
 
 
 def as_mcp_error(exc: CallError) -> MCPError:

@@ -10,7 +10,6 @@ with the session.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
@@ -22,13 +21,18 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from gateway._sdk import connection_of as connection_of_session
 from gateway.errors import CallError, UpstreamError
 from gateway.models import Principal
-from gateway.pipeline import Call, InputRound, TaskSupport
 from gateway.pipeline.metatools import META_TOOLS
 from gateway.saga.current import new_workflow_id
-from gateway.server.calls import WORKFLOW_HEADER, as_mcp_error, build_call, forwardable_meta
+from gateway.server.calls import (
+    WORKFLOW_HEADER,
+    as_mcp_error,
+    build_call,
+    can_elicit,
+    forwardable_meta,
+    stateless_round,
+)
 from gateway.server.revisions import for_revision
 from gateway.server.sessions import KnownSession, SessionTable
-from gateway.server.tasks import TASKS_EXTENSION
 from gateway.upstream.catalog import Catalog
 from gateway.upstream.gates import declared
 from gateway.upstream.pool import LinkSet
@@ -58,29 +62,6 @@ def _header(ctx: Ctx, name: str) -> str | None:
     headers = getattr(request, "headers", None)
     value = headers.get(name) if headers is not None else None
     return value or None
-
-
-def _can_elicit(capabilities: types.ClientCapabilities | None) -> bool:
-    return capabilities is not None and capabilities.elicitation is not None
-
-
-def _takes_task_extension(capabilities: types.ClientCapabilities | None) -> bool:
-    return capabilities is not None and TASKS_EXTENSION in (capabilities.extensions or {})
-
-
-def _modern_round(call: Call, ctx: Ctx) -> None:
-    """2026-07-28: tasks only if this request's capabilities name the extension (`params.task`
-    is of the other era), and what the client answered to earlier input requests."""
-    capabilities = ctx.session.client_capabilities
-    call.task = TaskSupport.EXTENSION if _takes_task_extension(capabilities) else None
-    params = ctx.params if isinstance(ctx.params, Mapping) else {}
-    responses = params.get("inputResponses")
-    state = params.get("requestState")
-    call.input_round = InputRound(
-        can_elicit=_can_elicit(capabilities),
-        responses=responses if isinstance(responses, Mapping) else {},
-        state=state if isinstance(state, str) else None,
-    )
 
 
 def for_downstream(ctx: Ctx, method: str, result: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +95,7 @@ class Handlers:
             session_id = connection.session_id
             if session_id is not None:
                 self.sessions[session_id] = KnownSession(
-                    self.principal(ctx), links, relay, can_elicit=_can_elicit(ctx.session.client_capabilities)
+                    self.principal(ctx), links, relay, can_elicit=can_elicit(ctx.session.client_capabilities)
                 )
             connection.exit_stack.push_async_callback(self._close_links, links, relay, session_id)
         assert isinstance(links.relay, DownstreamRelay)
@@ -180,9 +161,8 @@ class Handlers:
                 max_depth=self.gateway.config.limits.max_json_depth,
             )
             if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
-                _modern_round(call, ctx)
-                call.capabilities = declared(ctx.session.client_capabilities)  # each request brings its own
-            elif _can_elicit(ctx.session.client_capabilities):
+                stateless_round(call, ctx.session.client_capabilities, ctx.params)
+            elif can_elicit(ctx.session.client_capabilities):
                 call.ask_user = SdkCallChannel(ctx.session, ctx.request_id).request
             if isinstance(links.relay, DownstreamRelay):
                 with links.relay.in_call(ctx.session, ctx.request_id):

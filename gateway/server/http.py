@@ -36,6 +36,7 @@ from gateway.server.fastpath import FastToolCalls
 from gateway.server.ownership import owned_by_serve
 from gateway.server.session_guard import SessionGuard
 from gateway.server.sessions import SessionTable
+from gateway.server.stateless import StatelessCalls
 from gateway.web import ApprovalsApi, WorkflowsApi, http_error, openapi_route, page_routes
 
 _LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
@@ -54,8 +55,9 @@ def security_settings(server: ServerConfig) -> TransportSecuritySettings:
 def build_app(gateway: Gateway) -> Any:
     config = gateway.config
     sessions = SessionTable()  # the stateful sessions: the SDK path adds them, the fast path serves their calls
+    server = build_server(gateway, sessions)
     manager = StreamableHTTPSessionManager(
-        app=build_server(gateway, sessions),
+        app=server,
         event_store=MemoryEventStore(config.server.event_history) if config.server.event_history else None,
         # With an event store, every SSE response opens with a priming event (an id, empty data):
         # this adds the `retry` to it, so a client that loses the stream knows when to resume.
@@ -73,6 +75,8 @@ def build_app(gateway: Gateway) -> Any:
         config.server.max_request_bytes,
         config.limits.max_json_depth,
         retry_ms=config.server.sse_retry_milliseconds,
+        stateless=StatelessCalls(server, lambda: gateway.pool, gateway.current.of),
+        spawn=lambda task: gateway.pool.task_group.start_soon(task),
     )
     guard = SessionGuard(fast, manager_has_session(manager), config.limits.max_sessions_per_principal, gateway.refused)
     mcp_endpoint = BearerAuth(guard, TokenTable(config), config.auth)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import get_type_hints
+from typing import Any, get_type_hints
 
+import pytest
 from mcp.server.session import ServerSession
 from mcp.shared.dispatcher import CallOptions
 from mcp_types import methods
@@ -70,3 +71,48 @@ def test_anyio_asyncio_and_uvicorn_parts_are_still_there() -> None:
     assert asyncio._get_running_loop() is None and running_loop() is None  # no loop in this thread
     assert "_captured_signals" in inspect.getsource(uvicorn.Server)
     assert callable(HttpToolsProtocol.connection_made) and "self.transport" in inspect.getsource(HttpToolsProtocol)
+
+
+def test_the_servers_result_shaping_and_middleware_chain_are_still_there() -> None:
+    import dataclasses
+
+    from mcp.server.lowlevel.server import Server
+    from mcp.server.runner import ServerRunner
+
+    from gateway._sdk import result_shaper
+
+    assert list(inspect.signature(ServerRunner._serialize).parameters) == ["self", "method", "version", "result"]
+    assert "self.server" in inspect.getsource(ServerRunner._serialize)
+    result = {"content": [{"type": "text", "text": "hi"}], "resultType": "complete", "task": {"of": "2025"}}
+    shaped = result_shaper(Server("seam"))("tools/call", "2026-07-28", result)
+    assert "task" not in shaped  # sieved for the revision
+    assert shaped["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "seam"
+    # The request-state boundary reads method and params of the context and `replace`s it.
+    source = inspect.getsource(__import__("mcp.server.request_state", fromlist=["x"]).RequestStateBoundary)
+    assert "replace(ctx, params=" in source and dataclasses.is_dataclass(
+        __import__("gateway.server.stateless", fromlist=["x"]).StatelessContext
+    )
+
+
+@pytest.mark.anyio
+async def test_the_middleware_chain_runs_outermost_first_around_the_handler() -> None:
+    from gateway._sdk import through_middleware
+
+    seen: list[str] = []
+
+    def layer(name: str) -> Any:
+        async def middleware(ctx: Any, call_next: Any) -> Any:
+            seen.append(name)
+            return await call_next(ctx)
+
+        return middleware
+
+    class _Server:
+        middleware = [layer("outer"), layer("inner")]
+
+    async def handler(ctx: Any) -> dict[str, Any]:
+        seen.append(f"handler {ctx}")
+        return {"ok": True}
+
+    assert await through_middleware(_Server(), "ctx", handler) == {"ok": True}
+    assert seen == ["outer", "inner", "handler ctx"]

@@ -152,3 +152,18 @@ async def handshake_session(http: Any, url: str, token: str) -> dict[str, str]:
     headers |= {"mcp-session-id": init.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
     await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
     return headers
+
+
+END_USER_POLICY = (
+    "package rollgate.policy\nimport rego.v1\n"
+    'decision := {"effect": "require_approval", "reasons": ["your call"], "approvers": [{"role": "end_user"}]}\n'
+)
+"""A policy that holds every call for its end user's own approval."""
+
+
+def end_user_policies(tmp_path: Any) -> Any:
+    """A policy directory under `tmp_path` with `END_USER_POLICY` alone."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "p.rego").write_text(END_USER_POLICY)
+    return policies

@@ -15,7 +15,7 @@ from mcp.shared.exceptions import MCPError
 
 from gateway.ledger.entry import EntryKind
 from tests.conftest import APPROVER_TOKEN, DEFAULT_POLICIES, OTHER_TOKEN, PYTHON, ROOT, TOKEN, TREASURY_TOKENS
-from tests.e2e.helpers import decision_of, http_client, text_of
+from tests.e2e.helpers import decision_of, end_user_policies, http_client, text_of
 from tests.e2e.recorded import recorded_kinds
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -382,12 +382,7 @@ async def test_a_2026_client_cannot_answer_for_its_user_without_the_state_the_ga
 ) -> None:
     from tests.e2e.helpers import RawSession
 
-    policies = tmp_path / "policies"
-    policies.mkdir()
-    (policies / "p.rego").write_text(
-        "package rollgate.policy\nimport rego.v1\n"
-        'decision := {"effect": "require_approval", "reasons": ["your call"], "approvers": [{"role": "end_user"}]}\n'
-    )
+    policies = end_user_policies(tmp_path)
     db = tmp_path / "demo.db"
     gateway = start_gateway(demo(db), policies=policies)
     yes = {"rollgate/approval": {"action": "accept", "content": {"approve": True}}}

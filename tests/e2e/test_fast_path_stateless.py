@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import TOKEN, probe_upstream
-from tests.e2e.helpers import RawSession, Recorder, decision_of, http_client, text_of
+from tests.e2e.helpers import RawSession, Recorder, decision_of, end_user_policies, http_client, text_of
 from tests.e2e.test_approvals import demo
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
@@ -114,12 +114,7 @@ async def test_a_held_2026_call_carries_its_decision_in_meta_on_the_fast_path(st
 async def test_an_input_required_round_on_the_fast_path_is_sealed_as_on_the_sdk_path(
     start_gateway, tmp_path: Path
 ) -> None:
-    policies = tmp_path / "policies"
-    policies.mkdir()
-    (policies / "p.rego").write_text(
-        "package rollgate.policy\nimport rego.v1\n"
-        'decision := {"effect": "require_approval", "reasons": ["your call"], "approvers": [{"role": "end_user"}]}\n'
-    )
+    policies = end_user_policies(tmp_path)
     db = tmp_path / "demo.db"
     gateway = start_gateway(demo(db), policies=policies, approvals="wait_seconds = 10")
     yes = {"rollgate/approval": {"action": "accept", "content": {"approve": True}}}

@@ -220,29 +220,12 @@ async def test_a_session_cannot_be_used_with_another_agents_token(start_gateway)
         await client.list_tools()
         session_id = client.session._dispatcher  # noqa: F841  (session established)
     # A fresh session per token is the norm; reusing one session id with another token is refused.
-    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
     async with httpx.AsyncClient() as http:
-        init = await http.post(
-            gateway.url,
-            json={
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": {},
-                    "clientInfo": {"name": "t", "version": "1"},
-                },
-            },
-            headers={**headers, "Authorization": f"Bearer {TOKEN}"},
-        )
-        sid = init.headers["mcp-session-id"]
-        session_headers = {**headers, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25"}
-        await http.post(
-            gateway.url,
-            json={"jsonrpc": "2.0", "method": "notifications/initialized"},
-            headers={**session_headers, "Authorization": f"Bearer {TOKEN}"},
-        )
+        session_headers = {
+            key: value
+            for key, value in (await handshake_session(http, gateway.url, TOKEN)).items()
+            if key != "Authorization"
+        }
         await http.post(
             gateway.url,
             json={

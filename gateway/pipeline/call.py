@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
@@ -77,6 +77,8 @@ class Call:
     """Set on a call the gateway runs because people approved it."""
     redaction: Redaction | None = None
     """This call's privacy rules (from its decision's masks) and the secrets seen so far."""
+    signals: dict[str, Any] = field(default_factory=dict)
+    """What the guard stages measured, by `SignalsDoc` field: the policy reads them as `input.signals`."""
 
     def redacted(self, masker: Masker) -> Redaction:
         """The call's redaction, made from its decision's mask paths on first use."""

@@ -19,7 +19,7 @@ from gateway.pipeline.call import Call, Grant, Proceed, Result
 from gateway.pipeline.per_tool import PerTool
 from gateway.pipeline.verdict import typed_output, verdict
 from gateway.policy import Decision, Effect, Evaluation, PolicyService, build_input
-from gateway.policy.document import ApprovalDoc
+from gateway.policy.document import ApprovalDoc, SignalsDoc
 from gateway.workflows import WorkflowBook
 
 
@@ -48,6 +48,7 @@ class Decide:
             now=self._clock.now(),
             principal=self._workflows.principal(context.principal),
             approval=approval,
+            signals=SignalsDoc.model_construct(**call.signals) if call.signals else None,
         )
         evaluation = await self._policy().evaluate(policy_input)
         call.decision = evaluation.decision if grant is None else _under_approval(evaluation.decision, grant)
@@ -58,7 +59,7 @@ class Decide:
         decision = call.decision
         assert decision is not None
         if decision.effect is Effect.DENY or (call.approval is not None and decision.effect is not Effect.ALLOW):
-            return refusal(decision, call.definition)
+            return refusal(decision, call.definition, _retry_after(call))
         # require_approval proceeds to the approval stage; Forward refuses anything not allowed.
         result = await proceed(call)
         if decision.effect is Effect.ALLOW:  # a held call counts once, when it runs
@@ -90,9 +91,17 @@ def _under_approval(decision: Decision, grant: Grant) -> Decision:
     )
 
 
-def refusal(decision: Decision, tool: types.Tool | None) -> Result:
+def _retry_after(call: Call) -> float | None:
+    """When a guard that tripped says the call may succeed again (a rate limit, an open breaker)."""
+    if not call.signals:
+        return None
+    return SignalsDoc.model_construct(**call.signals).retry_after()
+
+
+def refusal(decision: Decision, tool: types.Tool | None, retry_after: float | None = None) -> Result:
     """The answer to a call policy does not let run; `tool` is its definition, whose
-    `outputSchema` decides where the decision goes (`gateway.pipeline.verdict`)."""
+    `outputSchema` decides where the decision goes (`gateway.pipeline.verdict`). `retry_after`
+    (seconds) is given when a tripped guard knows when the same call may succeed."""
     reasons = "; ".join(decision.reasons)
     if decision.effect is Effect.REQUIRE_APPROVAL:
         approvers = ", ".join(f"{a.count} of role {a.role!r}" for a in decision.approvers)
@@ -100,6 +109,11 @@ def refusal(decision: Decision, tool: types.Tool | None) -> Result:
             f"Held by policy: this call needs approval ({approvers}), and approvals are turned off on this "
             f"gateway, so it did not run and no approval was requested. Reasons: {reasons}. Ask the "
             f"gateway's operator to turn approvals on or to change the policy (decision {decision.decision_id})."
+        )
+    elif retry_after is not None:
+        text = (
+            f"Denied by policy: {reasons}. The call did not run; it may succeed after {retry_after:.3g} s "
+            f"(decision {decision.decision_id})."
         )
     else:
         text = (
@@ -112,6 +126,8 @@ def refusal(decision: Decision, tool: types.Tool | None) -> Result:
         "approvers": [a.model_dump() for a in decision.approvers],
         "decision_id": decision.decision_id,
     }
+    if retry_after is not None:
+        structured["retry_after"] = round(retry_after, 3)
     return verdict(text, structured, typed=typed_output(tool))
 
 

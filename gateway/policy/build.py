@@ -12,6 +12,7 @@ from gateway.policy.document import (
     CallDoc,
     PolicyInput,
     PrincipalDoc,
+    SignalsDoc,
     TimeDoc,
     ToolDoc,
     WorkflowDoc,
@@ -28,13 +29,15 @@ def build_input(
     now: datetime,
     principal: PrincipalDoc | None = None,
     approval: ApprovalDoc | None = None,
+    signals: SignalsDoc | None = None,
 ) -> PolicyInput:
     """The policy input of one call.
 
     Built with `model_construct`: every part comes from values the gateway has validated already
     (the call's context, the manifest, the workflow book), and validating them again cost about
     a third of the decide stage. `test_build` checks that what is built validates unchanged.
-    `now` is the call's time by the gateway's clock (`gateway.clock`).
+    `now` is the call's time by the gateway's clock (`gateway.clock`); `signals` are what the guard
+    stages measured (`gateway.pipeline.guard`).
     """
     return PolicyInput.model_construct(
         principal=principal
@@ -67,6 +70,7 @@ def build_input(
         compensation=context.compensation,
         approval=approval,
         time=TimeDoc.model_construct(now=now.isoformat(), unix=now.timestamp(), weekday=now.weekday(), hour=now.hour),
+        signals=signals or SignalsDoc(),
     )
 
 

@@ -61,6 +61,9 @@ class ToolDoc(_Doc):
     manifest: dict[str, Any]
     manifest_source: Literal["manifest", "annotations", "default"]
     annotations: dict[str, Any] = {}
+    definition_changed: bool = False
+    """The upstream changed this tool's definition (description, schemas, annotations) since it was
+    pinned, and no operator has accepted the new one yet."""
 
 
 class CallDoc(_Doc):
@@ -88,6 +91,26 @@ class ApprovalDoc(_Doc):
     granted: bool = True
 
 
+class SignalsDoc(_Doc):
+    """What the guard stages measured for this call (`gateway.guards`), each guard one field.
+
+    A guard computes its figures and whether its default limit is passed (`tripped`); the default
+    policy denies a tripped guard, and a policy of one's own may react otherwise. A tripped guard
+    that can say when a call may succeed again gives `retry_after` (seconds), which the refusal
+    carries to the agent."""
+
+    def retry_after(self) -> float | None:
+        """The longest `retry_after` of the tripped guards, if any gives one."""
+        waits = [
+            float(wait)
+            for name in type(self).model_fields
+            if (signal := getattr(self, name)) is not None
+            and getattr(signal, "tripped", False)
+            and (wait := getattr(signal, "retry_after", None)) is not None
+        ]
+        return max(waits) if waits else None
+
+
 class PolicyInput(_Doc):
     version: Literal["rollgate.policy/v1"] = "rollgate.policy/v1"
     principal: PrincipalDoc
@@ -98,6 +121,7 @@ class PolicyInput(_Doc):
     compensation: bool = False
     approval: ApprovalDoc | None = None
     time: TimeDoc
+    signals: SignalsDoc = SignalsDoc()
 
 
 class ApproverRule(_Doc):

@@ -24,7 +24,8 @@ from gateway import __version__
 from gateway.approvals.notify import Notifier
 from gateway.approvals.queue import ApprovalQueue
 from gateway.approvals.store import ApprovalStore
-from gateway.approvals.ticket import Ticket, call_digest
+from gateway.approvals.ticket import State, Ticket, call_digest
+from gateway.clock import SYSTEM, Clock
 from gateway.config import Config, LimitsConfig
 from gateway.errors import ApprovalRefused, LedgerClosed, SealError, Tampered
 from gateway.ledger import EntryKind, Ledger, Masker, mark_unknown_outcomes, open_ledger
@@ -40,6 +41,15 @@ from gateway.ledger.events import (
 )
 from gateway.manifests import ManifestRegistry, ManifestWatch
 from gateway.models import CallContext, Principal
+from gateway.observability.status import (
+    RECENT_SCAN,
+    LedgerStatus,
+    Quarantined,
+    QueueStatus,
+    StatusReport,
+    UpstreamStatus,
+    recent_refusals,
+)
 from gateway.pipeline import Call, Pipeline, Planner, Result, Stages
 from gateway.pipeline.approve import Approve
 from gateway.pipeline.call import Grant
@@ -64,8 +74,10 @@ class Gateway:
 
     version = VERSION
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, clock: Clock = SYSTEM) -> None:
         self.config = config
+        self.clock = clock
+        self.started_at = clock.now()
         self.relays: WeakSet[DownstreamRelay] = WeakSet()
         self.events = InMemorySubscriptionBus()
         """Catalogue changes for 2026-07-28 clients, which hear of them on `subscriptions/listen`."""
@@ -117,6 +129,50 @@ class Gateway:
     @property
     def limits(self) -> LimitsConfig:
         return self.config.limits
+
+    def status(self) -> StatusReport:
+        """What an operator sees of the running gateway (`rollgate status`, `GET /api/status`)."""
+        now = self.clock.now()
+        upstreams = [
+            UpstreamStatus(name=name, transport=kind, state=state, tools=tools, error=error)  # type: ignore[arg-type]
+            for name, kind, state, tools, error in self.pool.states()
+        ]
+        queue = QueueStatus(enabled=self.approvals is not None)
+        if self.approvals is not None:
+            pending = self.approvals.store.list(State.PENDING, limit=10_000)
+            queue = QueueStatus(
+                enabled=True,
+                pending=len(pending),
+                oldest_pending_since=min((t.created_at for t in pending), default=None),
+            )
+        quarantined = [
+            Quarantined(kind=kind, id=key, reason=reason, owner=owner)  # type: ignore[arg-type]
+            for kind, key, reason, owner in self.saga.all_quarantined()
+        ]
+        ledger = LedgerStatus(enabled=self.ledger is not None)
+        refusals = []
+        if self.ledger is not None:
+            store = self.ledger.store
+            tail = store.tail()
+            size = tail.seq if tail is not None else 0
+            checkpoints = store.checkpoints()
+            ledger = LedgerStatus(
+                enabled=True,
+                entries=size,
+                checkpoints=len(checkpoints),
+                last_checkpoint_size=checkpoints[-1][0] if checkpoints else None,
+            )
+            refusals = recent_refusals(store.rows(start=max(1, size - RECENT_SCAN), kind=EntryKind.CALL_REFUSED.value))
+        return StatusReport(
+            version=VERSION,
+            started_at=self.started_at.isoformat(),
+            uptime_seconds=round((now - self.started_at).total_seconds(), 3),
+            upstreams=upstreams,
+            approvals=queue,
+            quarantined=quarantined,
+            recent_refusals=refusals,
+            ledger=ledger,
+        )
 
     @asynccontextmanager
     async def running(self, *, background: bool = False) -> AsyncIterator[Gateway]:

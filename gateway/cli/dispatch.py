@@ -80,6 +80,10 @@ def _run(args: argparse.Namespace) -> int:
             from gateway.cli import rollback
 
             return rollback.run(args, config)
+        case "status":
+            from gateway.cli import status
+
+            return status.run(args, config)
     from gateway.cli import serve
 
     return serve.run(args.command, config)

@@ -114,6 +114,9 @@ def _operations(commands: Commands) -> None:
     quarantine.add_argument("--reason")
     quarantine.add_argument("--release", action="store_true")
     quarantine.add_argument("--token", help=OPERATOR_TOKEN_HELP)
+    status = commands.add_parser("status", help="the running gateway: upstreams, queue, guards, quarantines, refusals")
+    status.add_argument("--json", action="store_true", help="print the gateway's JSON report as it came")
+    status.add_argument("--token", help=OPERATOR_TOKEN_HELP)
 
 
 def _witness(commands: Commands) -> None:

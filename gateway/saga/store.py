@@ -186,6 +186,20 @@ class SagaStore:
                 (key, status.value, reason),
             )
 
+    def all_quarantined(self, limit: int = 200) -> list[tuple[str, str, str | None, str | None]]:
+        """(kind, id, reason, owner) of quarantined workflows and agents, for the status view."""
+        quarantined = WorkflowStatus.QUARANTINED.value
+        with self._lock:
+            workflows = self._db.execute(
+                "SELECT id, reason, owner FROM workflows WHERE status = ? ORDER BY id LIMIT ?", (quarantined, limit)
+            ).fetchall()
+            agents = self._db.execute(
+                "SELECT id, reason FROM principals WHERE status = ? ORDER BY id LIMIT ?", (quarantined, limit)
+            ).fetchall()
+        return [("agent", a, reason, None) for a, reason in agents] + [
+            ("workflow", w, reason, owner) for w, reason, owner in workflows
+        ]
+
     def known(self, workflow: str) -> bool:
         """Whether anything was ever recorded of `workflow` (a status, an owner, a step)."""
         with self._lock:

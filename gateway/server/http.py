@@ -37,7 +37,7 @@ from gateway.server.ownership import owned_by_serve
 from gateway.server.session_guard import SessionGuard
 from gateway.server.sessions import SessionTable
 from gateway.server.stateless import StatelessCalls
-from gateway.web import ApprovalsApi, WorkflowsApi, http_error, openapi_route, page_routes
+from gateway.web import ApprovalsApi, StatusApi, WorkflowsApi, http_error, openapi_route, page_routes
 
 _LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
 _LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
@@ -99,6 +99,7 @@ def build_app(gateway: Gateway) -> Any:
         routes += ApprovalsApi(gateway.approvals, ApproverTokens(config), ledger_store).routes()
         routes += page_routes()
     routes += WorkflowsApi(gateway.operations, ApproverTokens(config), known_agents(config)).routes()
+    routes += StatusApi(gateway.status, ApproverTokens(config)).routes()
     routes.append(openapi_route(approvals=gateway.approvals is not None))
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
     return _McpFirst(config.server.path, mcp_endpoint, app)

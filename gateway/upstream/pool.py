@@ -226,6 +226,25 @@ class UpstreamPool:
             return f"upstream {upstream!r} failed to connect ({link.last_error}) and is retrying"
         return f"upstream {upstream!r} is still connecting"
 
+    def states(self) -> list[tuple[str, str, str, int, str | None]]:
+        """(name, transport, state, tools, error) of each configured upstream, for the status view:
+        serving (joined, last connection up), connecting, failing (retrying after an error), refused."""
+        found: list[tuple[str, str, str, int, str | None]] = []
+        for name, config in self._configs.items():
+            link = self.control.get(name)
+            tools = len(link.listing.tools) if link is not None else 0
+            error = link.last_error if link is not None else None
+            if name in self.refused:
+                state, error = "refused", self.refused[name]
+            elif error and name in self._attempted:
+                state = "failing"
+            elif name in self.joined:
+                state = "serving"
+            else:
+                state = "connecting"
+            found.append((name, config.kind, state, tools, error))
+        return found
+
     def offered(self) -> dict[str, list[types.Tool]]:
         return {name: list(link.listing.tools) for name, link in self.control.items()}
 

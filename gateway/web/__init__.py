@@ -12,11 +12,12 @@ from starlette.staticfiles import StaticFiles
 from gateway.web.api import ApprovalsApi, PeopleTokens
 from gateway.web.openapi import openapi_route
 from gateway.web.replies import http_error
+from gateway.web.status_api import StatusApi
 from gateway.web.workflows_api import WorkflowsApi
 
 STATIC = Path(__file__).parent / "static"
 
-__all__ = ["ApprovalsApi", "PeopleTokens", "WorkflowsApi", "http_error", "openapi_route", "page_routes"]
+__all__ = ["ApprovalsApi", "PeopleTokens", "StatusApi", "WorkflowsApi", "http_error", "openapi_route", "page_routes"]
 
 
 def page_routes() -> list[Route | Mount]:

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from gateway.approvals.ticket import State
+from gateway.observability.status import StatusReport
 from gateway.saga.rollback import RollbackReport
 from gateway.web.views import ApprovalList, ApproveBody, DenyBody, ErrorBody, TicketDetail, TicketView
 from gateway.web.workflow_views import AgentView, QuarantineBody, ReleaseBody, RollbackBody, WorkflowView
@@ -138,8 +139,19 @@ WORKFLOWS = [
 ]
 
 
+STATUS = [
+    Operation(
+        "get",
+        "/api/status",
+        "The running gateway: upstreams, approval queue, quarantines, recent refusals, ledger, guards",
+        StatusReport,
+        {**_TOKEN},
+    ),
+]
+
+
 def openapi_document(approvals: bool = True) -> dict[str, Any]:
-    operations = [*(APPROVALS if approvals else []), *WORKFLOWS]
+    operations = [*(APPROVALS if approvals else []), *WORKFLOWS, *STATUS]
     answers = {op.answer for op in operations} | {ErrorBody}
     bodies = {op.body for op in operations if op.body is not None}
     models: list[tuple[type[BaseModel], JsonSchemaMode]] = [(m, "serialization") for m in answers]

@@ -1,0 +1,122 @@
+"""`rollgate status [--json]`: the running gateway at a glance, asked of its `GET /api/status`.
+
+With `--json` the gateway's answer is printed as it came (for scripts); otherwise as sections: one
+line on the gateway, then upstreams, the approval queue, guards, quarantines and the newest
+refusals, as `rich` tables on a terminal and plain lines when piped. It needs an operator's
+(approver's) token: the report names every agent's refusals. Exit status 1 when the gateway does
+not answer or refuses, 2 for a missing token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from gateway.cli.output import table
+from gateway.config import Config
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    token = args.token or os.environ.get("ROLLGATE_APPROVER_TOKEN")
+    if not token:
+        print("rollgate: give an operator (approver) token: --token or ROLLGATE_APPROVER_TOKEN", file=sys.stderr)
+        return 2
+    import httpx
+
+    url = f"http://{config.server.host}:{config.server.port}/api/status"
+    try:
+        response = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    except httpx.HTTPError as exc:
+        print(f"rollgate: the gateway at {url} did not answer: {exc}", file=sys.stderr)
+        return 1
+    try:
+        report = response.json()
+    except ValueError:
+        report = None
+    if not response.is_success or not isinstance(report, dict):
+        why = report.get("error") if isinstance(report, dict) else None
+        print(f"rollgate: {why or f'the gateway answered {response.status_code}'}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    show(report)
+    return 0
+
+
+def show(report: dict[str, Any]) -> None:
+    """The report as sections of lines and tables."""
+    ledger = report["ledger"]
+    kept = (
+        f"ledger {ledger['entries']} entries, {ledger['checkpoints']} checkpoints"
+        if ledger["enabled"]
+        else "ledger off"
+    )
+    print(f"rollgate {report['version']}: up {_duration(report['uptime_seconds'])}; {kept}")
+    _section("upstreams")
+    table(
+        ("UPSTREAM", "TRANSPORT", "STATE", "TOOLS", "ERROR"),
+        report["upstreams"],
+        lambda u: (u["name"], u["transport"], u["state"], str(u["tools"]), u["error"] or ""),
+        lambda u: f"{u['name']:<20} {u['transport']:<16} {u['state']:<10} {u['tools']:>4} {u['error'] or ''}".rstrip(),
+    )
+    queue = report["approvals"]
+    _section("approvals")
+    if not queue["enabled"]:
+        print("approvals are off")
+    else:
+        since = f", oldest held since {queue['oldest_pending_since']}" if queue["oldest_pending_since"] else ""
+        print(f"{queue['pending']} pending{since}")
+    _section("guards")
+    guards = report.get("guards") or {}
+    if not guards:
+        print("no guard has anything to report")
+    for name, state in guards.items():
+        print(f"{name}: {_compact(state)}")
+    _section("quarantined")
+    table(
+        ("KIND", "ID", "OWNER", "REASON"),
+        report["quarantined"],
+        lambda q: (q["kind"], q["id"], q["owner"] or "", q["reason"] or ""),
+        lambda q: f"{q['kind']:<8} {q['id']:<30} {q['owner'] or '-':<16} {q['reason'] or ''}".rstrip(),
+    )
+    _section("recent refusals")
+    table(
+        ("SEQ", "TIME", "AGENT", "WORKFLOW", "TOOL", "REASONS"),
+        report["recent_refusals"],
+        lambda r: (
+            str(r["seq"]),
+            r["time"],
+            r["principal"] or "",
+            r["workflow"] or "",
+            r["tool"] or "",
+            "; ".join(r["reasons"]),
+        ),
+        lambda r: (
+            f"{r['seq']:>7} {r['time']} {r['principal'] or '-':<16} {r['workflow'] or '-':<20} "
+            f"{r['tool'] or '-':<24} {'; '.join(r['reasons'])}"
+        ),
+    )
+
+
+def _section(title: str) -> None:
+    print()
+    print(f"== {title}")
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(", ", ": "), sort_keys=True) if not isinstance(value, str) else value
+
+
+def _duration(seconds: float) -> str:
+    minutes, second = divmod(int(seconds), 60)
+    hours, minute = divmod(minutes, 60)
+    days, hour = divmod(hours, 24)
+    if days:
+        return f"{days}d {hour}h"
+    if hours:
+        return f"{hours}h {minute}m"
+    return f"{minutes}m {second}s" if minutes else f"{second}s"

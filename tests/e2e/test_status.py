@@ -1,0 +1,94 @@
+"""`GET /api/status` and `rollgate status`: what an operator sees of a running gateway, and who may see it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import APPROVER_TOKEN, OTHER_TOKEN, PYTHON, ROOT, TOKEN, probe_upstream
+from tests.e2e.helpers import http_client
+
+pytestmark = pytest.mark.anyio
+
+POLICIES = ROOT / "policies"
+KV_MANIFESTS = ROOT / "tests" / "fixtures" / "manifests"
+
+
+def _status(base: str, token: str | None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.get(f"{base}/api/status", headers=headers, timeout=30)
+
+
+async def test_the_status_shows_upstreams_queue_quarantines_and_the_newest_refusals(
+    start_gateway: Any, tmp_path: Any
+) -> None:
+    gateway = start_gateway(probe_upstream("probe"), policies=POLICIES, manifests=KV_MANIFESTS)
+    read = {"path": str(tmp_path / "kv.json"), "key": "a"}
+    meta = {"rollgate/workflow": "wf-status"}
+    async with http_client(gateway.url, TOKEN) as client:
+        assert not (await client.call_tool("probe__kv_get", read, meta=meta)).is_error
+        operator = {"Authorization": f"Bearer {APPROVER_TOKEN}"}
+        answer = httpx.post(
+            f"{gateway.base}/api/workflows/wf-status/quarantine", json={"reason": "looks odd"}, headers=operator
+        )
+        assert answer.status_code == 200, answer.text
+        refused = await client.call_tool("probe__kv_get", {**read, "key": "again"}, meta=meta)
+        assert refused.is_error
+
+    response = _status(gateway.base, APPROVER_TOKEN)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert [(u["name"], u["state"]) for u in report["upstreams"]] == [("probe", "serving")]
+    assert report["upstreams"][0]["tools"] > 5
+    assert report["approvals"]["enabled"] and report["approvals"]["pending"] == 0
+    held = {"kind": "workflow", "id": "wf-status", "reason": "looks odd (by alice)", "owner": "agent-one"}
+    assert held in report["quarantined"]
+    newest = report["recent_refusals"][0]
+    assert newest["principal"] == "agent-one" and newest["workflow"] == "wf-status"
+    assert any("quarantined" in reason for reason in newest["reasons"])
+    assert "again" not in json.dumps(report)  # reasons only: no arguments
+    assert report["ledger"]["enabled"] and report["ledger"]["entries"] > 3
+
+    # The same through the command line, as JSON and as the sections a person reads.
+    config = next(gateway.log.parent.glob(f"rollgate-{gateway.base.rsplit(':', 1)[1]}.toml"))
+    as_json = _cli("--config", str(config), "status", "--json", "--token", APPROVER_TOKEN)
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["quarantined"] == report["quarantined"]
+    plain = _cli("--config", str(config), "status", "--token", APPROVER_TOKEN)
+    assert plain.returncode == 0, plain.stderr
+    lines = plain.stdout.splitlines()
+    assert lines[0].startswith("rollgate ") and "ledger" in lines[0]
+    assert any(line.startswith("probe ") and "serving" in line for line in lines)
+    assert any("wf-status" in line and "looks odd" in line for line in lines)
+    assert any("agent-one" in line and "quarantined" in line for line in lines)
+
+
+async def test_agents_and_strangers_cannot_see_the_status(start_gateway: Any) -> None:
+    gateway = start_gateway(probe_upstream("probe"))
+    for token in (TOKEN, OTHER_TOKEN):
+        refused = _status(gateway.base, token)
+        assert refused.status_code == 403 and "agents cannot" in refused.json()["error"]
+    assert _status(gateway.base, None).status_code == 401
+    assert _status(gateway.base, "rg_not_a_token").status_code == 401
+    config = next(gateway.log.parent.glob(f"rollgate-{gateway.base.rsplit(':', 1)[1]}.toml"))
+    cli = _cli("--config", str(config), "status", "--token", TOKEN)
+    assert cli.returncode == 1 and "agents cannot" in cli.stderr
+    missing = _cli("--config", str(config), "status", env={"ROLLGATE_APPROVER_TOKEN": ""})
+    assert missing.returncode == 2
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [PYTHON, "-m", "gateway", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )

@@ -26,7 +26,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import anyio
@@ -64,6 +64,8 @@ class Column:
     """Whether N sessions share one server; false for direct, where each session is its own server."""
     command: list[str]
     """What was started, for the record."""
+    client_mode: str | None = None
+    """The SDK client's negotiation for this column's sessions; None: the run's `--client-mode`."""
 
 
 Starter = Callable[[AsyncExitStack, Path], Awaitable[Column]]
@@ -127,8 +129,18 @@ async def start_rollgate(
     raise ColumnUnavailable("no command line was accepted: " + "; ".join(refusals))
 
 
+async def start_rollgate_modern(stack: AsyncExitStack, workdir: Path) -> Column:
+    """The gateway from this checkout, its SDK sessions negotiating by default (2026-07-28, stateless)
+    whatever `--client-mode` says: beside `rollgate` in legacy mode, the two eras in one run."""
+    column = await start_rollgate(stack, workdir, "rollgate-2026")
+    return replace(column, client_mode="auto")
+
+
 STARTERS: dict[str, Starter] = {"direct": start_direct, "mcp-proxy": start_mcp_proxy, "rollgate": start_rollgate}
-EXTRA_STARTERS: dict[str, Starter] = {"mcp-proxy-info": start_mcp_proxy_as_shipped}
+EXTRA_STARTERS: dict[str, Starter] = {
+    "mcp-proxy-info": start_mcp_proxy_as_shipped,
+    "rollgate-2026": start_rollgate_modern,
+}
 """Columns measured only when `--only` names them."""
 
 

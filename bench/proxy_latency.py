@@ -2,6 +2,10 @@
 
     .venv/bin/python bench/proxy_latency.py [--calls 500] [--batches 6] [--only direct,mcp-proxy,rollgate]
 
+`--only rollgate,rollgate-2026` measures the gateway with the SDK client in both eras in one run
+(`rollgate` in the run's `--client-mode`, legacy by default; `rollgate-2026` negotiating by default,
+which gives 2026-07-28 stateless requests), the columns interleaved as usual.
+
 All columns front the same minimal SDK server (bench/minimal_server.py) over stdio and are
 measured in one run. The machine is noisy, so the columns take turns batch by batch (round robin,
 the order rotating each round) rather than one after the other. Modes:
@@ -142,7 +146,7 @@ async def start_lane(name: str, stack: AsyncExitStack, workdir: Path, options: a
 
 
 def new_session(column: Column, options: argparse.Namespace) -> AbstractAsyncContextManager[ToolSession]:
-    return open_session(column.target, options.client, options.client_mode)
+    return open_session(column.target, options.client, column.client_mode or options.client_mode)  # type: ignore[arg-type]
 
 
 async def open_sessions(lanes: list[Lane], mode: Mode, stack: AsyncExitStack, options: argparse.Namespace) -> None:

@@ -16,13 +16,16 @@ line per call (`proxy_latency.py` runs them at WARNING). Other flags go to `prox
 (`--client raw`, `--calls`, `--batches`, `--warmup`, `--time-limit`).
 
 Prints c1 p50 and c32 calls/s of each column and the ratios on/off (the budget: c1 p50 at most
-1.05, c32 calls/s at least 0.95). The gateway of both columns is the checkout this file is in.
+1.05, c32 calls/s at least 0.95), the median of the per-batch ratios, and the CPU a call of
+the gateway and the minimal server together (steadier than wall time on a shared machine).
+The gateway of both columns is the checkout this file is in.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from collections import defaultdict
@@ -82,7 +85,13 @@ def main() -> int:
             batches = f"{figure}_batches"
             pairs = zip(measured["on"][mode][batches], measured["off"][mode][batches], strict=False)
             ratios = [a / b for a, b in pairs]
-            print(f"    by batch (on/off): {', '.join(f'{r:.2f}' for r in ratios)}")
+            listed = ", ".join(f"{r:.2f}" for r in ratios)
+            print(f"    by batch (on/off): {listed}; median {statistics.median(ratios):.3f}")
+            cpu_on, cpu_off = (measured[c][mode]["servers_cpu_ms_per_call"] for c in ("on", "off"))
+            if cpu_on and cpu_off:  # CPU a call of gateway + server: steadier than wall time on a busy machine
+                report["overhead"][f"{mode} servers_cpu_ms_per_call"] = cpu_on / cpu_off
+                ratio = cpu_on / cpu_off
+                print(f"    gateway+server CPU a call: on {cpu_on:.3f} ms, off {cpu_off:.3f} ms, on/off {ratio:.3f}")
     for name, why in report["skipped"].items():
         print(f"{name}: skipped, {why}")
     out = BENCH / "results" / f"guards_overhead-{time.strftime('%Y%m%dT%H%M%S')}.json"

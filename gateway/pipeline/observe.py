@@ -49,14 +49,16 @@ class Observe:
         watch = call.watch = CallWatch()
         token = None
         if self._tracing.recording:
-            watch.span = self._tracing.start(
+            span = self._tracing.start(
                 f"execute_tool {call.context.requested_name}",
                 incoming_context(call.context.meta),
                 SpanKind.SERVER,
                 _call_attributes(call),
             )
-            watch.context = in_context(watch.span)
-            token = attach(watch.context)
+            watch.context = in_context(span)
+            token = attach(watch.context)  # (sampled out, it still carries the trace upstream)
+            if span.is_recording():  # sampled out (OTEL_TRACES_SAMPLER): no stage spans either
+                watch.span = span
         outcome, error = "error", None
         try:
             result = await proceed(call)
@@ -79,6 +81,7 @@ class Observe:
             self._metrics.call(tool, decision, outcome, seconds)
             if watch.span is not None:
                 _end_call_span(watch, call, decision, outcome, error)
+            if token is not None:
                 detach(token)
             if self._log.enabled:
                 self._log.line(self._fields(call, tool, decision, outcome, seconds, error))

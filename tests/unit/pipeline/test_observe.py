@@ -169,3 +169,21 @@ class _nothing:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+async def test_a_call_sampled_out_opens_no_stage_spans_and_exports_nothing() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    from gateway.observability.tracing import Tracing
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    observability = Observability(ObservabilityConfig(), Tracing(provider))
+    pipeline = Pipeline([Observe(observability), Resolve(), Decide(), Forward()], observability)
+    call = a_call()
+    await pipeline.call(call)
+    assert call.watch is not None and call.watch.span is None and call.watch.context is not None
+    assert exporter.get_finished_spans() == ()

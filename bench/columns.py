@@ -94,9 +94,10 @@ async def start_mcp_proxy_as_shipped(stack: AsyncExitStack, workdir: Path) -> Co
 
 
 async def start_rollgate(
-    stack: AsyncExitStack, workdir: Path, name: str = "rollgate", tree: Path | None = None
+    stack: AsyncExitStack, workdir: Path, name: str = "rollgate", tree: Path | None = None, extra: str = ""
 ) -> Column:
-    """The gateway from this checkout, or (`tree`) from another checkout's sources, for an A/B of a change."""
+    """The gateway from this checkout, or (`tree`) from another checkout's sources, for an A/B of a
+    change; `extra` is TOML appended to its configuration (`guards_overhead.py`: sections switched off)."""
     if not ROLLGATE.exists():
         raise ColumnUnavailable(f"{ROLLGATE} is not installed")
     token = secrets.token_urlsafe(32)
@@ -105,7 +106,7 @@ async def start_rollgate(
     workdir.mkdir(exist_ok=True)
     config = workdir / "rollgate.toml"
     token_sha256 = hashlib.sha256(token.encode()).hexdigest()
-    config.write_text(rollgate_config(port, token_sha256, workdir / "state"))
+    config.write_text(rollgate_config(port, token_sha256, workdir / "state") + "\n" + extra)
     env = {"ROLLGATE_LOG_LEVEL": LOG_LEVEL}
     if tree is not None:
         if not (tree / "gateway" / "__init__.py").is_file():

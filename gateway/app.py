@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from weakref import WeakSet
 
 import anyio
@@ -37,6 +37,7 @@ from gateway.ledger.events import (
     LedgerEvent,
     ManifestsReload,
     PolicyReload,
+    RollbackFinished,
     UpstreamRefused,
 )
 from gateway.manifests import ManifestRegistry, ManifestWatch
@@ -64,6 +65,9 @@ from gateway.upstream.relay import DownstreamRelay
 from gateway.witness.pushing import Witnesses
 from gateway.workflows import PrincipalFacts, WorkflowBook
 
+if TYPE_CHECKING:
+    from gateway.observability import Observability
+
 logger = logging.getLogger(__name__)
 
 VERSION = __version__
@@ -74,10 +78,16 @@ class Gateway:
 
     version = VERSION
 
-    def __init__(self, config: Config, clock: Clock = SYSTEM) -> None:
+    def __init__(self, config: Config, observability: Observability | None = None, clock: Clock = SYSTEM) -> None:
+        """`observability`: made from `[observability]` unless given (a test's span exporter)."""
         self.config = config
         self.clock = clock
         self.started_at = clock.now()
+        self.observability = observability
+        if observability is None and config.observability.enabled:
+            from gateway.observability import Observability  # (OpenTelemetry, prometheus: only when on)
+
+            self.observability = Observability.from_config(config.observability)
         self.relays: WeakSet[DownstreamRelay] = WeakSet()
         self.events = InMemorySubscriptionBus()
         """Catalogue changes for 2026-07-28 clients, which hear of them on `subscriptions/listen`."""
@@ -214,7 +224,9 @@ class Gateway:
                     shared_roles=frozenset(self.config.workflows.shared_roles),
                     masker=self.masker,
                     unlisted=self._unlisted,
+                    observability=self.observability,
                 )
+                self._observe_parts()
                 self._planner = stages.planner()
                 meta_tools = MetaTools(
                     self._planner,
@@ -236,6 +248,21 @@ class Gateway:
                 await self._pool.aclose()
                 tg.cancel_scope.cancel()
                 self._close_ledger()
+                if self.observability is not None:
+                    self.observability.close()
+
+    def _observe_parts(self) -> None:
+        """What the metrics read at scrape, and what reports to them (the ledger's writes).
+        The guards' seam: `self.observability.metrics.read_breakers(states)` with a callable
+        giving every breaker's `BreakerState`, and `metrics.guard_tripped(guard)` per trip."""
+        if self.observability is None:
+            return
+        metrics = self.observability.metrics
+        if self.ledger is not None:
+            self.ledger.on_write = metrics.ledger_written
+        if self.approvals is not None:
+            store = self.approvals.store
+            metrics.read_queue_depth(lambda: len(store.list(State.PENDING, limit=100_000)))
 
     def _open_ledger(self) -> tuple[Ledger, Masker]:
         witnesses = self.config.ledger.witnesses
@@ -333,8 +360,19 @@ class Gateway:
             or (call.manifest is not None and call.manifest.manifest.atomic)
         )
         if (failed and atomic) or (obligations is not None and obligations.rollback):
-            assert self._task_group is not None and self.operations.rollbacks is not None
-            self._task_group.start_soon(self.operations.rollbacks.run, workflow)
+            assert self._task_group is not None
+            self._task_group.start_soon(self._roll_back, workflow)
+
+    async def _roll_back(self, workflow: str) -> None:
+        """A rollback that a call's outcome started; traced under that call's span, when recorded."""
+        assert self.operations.rollbacks is not None
+        if self.observability is None or not self.observability.tracing.recording:
+            await self.operations.rollbacks.run(workflow)
+            return
+        with self.observability.tracing.current("rollback", {"rollgate.workflow.id": workflow}) as span:
+            report = await self.operations.rollbacks.run(workflow)
+            if span is not None:
+                span.set_attribute("rollgate.rollback.status", report.status)
 
     async def _run_internal(self, tool: str, arguments: dict[str, Any], workflow: str, compensation: bool) -> Result:
         """A call the gateway makes itself (compensations, verification reads), through the pipeline."""
@@ -343,6 +381,14 @@ class Gateway:
 
     async def _record(self, event: LedgerEvent) -> None:
         """The `Record` port that approvals and the saga write through."""
+        if isinstance(event, RollbackFinished) and self.observability is not None:
+            outcomes = {
+                "compensated": len(event.compensated),
+                "not_applied": len(event.not_applied),
+                "escalated": len(event.escalated),
+                "failed": len(event.failed),
+            }
+            self.observability.metrics.rollback_finished(event.status, outcomes)
         if self.ledger is not None:
             await self.ledger.append(event)
 

@@ -235,6 +235,26 @@ class LimitsConfig(_Section):
     """Nesting depth of a call's arguments and `_meta`."""
 
 
+class ObservabilityConfig(_Section):
+    """Traces, metrics and logs (`gateway.observability`, docs/observability.md)."""
+
+    enabled: bool = True
+    """Off: no `/metrics`, no per-call log line, no spans, and no observing stage in the pipeline."""
+    service_name: str = "rollgate"
+    """`service.name` of the spans' resource."""
+    otlp_endpoint: str | None = None
+    """OTLP/HTTP traces endpoint (`http://collector:4318/v1/traces`). Unset: no exporter and no span
+    is recorded; a client's trace context is passed upstream unchanged."""
+    otlp_headers: dict[str, str] = {}
+    """Headers sent with each export (a collector's API key)."""
+    metrics_public: bool = False
+    """`/metrics` without a token (a scraper on a trusted network); otherwise it needs the bearer
+    token whose SHA-256 is `metrics_token_sha256`, and with neither it is refused."""
+    metrics_token_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    log_format: Literal["auto", "json", "console"] = "auto"
+    """`auto`: JSON lines when stderr is not a terminal, the console renderer when it is."""
+
+
 class PathsConfig(_Section):
     policies: Path | None = None
     """The policy directory; unset, the default policy packaged with Rollgate (`gateway.defaults`)."""
@@ -258,6 +278,7 @@ class Config(BaseSettings):
     approvers: list[ApproverConfig] = []
     workflows: WorkflowsConfig = WorkflowsConfig()
     limits: LimitsConfig = LimitsConfig()
+    observability: ObservabilityConfig = ObservabilityConfig()
     upstreams: list[UpstreamConfig] = []
     agents: list[AgentConfig] = []
     base_dir: Path = Path(".")

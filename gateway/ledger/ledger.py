@@ -19,7 +19,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -136,6 +136,9 @@ class Ledger:
         self._held_loop: asyncio.AbstractEventLoop | None = None
         self._held_timer: asyncio.TimerHandle | None = None
         self._nudge_timer: asyncio.TimerHandle | None = None
+        self.on_write: Callable[[list[str], float], None] | None = None
+        """Told of each durable write (the entries' kinds, the seconds the store's append and its
+        fsync took), on the thread that wrote: the metrics (`gateway.observability`)."""
         self._thread = threading.Thread(target=self._write_forever, name="rollgate-ledger", daemon=True)
         self._closed = False
         self._thread.start()
@@ -337,6 +340,7 @@ class Ledger:
             prev = entry.entry_hash
             entries.append(entry)
         rows = [LedgerRow(e.seq, e.body, e.entry_hash, e.leaf, **index_columns(e)) for e in entries]  # type: ignore[arg-type]
+        started = time.perf_counter()
         try:
             self.store.append(rows)
         except BaseException as exc:  # nothing was written: every waiter learns it, the chain stays
@@ -346,6 +350,8 @@ class Ledger:
         else:
             self._seq, self._prev = seq, prev
             self._leaves.extend(e.leaf for e in entries)
+            if self.on_write is not None:
+                self.on_write([pending.kind for pending in batch], time.perf_counter() - started)
             for pending, entry in zip(batch, entries, strict=True):
                 pending.entry = entry
         self._wake(batch)

@@ -1,6 +1,6 @@
 """The call pipeline: stages composed in one ordered list, read top to bottom.
 
-    meta-tools → as task → record outcome → confine → resolve → validate → decide → snapshot → approve
+    (observe →) meta-tools → as task → record outcome → confine → resolve → validate → decide → snapshot → approve
     → record intent → track → forward
 
 The gateway's own `rollgate_*` tools are answered by the head stage (`metatools.py`) and go no
@@ -12,6 +12,8 @@ with the approval in its input, and the stages that do not apply step aside (the
 sees no `require_approval`, the task stage no task request, the meta-tools stage no meta-tool).
 The gateway's own calls (compensations, verification reads) carry the compensation marker in
 their context and enter it the same way.
+The observing stage (`observe.py`: the call's span, metrics and log line) heads the list when
+`observability.enabled`, and the pipeline then times (and traces) every other stage.
 A stage that a configuration turns off is simply absent from the list (the ledger stages when
 `ledger.enabled = false`, the approval and task stages when `approvals.enabled = false`).
 """
@@ -19,6 +21,7 @@ A stage that a configuration turns off is simply absent from the list (the ledge
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from gateway.ledger.ledger import Ledger
 from gateway.ledger.privacy import Masker
@@ -41,6 +44,9 @@ from gateway.saga.store import SagaStore
 from gateway.upstream.catalog import Catalog
 from gateway.workflows import WorkflowBook
 
+if TYPE_CHECKING:
+    from gateway.observability import Observability
+
 __all__ = ["Call", "InputRound", "LinkSource", "Pipeline", "Planner", "Result", "Stage", "Stages", "TaskSupport"]
 
 
@@ -62,8 +68,15 @@ class Stages:
         shared_roles: frozenset[str] = frozenset(),
         masker: Masker | None = None,
         unlisted: Unlisted | None = None,
+        observability: Observability | None = None,
     ) -> None:
         masker = masker or (ledger[1] if ledger else None)
+        self.observability = observability
+        self.observe: Stage | None = None
+        if observability is not None:
+            from gateway.pipeline.observe import Observe  # (OpenTelemetry, prometheus: loaded only when on)
+
+            self.observe = Observe(observability, masker)
         self.confine = Confine(saga, shared_roles) if saga is not None else None
         self.resolve = Resolve(catalog, manifests, unlisted)
         self.validate = Validate()
@@ -80,6 +93,7 @@ class Stages:
     def pipeline(self, meta_tools: Stage | None = None) -> Pipeline:
         """Every downstream `tools/call`; `meta_tools` (`metatools.MetaTools`) heads it."""
         stages: list[Stage | None] = [
+            self.observe,
             meta_tools,
             self.as_task,
             self.record_outcome,
@@ -93,7 +107,7 @@ class Stages:
             self.track,
             self.forward,
         ]
-        return Pipeline([stage for stage in stages if stage is not None])
+        return Pipeline([stage for stage in stages if stage is not None], self.observability)
 
     def planner(self) -> Planner:
         return Planner(self.resolve, self.validate, self.decide)

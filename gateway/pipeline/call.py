@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import mcp_types as types
 
@@ -15,6 +15,9 @@ from gateway.models import CallContext, ProgressSink, ToolRef
 from gateway.policy import Decision
 from gateway.upstream.gates import Capability
 from gateway.upstream.link import UpstreamLink
+
+if TYPE_CHECKING:
+    from gateway.observability import CallWatch
 
 LinkSource = Callable[[str], Awaitable[UpstreamLink]]
 """Gives the link to an upstream for this call's downstream session."""
@@ -79,6 +82,8 @@ class Call:
     """This call's privacy rules (from its decision's masks) and the secrets seen so far."""
     signals: dict[str, Any] = field(default_factory=dict)
     """What the guard stages measured, by `SignalsDoc` field: the policy reads them as `input.signals`."""
+    watch: CallWatch | None = None
+    """Set by the observing stage (`observe.py`): the call's span and its stages' timings."""
 
     def redacted(self, masker: Masker) -> Redaction:
         """The call's redaction, made from its decision's mask paths on first use."""

@@ -32,6 +32,9 @@ def forwardable_meta(meta: Mapping[str, Any] | None) -> dict[str, Any]:
     return {key: value for key, value in (meta or {}).items() if key not in _HOP_BY_HOP_META}
 
 
+TRACE_HEADERS = ("traceparent", "tracestate")
+"""W3C Trace Context as HTTP headers: the call's trace context when its `_meta` carries none."""
+
 WORKFLOW_HEADER = "rollgate-workflow"
 """An HTTP header naming the workflow, for clients that can set headers but not `_meta`."""
 
@@ -59,12 +62,15 @@ def build_call(
     default_workflow: Callable[[], str] | None = None,
     header_workflow: str | None = None,
     max_depth: int = 64,
+    trace: Mapping[str, str] | None = None,
 ) -> Call:
     """Check the shape of raw `tools/call` params and build the call; bad shapes are -32602.
 
     The workflow is, in order: `_meta["rollgate/workflow"]`, the `Rollgate-Workflow` header, the
     session (its MCP session id), or, for a request without a session, `default_workflow()` (the
-    principal's current workflow)."""
+    principal's current workflow). `trace`: the request's `traceparent`/`tracestate` HTTP headers,
+    put in the call's `_meta` unless it has a `traceparent` (MCP's carrier, SEP-414, wins), so the
+    pipeline reads the trace context, and the upstream receives it, from one place."""
     params = params if isinstance(params, Mapping) else {}
     name = params.get("name")
     arguments = params.get("arguments")
@@ -78,6 +84,8 @@ def build_call(
     if depth(arguments, max_depth) > max_depth or depth(raw_meta, max_depth) > max_depth:
         raise LimitError(f"tools/call arguments or _meta nest deeper than {max_depth} levels (limits.max_json_depth)")
     meta = forwardable_meta(raw_meta)
+    if trace and "traceparent" in trace and "traceparent" not in meta:
+        meta.update(trace)
     workflow = meta.get(META_WORKFLOW)
     if not (isinstance(workflow, str) and workflow):
         workflow = header_workflow or session_id or (default_workflow() if default_workflow else "local")

@@ -44,7 +44,7 @@ from gateway import jsonwire
 from gateway.errors import CallError
 from gateway.models import Principal
 from gateway.pipeline import Call, Result
-from gateway.server.calls import WORKFLOW_HEADER, as_mcp_error, build_call
+from gateway.server.calls import TRACE_HEADERS, WORKFLOW_HEADER, as_mcp_error, build_call
 from gateway.server.channel import EVENT_PREFIX, ResponseChannel, Spawn, StatelessChannel, error_response
 from gateway.server.handlers import PRINCIPAL_SCOPE_KEY
 from gateway.server.sessions import KnownSession, SessionTable
@@ -57,6 +57,7 @@ _SESSION_HEADER = b"mcp-session-id"
 _VERSION_HEADER = b"mcp-protocol-version"
 _LAST_EVENT_HEADER = b"last-event-id"
 _WORKFLOW_HEADER = WORKFLOW_HEADER.encode()
+_TRACE_HEADERS = tuple(name.encode() for name in TRACE_HEADERS)
 _RESUMABLE_STREAMS = 256
 """Streams (running or finished) kept for resumption, newest last."""
 REQUEST_CANCELLED = -32800
@@ -272,7 +273,13 @@ class FastToolCalls:
         default_workflow: Callable[[], str] | None = None,
     ) -> Call:
         channel.progress_token = progress_token_from_params(params)
-        header = next((v.decode("latin-1") for k, v in scope["headers"] if k == _WORKFLOW_HEADER), None)
+        header = trace = None
+        for key, value in scope["headers"]:
+            if key == _WORKFLOW_HEADER:
+                header = value.decode("latin-1")
+            elif key in _TRACE_HEADERS:
+                trace = trace or {}
+                trace[key.decode()] = value.decode("latin-1")
         return build_call(
             params,
             principal,
@@ -282,6 +289,7 @@ class FastToolCalls:
             default_workflow=default_workflow,
             header_workflow=header or None,
             max_depth=self._max_depth,
+            trace=trace,
         )
 
     async def _answer(

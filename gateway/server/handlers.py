@@ -24,6 +24,7 @@ from gateway.models import Principal
 from gateway.pipeline.metatools import META_TOOLS
 from gateway.saga.current import new_workflow_id
 from gateway.server.calls import (
+    TRACE_HEADERS,
     WORKFLOW_HEADER,
     as_mcp_error,
     build_call,
@@ -159,6 +160,7 @@ class Handlers:
                 default_workflow=lambda: self.gateway.current.of(principal.id),
                 header_workflow=_header(ctx, WORKFLOW_HEADER),
                 max_depth=self.gateway.config.limits.max_json_depth,
+                trace={name: value for name in TRACE_HEADERS if (value := _header(ctx, name))},
             )
             if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
                 stateless_round(call, ctx.session.client_capabilities, ctx.params)

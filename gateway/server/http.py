@@ -101,6 +101,10 @@ def build_app(gateway: Gateway) -> Any:
     routes += WorkflowsApi(gateway.operations, ApproverTokens(config), known_agents(config)).routes()
     routes += StatusApi(gateway.status, ApproverTokens(config)).routes()
     routes.append(openapi_route(approvals=gateway.approvals is not None))
+    if gateway.observability is not None:
+        from gateway.server.metrics_route import metrics_route
+
+        routes.append(metrics_route(gateway.observability))
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
     return _McpFirst(config.server.path, mcp_endpoint, app)
 

@@ -50,3 +50,11 @@ def test_a_call_carries_what_its_sessions_client_declared() -> None:
     built = build_call({"name": "t", "arguments": {}}, AGENT, links, None, "s")  # type: ignore[arg-type]
     assert built.capabilities == frozenset({"sampling"})
     assert call({"name": "t", "arguments": {}}).capabilities is None  # the gateway's own links: every tool
+
+
+def test_trace_headers_go_into_the_meta_unless_the_meta_has_its_own_traceparent() -> None:
+    header = {"traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01", "tracestate": "k=v"}
+    own = "00-" + "c" * 32 + "-" + "d" * 16 + "-01"
+    assert call({"name": "t"}, trace=header).context.meta == header
+    assert call({"name": "t", "_meta": {"traceparent": own}}, trace=header).context.meta == {"traceparent": own}
+    assert call({"name": "t"}, trace={"tracestate": "k=v"}).context.meta == {}

@@ -43,6 +43,7 @@ from gateway.models import CallContext, Principal
 from gateway.pipeline import Call, Pipeline, Planner, Result, Stages
 from gateway.pipeline.approve import Approve
 from gateway.pipeline.call import Grant
+from gateway.pipeline.guard import Guard, usage_guard
 from gateway.pipeline.metatools import MetaTools
 from gateway.policy import Effect, OpaEngine, PolicyEngine, PolicyService, RegorusEngine
 from gateway.saga.current import CurrentWorkflows
@@ -84,6 +85,8 @@ class Gateway:
         self.policy = PolicyService(make_engine(config), config.policies_dir, config.policy.query)
         self.ledger: Ledger | None = None
         self.approvals: ApprovalQueue | None = None
+        self.guards: Guard | None = None
+        """The usage guards (loops, budgets, rates), whose `state()` status and metrics read."""
 
     @property
     def pool(self) -> UpstreamPool:
@@ -158,6 +161,7 @@ class Gateway:
                     shared_roles=frozenset(self.config.workflows.shared_roles),
                     masker=self.masker,
                     unlisted=self._unlisted,
+                    guard=self._guard(),
                 )
                 self._planner = stages.planner()
                 meta_tools = MetaTools(
@@ -180,6 +184,17 @@ class Gateway:
                 await self._pool.aclose()
                 tg.cancel_scope.cancel()
                 self._close_ledger()
+
+    def _guard(self) -> Guard | None:
+        """The usage guards of `[guards]` (none when all are off); budgets read the policy data."""
+        self.guards = usage_guard(
+            self.config.guards,
+            lambda: _budgets(self.policy),
+            self.workflows.counts,
+            self.saga,
+            self.operations.quarantine,
+        )
+        return self.guards
 
     def _open_ledger(self) -> tuple[Ledger, Masker]:
         witnesses = self.config.ledger.witnesses
@@ -358,6 +373,13 @@ def make_engine(config: Config) -> PolicyEngine:
     if config.policy.engine == "opa":
         return OpaEngine(config.policy.opa_url, config.policy.opa_timeout_seconds, config.policy.manage_opa_policies)
     return RegorusEngine(config.policy.query)
+
+
+def _budgets(policy: PolicyService) -> Any:
+    """`data.rollgate.budgets` of the policy loaded now (the same object until a reload)."""
+    data = policy.loaded.data if policy.loaded is not None else {}
+    rollgate = data.get("rollgate")
+    return rollgate.get("budgets") if isinstance(rollgate, dict) else None
 
 
 def _status(saga: SagaStore, workflow: str) -> tuple[str, str | None]:

@@ -1,7 +1,7 @@
 """The call pipeline: stages composed in one ordered list, read top to bottom.
 
-    meta-tools → as task → record outcome → confine → resolve → validate → decide → snapshot → approve
-    → record intent → track → forward
+    meta-tools → as task → record outcome → confine → resolve → validate → guard → decide → snapshot
+    → approve → record intent → track → forward
 
 The gateway's own `rollgate_*` tools are answered by the head stage (`metatools.py`) and go no
 further; every other call runs the rest.
@@ -13,7 +13,8 @@ sees no `require_approval`, the task stage no task request, the meta-tools stage
 The gateway's own calls (compensations, verification reads) carry the compensation marker in
 their context and enter it the same way.
 A stage that a configuration turns off is simply absent from the list (the ledger stages when
-`ledger.enabled = false`, the approval and task stages when `approvals.enabled = false`).
+`ledger.enabled = false`, the approval and task stages when `approvals.enabled = false`, the
+guard stage when every `guards.*` is off).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from gateway.pipeline.chain import Pipeline
 from gateway.pipeline.confine import Confine
 from gateway.pipeline.decide import Decide
 from gateway.pipeline.forward import Forward
+from gateway.pipeline.guard import Guard
 from gateway.pipeline.plan import Planner
 from gateway.pipeline.record import OpenCalls, RecordIntent, RecordOutcome
 from gateway.pipeline.resolve import Resolve, Unlisted
@@ -41,7 +43,7 @@ from gateway.saga.store import SagaStore
 from gateway.upstream.catalog import Catalog
 from gateway.workflows import WorkflowBook
 
-__all__ = ["Call", "InputRound", "LinkSource", "Pipeline", "Planner", "Result", "Stage", "Stages", "TaskSupport"]
+__all__ = ["Call", "Guard", "InputRound", "LinkSource", "Pipeline", "Planner", "Result", "Stage", "Stages", "TaskSupport"]
 
 
 class Stages:
@@ -62,11 +64,13 @@ class Stages:
         shared_roles: frozenset[str] = frozenset(),
         masker: Masker | None = None,
         unlisted: Unlisted | None = None,
+        guard: Guard | None = None,
     ) -> None:
         masker = masker or (ledger[1] if ledger else None)
         self.confine = Confine(saga, shared_roles) if saga is not None else None
         self.resolve = Resolve(catalog, manifests, unlisted)
         self.validate = Validate()
+        self.guard = guard
         self.decide = Decide(policy, workflows)
         self.forward = Forward()
         open_calls = OpenCalls()
@@ -86,6 +90,7 @@ class Stages:
             self.confine,
             self.resolve,
             self.validate,
+            self.guard,
             self.decide,
             self.snapshot,
             self.approve,

@@ -79,7 +79,7 @@ class _Window:
     digests: dict[bytes, int] = field(default_factory=dict)
 
     def slide(self, since: float) -> None:
-        while self.entries and self.entries[0].at < since:
+        while self.entries and self.entries[0].at <= since:
             self._forget(self.entries.popleft())
 
     def add(self, entry: _Entry) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -161,8 +161,12 @@ class _Reserved:
 
     calls: int = 0
     mutations: int = 0
-    resources: Counter[str] = field(default_factory=Counter)
+    resources: dict[str, int] = field(default_factory=dict)
     sums: dict[str, float] = field(default_factory=dict)
+
+
+_NOTHING_RESERVED = _Reserved()
+"""Read, never written: the reservations of a workflow or principal with no call in flight."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +190,12 @@ class BudgetMark:
     templates: tuple[str, ...]
     arguments: Mapping[str, Any]
 
+
+_UNMEASURED = BudgetMeasure(False)
+_NO_MARK = BudgetMark((), False, (), {})
+
+NEAR = 0.5
+"""A budget's figures go to the policy once a call brings it to this share of its limit."""
 
 Counts = Callable[[str, str], tuple[int, int]]
 """(kind, key) → (calls, mutations) that ran: the workflow book's counters."""
@@ -223,8 +233,13 @@ class BudgetGuard:
         read_only: bool,
         blast_radius: Sequence[str] = (),
     ) -> tuple[BudgetMeasure, BudgetMark]:
-        """This call's figures against every budget that applies, and its reservation."""
+        """This call's figures against every budget that applies, and its reservation. The figures
+        given are those of the budgets this call brings to `NEAR` of their limit or past it."""
         limits = self.limits
+        if not (limits.calls or limits.resources or limits.sums or limits.problems) and (
+            read_only or not limits.mutations
+        ):
+            return _UNMEASURED, _NO_MARK  # the common case of a read under the default budgets
         resources = _resources(blast_radius, {"args": dict(arguments)}) if limits.resources else frozenset()
         amounts = {s.name: amount for s in limits.sums if s.applies(tool) and (amount := _amount(arguments, s.path))}
         shares: list[_Share] = []
@@ -240,18 +255,20 @@ class BudgetGuard:
             pending = self._pending.setdefault((share.scope, share.key), _Reserved())
             pending.calls += 1
             pending.mutations += int(mark.mutation)
-            pending.resources.update(share.resources)
+            for resource in share.resources:
+                pending.resources[resource] = pending.resources.get(resource, 0) + 1
             for name, amount in share.sums.items():
                 pending.sums[name] = pending.sums.get(name, 0.0) + amount
         exceeded = [f for f in figures if f.exceeded]
         self._trips.extend(exceeded)
         reasons = [*limits.problems, *(f.message or "" for f in exceeded)]
-        return BudgetMeasure(bool(reasons), tuple(figures), "; ".join(reasons) or None), mark
+        shown = tuple(f for f in figures if f.exceeded or f.spent + f.amount >= NEAR * f.limit)
+        return BudgetMeasure(bool(reasons), shown, "; ".join(reasons) or None), mark
 
     def _figures(self, limits: BudgetLimits, share: _Share, read_only: bool) -> list[BudgetFigure]:
         scope, key = share.scope, share.key
         figures: list[BudgetFigure] = []
-        pending = self._pending.get((scope, key)) or _Reserved()
+        pending = self._pending.get((scope, key)) or _NOTHING_RESERVED
         who = f"{_WHO[scope]} {key}"
         calls, mutations = self._counts(scope, key) if limits.calls or limits.mutations else (0, 0)
         if (limit := limits.calls.get(scope)) is not None:
@@ -265,7 +282,7 @@ class BudgetGuard:
             return figures
         tally = self._tally(scope, key)
         if share.resources and (limit := limits.resources.get(scope)) is not None:
-            known = tally.resources | {k for k, n in pending.resources.items() if n > 0}
+            known = tally.resources | pending.resources.keys()
             new = len(share.resources - known)
             message = (
                 f"{who} would touch {len(known) + new} distinct resources, over its budget of {_n(limit)} "
@@ -303,7 +320,11 @@ class BudgetGuard:
                 pending.mutations -= int(mark.mutation)
                 for name, amount in share.sums.items():
                     pending.sums[name] -= amount
-                pending.resources.subtract(share.resources)
+                for resource in share.resources:
+                    if (left := pending.resources[resource] - 1) > 0:
+                        pending.resources[resource] = left
+                    else:
+                        del pending.resources[resource]
                 if pending.calls <= 0:
                     del self._pending[(share.scope, share.key)]
             if ran:

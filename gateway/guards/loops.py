@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import rfc8785
 
-from gateway.ledger.entry import jsonable
+from gateway.ledger.entry import canonical_json, jsonable
 
 Ticker = Callable[[], float]
 """Monotonic seconds (`time.monotonic`); tests pass a fake one."""
@@ -119,11 +119,12 @@ class LoopTrip:
 
 
 def arguments_digest(arguments: Mapping[str, Any]) -> bytes:
-    """SHA-256 of the arguments' RFC 8785 canonical form (big integers as the ledger writes them)."""
+    """SHA-256 of the arguments' RFC 8785 canonical form, as the ledger writes it (its fast encoder
+    where that is provably the same; big integers as `jsonable` writes them)."""
     try:
-        canonical = rfc8785.dumps(dict(arguments))
+        canonical = canonical_json(dict(arguments))
     except (rfc8785.CanonicalizationError, TypeError, ValueError):
-        canonical = rfc8785.dumps(jsonable(dict(arguments)))
+        canonical = canonical_json(jsonable(dict(arguments)))
     return hashlib.sha256(canonical).digest()
 
 

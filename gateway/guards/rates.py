@@ -40,6 +40,8 @@ class RateLimits:
     """Per-tool limits by `server/tool` glob (the first that matches), instead of `tool`."""
 
     def for_tool(self, tool: str) -> RateLimit:
+        if not self.tools:
+            return self.tool
         for pattern, limit in self.tools.items():
             if fnmatch.fnmatchcase(tool, pattern):
                 return limit
@@ -73,6 +75,10 @@ class RateMark:
     """The buckets a token was taken from (empty when the call was refused)."""
 
 
+_PASSED = RateMeasure(False)
+_NOTHING = RateMark(())
+
+
 class RateGuard:
     def __init__(self, limits: RateLimits = RateLimits(), clock: Ticker = time.monotonic) -> None:
         self.limits = limits
@@ -83,12 +89,9 @@ class RateGuard:
 
     def measure(self, principal: str, tool: str) -> tuple[RateMeasure, RateMark]:
         now = self._clock()
-        wanted: list[tuple[tuple[BucketKind, str, str], RateLimit]] = [
-            (("principal", principal, ""), self.limits.principal),
-            (("tool", principal, tool), self.limits.for_tool(tool)),
-        ]
-        taken: list[tuple[tuple[BucketKind, str, str], _Bucket, RateLimit]] = []
-        for key, limit in wanted:
+        taken: list[tuple[BucketKind, str, str]] = []
+        for key in (("principal", principal, ""), ("tool", principal, tool)):
+            limit = self.limits.principal if key[0] == "principal" else self.limits.for_tool(tool)
             if limit.rate <= 0:
                 continue
             bucket = self._buckets.get(key)
@@ -96,18 +99,23 @@ class RateGuard:
                 bucket = self._buckets[key] = _Bucket(limit.burst, now)
             bucket.refill(limit, now)
             if bucket.tokens < 1.0:
-                wait = (1.0 - bucket.tokens) / limit.rate
-                self._trips.append((principal, tool, key[0], now))
-                what = f"agent {principal}" if key[0] == "principal" else f"agent {principal}'s calls of {tool}"
-                reason = (
-                    f"rate limit: {what} may make {limit.rate:g} calls a second (bursts of {limit.burst:g}); "
-                    f"retry after {wait:.3g} s"
-                )
-                return RateMeasure(True, key[0], limit.rate, limit.burst, wait, reason), RateMark(())
-            taken.append((key, bucket, limit))
-        for _, bucket, _ in taken:
-            bucket.tokens -= 1.0
-        return RateMeasure(False), RateMark(tuple(key for key, _, _ in taken))
+                return self._refused(principal, tool, key[0], limit, bucket, now), _NOTHING
+            taken.append(key)
+        for key in taken:
+            self._buckets[key].tokens -= 1.0
+        return _PASSED, RateMark(tuple(taken))
+
+    def _refused(
+        self, principal: str, tool: str, kind: BucketKind, limit: RateLimit, bucket: _Bucket, now: float
+    ) -> RateMeasure:
+        wait = (1.0 - bucket.tokens) / limit.rate
+        self._trips.append((principal, tool, kind, now))
+        what = f"agent {principal}" if kind == "principal" else f"agent {principal}'s calls of {tool}"
+        reason = (
+            f"rate limit: {what} may make {limit.rate:g} calls a second (bursts of {limit.burst:g}); "
+            f"retry after {wait:.3g} s"
+        )
+        return RateMeasure(True, kind, limit.rate, limit.burst, wait, reason)
 
     def settle(self, mark: RateMark, ran: bool) -> None:
         """A call that did not run gives its tokens back."""

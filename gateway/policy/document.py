@@ -123,7 +123,8 @@ class BudgetFigure(_Doc):
 
 class BudgetSignal(_Doc):
     """The budget guard (`gateway.guards.budgets`): each budget of `data.rollgate.budgets` that
-    applies to this call, with what was spent, what this call adds and the limit."""
+    this call brings to half its limit or past it, with what was spent, what this call adds and
+    the limit (budgets further from their limits are left out, to keep the input small)."""
 
     tripped: bool
     figures: list[BudgetFigure] = []

@@ -251,7 +251,8 @@ class LoopGuardConfig(_Section):
     read_same_tool: Annotated[int, Field(ge=0)] = 0
     """Reads of one tool with any arguments: no limit by default (the rate limit bounds them)."""
     quarantine: bool = True
-    """A tripped loop also quarantines its workflow (the default policy's `quarantine` obligation)."""
+    """A tripped loop of mutations also quarantines its workflow (the default policy's `quarantine`
+    obligation); a loop of reads is refused until its window frees."""
 
 
 class BudgetGuardConfig(_Section):

@@ -48,7 +48,8 @@ class LoopLimits:
     """The same for tools whose manifest says read_only."""
     read_same_tool: int = 0
     quarantine: bool = True
-    """A tripped loop asks (through the default policy) for its workflow to be quarantined."""
+    """A tripped loop of mutations asks (through the default policy) for its workflow to be
+    quarantined; a loop of reads, which changes nothing, is only refused until its window frees."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +138,13 @@ class LoopGuard:
         self._since_sweep = 0
 
     def measure(
-        self, workflow: str, tool: str, arguments: Mapping[str, Any], *, read_only: bool
+        self, workflow: str, tool: str, arguments: Mapping[str, Any], *, read_only: bool, keyed: bool = False
     ) -> tuple[LoopMeasure, LoopMark]:
-        """Count this call against the window and reserve its place (`settle` keeps or drops it)."""
+        """Count this call against the window and reserve its place (`settle` keeps or drops it).
+
+        A `keyed` call carries an idempotency key: the gateway runs it once and answers its repeats
+        with the recorded result, so repeating it is safe and the same-call limit does not apply
+        (concurrent retries would otherwise look like a burst of the same call)."""
         now = self._clock()
         limits = self.limits
         key = (workflow, tool)
@@ -149,7 +154,7 @@ class LoopGuard:
         window.slide(now - limits.window_seconds)
         entry = _Entry(now, arguments_digest(arguments))
         same_call, same_tool = window.digests.get(entry.digest, 0), len(window.entries)
-        call_limit = limits.read_same_call if read_only else limits.same_call
+        call_limit = 0 if keyed else limits.read_same_call if read_only else limits.same_call
         tool_limit = limits.read_same_tool if read_only else limits.same_tool
         kind: LoopKind | None = None
         if call_limit and same_call >= call_limit:
@@ -167,11 +172,19 @@ class LoopGuard:
             kind=kind,
         )
         if kind is not None:
-            measure = self._tripped(measure, window, entry, workflow, tool, now)
+            measure = self._tripped(measure, window, entry, workflow, tool, now, quarantine=not read_only)
         return measure, LoopMark(key, entry)
 
     def _tripped(
-        self, measure: LoopMeasure, window: _Window, entry: _Entry, workflow: str, tool: str, now: float
+        self,
+        measure: LoopMeasure,
+        window: _Window,
+        entry: _Entry,
+        workflow: str,
+        tool: str,
+        now: float,
+        *,
+        quarantine: bool,
     ) -> LoopMeasure:
         limits = self.limits
         if measure.kind == "same_call":
@@ -189,8 +202,9 @@ class LoopGuard:
             f"workflow {workflow} looks like a runaway loop: {what} would run {count + 1} times "
             f"within {limits.window_seconds:g} s, over the limit of {limit}"
         )
-        retry_after = None if limits.quarantine else max(frees_at - now, 0.0)
-        return replace(measure, quarantine=limits.quarantine, retry_after=retry_after, reason=reason)
+        quarantine = quarantine and limits.quarantine
+        retry_after = None if quarantine else max(frees_at - now, 0.0)
+        return replace(measure, quarantine=quarantine, retry_after=retry_after, reason=reason)
 
     def settle(self, mark: LoopMark, ran: bool) -> None:
         """Keep the call in its window if it ran; drop its reservation if it did not."""

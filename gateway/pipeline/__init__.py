@@ -43,7 +43,18 @@ from gateway.saga.store import SagaStore
 from gateway.upstream.catalog import Catalog
 from gateway.workflows import WorkflowBook
 
-__all__ = ["Call", "Guard", "InputRound", "LinkSource", "Pipeline", "Planner", "Result", "Stage", "Stages", "TaskSupport"]
+__all__ = [
+    "Call",
+    "Guard",
+    "InputRound",
+    "LinkSource",
+    "Pipeline",
+    "Planner",
+    "Result",
+    "Stage",
+    "Stages",
+    "TaskSupport",
+]
 
 
 class Stages:

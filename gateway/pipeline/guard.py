@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from gateway.config import GuardsConfig
-from gateway.errors import OutcomeUnknownError
+from gateway.errors import OutcomeUnknownError, TemplateError
 from gateway.guards.budgets import BudgetGuard, BudgetMark, BudgetStore, Counts
 from gateway.guards.loops import LoopGuard, LoopLimits, LoopMark
 from gateway.guards.rates import RateGuard, RateLimit, RateLimits, RateMark
@@ -36,6 +36,7 @@ from gateway.manifests import Reversibility
 from gateway.models import result_data
 from gateway.pipeline.call import Call, Proceed, Result
 from gateway.policy import Effect
+from gateway.policy.build import idempotency_key
 from gateway.policy.document import BudgetFigure, BudgetSignal, LoopSignal, RateSignal
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,10 @@ class Guard:
             if rate.tripped:  # an untripped bucket has nothing to say: `rate` stays null
                 call.signals["rate"] = RateSignal.model_construct(**_fields(rate))
         if self.loops is not None:
-            loop, loop_mark = self.loops.measure(context.workflow_id, tool, context.arguments, read_only=read_only)
+            keyed = not read_only and _keyed(call)
+            loop, loop_mark = self.loops.measure(
+                context.workflow_id, tool, context.arguments, read_only=read_only, keyed=keyed
+            )
             call.signals["loop"] = LoopSignal.model_construct(**_fields(loop))
         if self.budgets is not None:
             budget, budget_mark = self.budgets.measure(
@@ -167,6 +171,15 @@ def _fields(measure: Any) -> dict[str, Any]:
     """A guard's measure (a slotted dataclass of plain values) as keywords for its signal document
     (`dataclasses.asdict` deep-copies, several times slower on the per-call path)."""
     return {name: getattr(measure, name) for name in measure.__slots__}
+
+
+def _keyed(call: Call) -> bool:
+    """Whether the call has an idempotency key, so the track stage runs it once whatever repeats."""
+    assert call.manifest is not None
+    try:
+        return idempotency_key(call.context, call.manifest) is not None
+    except TemplateError:
+        return False
 
 
 def _allowed(call: Call) -> bool:

@@ -82,11 +82,21 @@ def test_concurrent_repeats_see_each_others_reservations() -> None:
     assert not run(guard, {"k": 1}).tripped
 
 
+def test_repeats_of_a_call_with_an_idempotency_key_are_not_a_loop_of_the_same_call() -> None:
+    guard = LoopGuard(LoopLimits(same_call=2, same_tool=10), FakeTicker())
+    measured = [guard.measure("wf-1", TOOL, {"k": 1}, read_only=False, keyed=True) for _ in range(8)]
+    assert not any(m.tripped for m, _ in measured)  # concurrent retries: the first runs, the rest replay
+    more = [guard.measure("wf-1", TOOL, {"k": 1}, read_only=False, keyed=True)[0] for _ in range(3)]
+    assert more[-1].tripped and more[-1].kind == "same_tool"  # the tool's own limit still holds
+
+
 def test_reads_have_their_own_higher_limits() -> None:
     guard = LoopGuard(LoopLimits(same_call=5, read_same_call=120), FakeTicker())
     polls = [run(guard, {"job": "j1"}, read_only=True) for _ in range(120)]
     assert not any(m.tripped for m in polls)
-    assert run(guard, {"job": "j1"}, read_only=True).tripped
+    stopped = run(guard, {"job": "j1"}, read_only=True)
+    assert stopped.tripped and not stopped.quarantine  # a loop of reads changed nothing: refused, not quarantined
+    assert stopped.retry_after is not None
 
 
 def test_one_workflows_loop_never_counts_against_another() -> None:

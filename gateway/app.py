@@ -54,6 +54,7 @@ from gateway.observability.status import (
 from gateway.pipeline import Call, Pipeline, Planner, Result, Stages
 from gateway.pipeline.approve import Approve
 from gateway.pipeline.call import Grant
+from gateway.pipeline.guard import Guard, usage_guard
 from gateway.pipeline.metatools import MetaTools
 from gateway.policy import Effect, OpaEngine, PolicyEngine, PolicyService, RegorusEngine
 from gateway.saga.current import CurrentWorkflows
@@ -106,6 +107,8 @@ class Gateway:
         self.policy = PolicyService(make_engine(config), config.policies_dir, config.policy.query)
         self.ledger: Ledger | None = None
         self.approvals: ApprovalQueue | None = None
+        self.guards: Guard | None = None
+        """The usage guards (loops, budgets, rates), whose `state()` status and metrics read."""
 
     @property
     def pool(self) -> UpstreamPool:
@@ -225,6 +228,7 @@ class Gateway:
                     masker=self.masker,
                     unlisted=self._unlisted,
                     observability=self.observability,
+                    guard=self._guard(),
                 )
                 self._observe_parts()
                 self._planner = stages.planner()
@@ -263,6 +267,17 @@ class Gateway:
         if self.approvals is not None:
             store = self.approvals.store
             metrics.read_queue_depth(lambda: len(store.list(State.PENDING, limit=100_000)))
+
+    def _guard(self) -> Guard | None:
+        """The usage guards of `[guards]` (none when all are off); budgets read the policy data."""
+        self.guards = usage_guard(
+            self.config.guards,
+            lambda: _budgets(self.policy),
+            self.workflows.counts,
+            self.saga,
+            self.operations.quarantine,
+        )
+        return self.guards
 
     def _open_ledger(self) -> tuple[Ledger, Masker]:
         witnesses = self.config.ledger.witnesses
@@ -460,6 +475,13 @@ def make_engine(config: Config) -> PolicyEngine:
     if config.policy.engine == "opa":
         return OpaEngine(config.policy.opa_url, config.policy.opa_timeout_seconds, config.policy.manage_opa_policies)
     return RegorusEngine(config.policy.query)
+
+
+def _budgets(policy: PolicyService) -> Any:
+    """`data.rollgate.budgets` of the policy loaded now (the same object until a reload)."""
+    data = policy.loaded.data if policy.loaded is not None else {}
+    rollgate = data.get("rollgate")
+    return rollgate.get("budgets") if isinstance(rollgate, dict) else None
 
 
 def _status(saga: SagaStore, workflow: str) -> tuple[str, str | None]:

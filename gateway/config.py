@@ -253,6 +253,53 @@ class ObservabilityConfig(_Section):
     metrics_token_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
     log_format: Literal["auto", "json", "console"] = "auto"
     """`auto`: JSON lines when stderr is not a terminal, the console renderer when it is."""
+class LoopGuardConfig(_Section):
+    """Runaway loops (`gateway.guards.loops`): repeats of one tool within one workflow. The
+    defaults stop a loop of mutations early and never an agent that polls or works through a list."""
+
+    enabled: bool = True
+    window_seconds: Annotated[float, Field(gt=0)] = 60.0
+    same_call: Annotated[int, Field(ge=0)] = 5
+    """Mutating calls of one tool with the same canonical arguments in the window; the next is
+    refused (0: no limit). A retry of a mutation happens once or twice; six a minute is a loop."""
+    same_tool: Annotated[int, Field(ge=0)] = 60
+    """Mutating calls of one tool with any arguments in the window (a near-duplicate loop)."""
+    read_same_call: Annotated[int, Field(ge=0)] = 120
+    """The same for read_only tools: polling twice a second for a minute passes."""
+    read_same_tool: Annotated[int, Field(ge=0)] = 0
+    """Reads of one tool with any arguments: no limit by default (the rate limit bounds them)."""
+    quarantine: bool = True
+    """A tripped loop of mutations also quarantines its workflow (the default policy's `quarantine`
+    obligation); a loop of reads is refused until its window frees."""
+
+
+class BudgetGuardConfig(_Section):
+    """Budgets (`gateway.guards.budgets`); their limits are policy data, `data.rollgate.budgets`."""
+
+    enabled: bool = True
+
+
+class RateLimitConfig(_Section):
+    rate: Annotated[float, Field(ge=0)] = 50.0
+    """Calls a second, sustained (0: no limit)."""
+    burst: Annotated[float, Field(ge=1)] = 200.0
+
+
+class RateGuardConfig(_Section):
+    """Token buckets (`gateway.guards.rates`) per principal and per principal and tool. A refused
+    call answers `retry_after`; nothing locks out."""
+
+    enabled: bool = True
+    principal: RateLimitConfig = RateLimitConfig()
+    tool: RateLimitConfig = RateLimitConfig()
+    tools: dict[str, RateLimitConfig] = {}
+    """Limits for some tools, by `server/tool` glob (first match), instead of `tool`."""
+
+
+class GuardsConfig(_Section):
+    loops: LoopGuardConfig = LoopGuardConfig()
+    budgets: BudgetGuardConfig = BudgetGuardConfig()
+    rates: RateGuardConfig = RateGuardConfig()
 
 
 class PathsConfig(_Section):
@@ -279,6 +326,7 @@ class Config(BaseSettings):
     workflows: WorkflowsConfig = WorkflowsConfig()
     limits: LimitsConfig = LimitsConfig()
     observability: ObservabilityConfig = ObservabilityConfig()
+    guards: GuardsConfig = GuardsConfig()
     upstreams: list[UpstreamConfig] = []
     agents: list[AgentConfig] = []
     base_dir: Path = Path(".")

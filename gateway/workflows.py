@@ -86,16 +86,23 @@ class WorkflowBook:
             mutations=self._counters("principal", principal.id).mutations,
         )
 
+    def counts(self, kind: str, key: str) -> tuple[int, int]:
+        """(calls, mutations) counted so far for a workflow or a principal: the budget guard's
+        (`gateway.guards.budgets`) call and mutation budgets are measured on these."""
+        counters = self._counters(kind, key)
+        return counters.steps, counters.mutations
+
     def record(self, workflow_id: str, *, mutation: bool, principal: str | None = None) -> None:
         """Count one allowed call (an executed one: a held call is counted when it runs)."""
         counters = self._counters("workflow", workflow_id)
         counters.steps += 1
         counters.mutations += int(mutation)
+        own = self._counters("principal", principal) if principal is not None else None
+        if own is not None:
+            own.steps += 1
+            own.mutations += int(mutation)
         if not mutation:
             return
         self._facts.save_counts("workflow", workflow_id, counters.steps, counters.mutations)
-        if principal is not None:
-            own = self._counters("principal", principal)
-            own.steps += 1
-            own.mutations += 1
+        if principal is not None and own is not None:
             self._facts.save_counts("principal", principal, own.steps, own.mutations)

@@ -12,8 +12,6 @@ manifest := input.tool.manifest
 # Settings from data.json (named one by one: data.rollgate also holds the policy's own rules).
 matrix := data.rollgate.matrix
 
-budgets := data.rollgate.budgets
-
 thresholds := data.rollgate.thresholds
 
 masking := data.rollgate.masking
@@ -24,13 +22,6 @@ deny contains reason if {
 	input.workflow.status == "quarantined"
 	not input.compensation
 	reason := sprintf("workflow %s is quarantined%s; its calls are refused until an operator releases it", [input.workflow.id, quarantine_detail])
-}
-
-deny contains reason if {
-	manifest.reversibility != "read_only"
-	not input.compensation
-	input.workflow.mutations >= budgets.max_mutations_per_workflow
-	reason := sprintf("workflow %s has used its budget of %d mutating calls", [input.workflow.id, budgets.max_mutations_per_workflow])
 }
 
 deny contains reason if {
@@ -57,13 +48,33 @@ deny contains reason if {
 	reason := sprintf("agent %s owns quarantined workflow %s; its mutating calls are refused in every workflow until an operator releases it", [input.principal.id, held])
 }
 
+# -- usage guards: input.signals, measured before this policy by the guard stage -------------------
+# (gateway/pipeline/guard.py). Each tripped guard denies with the guard's own reason, which has the
+# figures: loops (the same call K times in a window), budgets (data.rollgate.budgets: calls,
+# mutating calls, resource keys, sums such as amount_cents) and rate limits (with retry_after).
+# A policy of one's own may read the signals and decide otherwise. Compensations are never stopped.
+
+signals := object.get(input, "signals", {})
+
 deny contains reason if {
-	manifest.reversibility != "read_only"
+	some guard in ["loop", "budget", "rate"]
+	signal := object.get(signals, guard, null)
+	signal.tripped == true
 	not input.compensation
-	is_number(budgets.max_mutations_per_principal)
-	input.principal.mutations >= budgets.max_mutations_per_principal
-	reason := sprintf("agent %s has used its budget of %d mutating calls", [input.principal.id, budgets.max_mutations_per_principal])
+	reason := object.get(signal, "reason", sprintf("the %s guard tripped", [guard]))
 }
+
+# A runaway loop also quarantines its workflow when `guards.loops.quarantine` is on.
+loop_quarantine if {
+	signals.loop.tripped == true
+	signals.loop.quarantine == true
+	not input.compensation
+	input.workflow.status != "quarantined"
+}
+
+guard_obligations := {"quarantine": true} if {
+	loop_quarantine
+} else := {}
 
 principal_detail := concat("", [": ", input.principal.quarantine_reason]) if {
 	is_string(input.principal.quarantine_reason)
@@ -149,7 +160,7 @@ approvers := [] if effect != "require_approval"
 
 # Masks: masking["*"] (in data.json: common secret names at any depth) plus the tool's own paths.
 obligations := object.union(
-	object.get(cell, "obligations", {}),
+	object.union(object.get(cell, "obligations", {}), guard_obligations),
 	{
 		"snapshot_required": object.get(manifest, "snapshot", null) != null,
 		"mask": array.concat(masking["*"], object.get(masking, input.tool.qualified, [])),

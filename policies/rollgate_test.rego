@@ -56,11 +56,72 @@ test_compensations_of_a_quarantined_workflow_are_allowed if {
 	policy.decision.effect == "allow" with input as compensating
 }
 
-test_exhausted_budget_denies_mutations_but_not_reads if {
-	spent := object.union(with_manifest("reversible", "low"), {"workflow": object.union(base.workflow, {"mutations": 200})})
-	policy.decision.effect == "deny" with input as spent
-	reading := object.union(spent, {"tool": object.union(base.tool, {"manifest": {"reversibility": "read_only", "impact": "low"}})})
-	policy.decision.effect == "allow" with input as reading
+with_signals(reversibility, signals) := object.union(with_manifest(reversibility, "low"), {"signals": signals})
+
+spent_budget := {"budget": {
+	"tripped": true,
+	"reason": "workflow wf would move 12000 amount_cents, over its budget of 10000 (spent 9000)",
+	"figures": [{
+		"budget": "amount_cents", "scope": "workflow", "key": "wf", "spent": 9000, "amount": 12000,
+		"limit": 10000, "exceeded": true,
+		"message": "workflow wf would move 12000 amount_cents, over its budget of 10000 (spent 9000)",
+	}],
+}}
+
+test_an_exhausted_budget_denies_with_its_figures if {
+	d := policy.decision with input as with_signals("reversible", spent_budget)
+	d.effect == "deny"
+	d.reasons == ["workflow wf would move 12000 amount_cents, over its budget of 10000 (spent 9000)"]
+}
+
+test_a_budget_within_its_limit_does_not_deny if {
+	within := {"budget": {"tripped": false, "figures": [{
+		"budget": "mutations", "scope": "workflow", "key": "wf", "spent": 3, "amount": 1, "limit": 200, "exceeded": false,
+	}]}}
+	policy.decision.effect == "allow" with input as with_signals("reversible", within)
+}
+
+looping := {"loop": {
+	"tripped": true, "kind": "same_call", "same_call": 5, "same_tool": 5, "same_call_limit": 5,
+	"same_tool_limit": 60, "window_seconds": 60, "quarantine": true,
+	"reason": "workflow wf looks like a runaway loop",
+}}
+
+test_a_tripped_loop_denies_and_quarantines_its_workflow if {
+	d := policy.decision with input as with_signals("read_only", looping)
+	d.effect == "deny"
+	d.reasons == ["workflow wf looks like a runaway loop"]
+	d.obligations.quarantine == true
+}
+
+test_a_tripped_loop_does_not_quarantine_when_configured_not_to if {
+	d := policy.decision with input as with_signals("reversible", {"loop": object.union(looping.loop, {"quarantine": false})})
+	d.effect == "deny"
+	not d.obligations.quarantine
+}
+
+test_a_loop_in_a_workflow_already_quarantined_asks_for_no_second_quarantine if {
+	held := object.union(with_signals("reversible", looping), {"workflow": object.union(base.workflow, {"status": "quarantined"})})
+	not policy.decision.obligations.quarantine with input as held
+}
+
+test_a_rate_limited_call_is_denied_with_the_guards_reason if {
+	limited := {"rate": {"tripped": true, "bucket": "principal", "rate": 50, "burst": 200, "retry_after": 0.02, "reason": "rate limit: slow down"}}
+	d := policy.decision with input as with_signals("read_only", limited)
+	d.effect == "deny"
+	d.reasons == ["rate limit: slow down"]
+}
+
+test_compensations_are_never_stopped_by_a_guard if {
+	compensating := object.union(with_signals("compensable", object.union(looping, spent_budget)), {"compensation": true})
+	d := policy.decision with input as compensating
+	d.effect == "allow"
+	not d.obligations.quarantine
+}
+
+test_signals_that_did_not_trip_change_nothing if {
+	calm := {"rate": {"tripped": false}, "loop": object.union(looping.loop, {"tripped": false}), "budget": {"tripped": false}}
+	policy.decision.effect == "allow" with input as with_signals("reversible", calm)
 }
 
 test_low_confidence_turns_an_allow_into_an_approval if {

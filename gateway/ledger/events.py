@@ -65,6 +65,9 @@ class DecisionRecord(_Frozen):
     effect: Effect
     reasons: list[str]
     approvers: list[RequiredApprovers]
+    guards: dict[str, dict[str, Any]] = {}
+    """The guards that tripped on this call (`loop`, `budget`, `rate`), each with its figures as the
+    policy saw them in `input.signals`; absent when none did."""
 
 
 class ManifestRecord(_Frozen):

@@ -1,7 +1,7 @@
 """The call pipeline: stages composed in one ordered list, read top to bottom.
 
-    (observe →) meta-tools → as task → record outcome → confine → resolve → validate → decide → snapshot → approve
-    → record intent → track → forward
+    (observe →) meta-tools → as task → record outcome → confine → resolve → validate → guard → decide
+    → snapshot → approve → record intent → track → forward
 
 The gateway's own `rollgate_*` tools are answered by the head stage (`metatools.py`) and go no
 further; every other call runs the rest.
@@ -15,7 +15,8 @@ their context and enter it the same way.
 The observing stage (`observe.py`: the call's span, metrics and log line) heads the list when
 `observability.enabled`, and the pipeline then times (and traces) every other stage.
 A stage that a configuration turns off is simply absent from the list (the ledger stages when
-`ledger.enabled = false`, the approval and task stages when `approvals.enabled = false`).
+`ledger.enabled = false`, the approval and task stages when `approvals.enabled = false`, the
+guard stage when every `guards.*` is off).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from gateway.pipeline.chain import Pipeline
 from gateway.pipeline.confine import Confine
 from gateway.pipeline.decide import Decide
 from gateway.pipeline.forward import Forward
+from gateway.pipeline.guard import Guard
 from gateway.pipeline.plan import Planner
 from gateway.pipeline.record import OpenCalls, RecordIntent, RecordOutcome
 from gateway.pipeline.resolve import Resolve, Unlisted
@@ -47,7 +49,18 @@ from gateway.workflows import WorkflowBook
 if TYPE_CHECKING:
     from gateway.observability import Observability
 
-__all__ = ["Call", "InputRound", "LinkSource", "Pipeline", "Planner", "Result", "Stage", "Stages", "TaskSupport"]
+__all__ = [
+    "Call",
+    "Guard",
+    "InputRound",
+    "LinkSource",
+    "Pipeline",
+    "Planner",
+    "Result",
+    "Stage",
+    "Stages",
+    "TaskSupport",
+]
 
 
 class Stages:
@@ -69,6 +82,7 @@ class Stages:
         masker: Masker | None = None,
         unlisted: Unlisted | None = None,
         observability: Observability | None = None,
+        guard: Guard | None = None,
     ) -> None:
         masker = masker or (ledger[1] if ledger else None)
         self.observability = observability
@@ -80,6 +94,7 @@ class Stages:
         self.confine = Confine(saga, shared_roles) if saga is not None else None
         self.resolve = Resolve(catalog, manifests, unlisted)
         self.validate = Validate()
+        self.guard = guard
         self.decide = Decide(policy, workflows)
         self.forward = Forward()
         open_calls = OpenCalls()
@@ -100,6 +115,7 @@ class Stages:
             self.confine,
             self.resolve,
             self.validate,
+            self.guard,
             self.decide,
             self.snapshot,
             self.approve,

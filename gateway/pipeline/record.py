@@ -63,12 +63,23 @@ def _decision(call: Call) -> DecisionRecord | None:
     decision = call.decision
     if decision is None:
         return None
+    tripped = _tripped(call)
     return DecisionRecord(
         id=decision.decision_id,
         effect=decision.effect.value,
         reasons=decision.reasons,
         approvers=[RequiredApprovers(role=a.role, count=a.count) for a in decision.approvers],
+        **({"guards": tripped} if tripped else {}),
     )
+
+
+def _tripped(call: Call) -> dict[str, dict[str, Any]]:
+    """The guard signals that tripped (`gateway.pipeline.guard`), as the policy saw them."""
+    return {
+        name: signal.model_dump(exclude_none=True)
+        for name, signal in call.signals.items()
+        if getattr(signal, "tripped", False)
+    }
 
 
 class OpenCalls:

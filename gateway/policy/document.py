@@ -91,6 +91,57 @@ class ApprovalDoc(_Doc):
     granted: bool = True
 
 
+class LoopSignal(_Doc):
+    """The loop guard (`gateway.guards.loops`): calls of this tool in this workflow that ran in the
+    window before this one, with the same arguments and with any."""
+
+    tripped: bool
+    same_call: int
+    same_tool: int
+    same_call_limit: int
+    same_tool_limit: int
+    window_seconds: float
+    kind: Literal["same_call", "same_tool"] | None = None
+    quarantine: bool = False
+    """The configuration asks for a tripped loop to quarantine its workflow."""
+    retry_after: float | None = None
+    reason: str | None = None
+
+
+class BudgetFigure(_Doc):
+    budget: str
+    """calls, mutations, resources, or a sum's name (amount_cents)."""
+    scope: Literal["workflow", "principal"]
+    key: str
+    spent: float
+    amount: float
+    """What this call would add."""
+    limit: float
+    exceeded: bool
+    message: str | None = None
+
+
+class BudgetSignal(_Doc):
+    """The budget guard (`gateway.guards.budgets`): each budget of `data.rollgate.budgets` that
+    this call brings to half its limit or past it, with what was spent, what this call adds and
+    the limit (budgets further from their limits are left out, to keep the input small)."""
+
+    tripped: bool
+    figures: list[BudgetFigure] = []
+    reason: str | None = None
+
+
+class RateSignal(_Doc):
+    """The rate guard (`gateway.guards.rates`): tripped when a token bucket was empty."""
+
+    tripped: bool
+    bucket: Literal["principal", "tool"] | None = None
+    rate: float | None = None
+    burst: float | None = None
+    retry_after: float | None = None
+    reason: str | None = None
+
+
 class SignalsDoc(_Doc):
     """What the guard stages measured for this call (`gateway.guards`), each guard one field.
 
@@ -99,16 +150,24 @@ class SignalsDoc(_Doc):
     that can say when a call may succeed again gives `retry_after` (seconds), which the refusal
     carries to the agent."""
 
+    loop: LoopSignal | None = None
+    budget: BudgetSignal | None = None
+    rate: RateSignal | None = None
+
     def retry_after(self) -> float | None:
-        """The longest `retry_after` of the tripped guards, if any gives one."""
-        waits = [
-            float(wait)
+        """The longest `retry_after` of the tripped guards, if every tripped guard gives one (a
+        budget that is spent, or a quarantining loop, will not pass by waiting)."""
+        waits: list[float | None] = [getattr(getattr(self, name), "retry_after", None) for name in self.tripped()]
+        known = [float(wait) for wait in waits if wait is not None]
+        return max(known) if known and len(known) == len(waits) else None
+
+    def tripped(self) -> list[str]:
+        """The names of the guards that tripped on this call."""
+        return [
+            name
             for name in type(self).model_fields
-            if (signal := getattr(self, name)) is not None
-            and getattr(signal, "tripped", False)
-            and (wait := getattr(signal, "retry_after", None)) is not None
+            if (signal := getattr(self, name)) is not None and getattr(signal, "tripped", False)
         ]
-        return max(waits) if waits else None
 
 
 class PolicyInput(_Doc):

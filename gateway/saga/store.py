@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,10 @@ CREATE TABLE IF NOT EXISTS principals (
 CREATE TABLE IF NOT EXISTS counters (
     kind TEXT NOT NULL, id TEXT NOT NULL, steps INTEGER NOT NULL, mutations INTEGER NOT NULL,
     PRIMARY KEY (kind, id));
+CREATE TABLE IF NOT EXISTS budget_resources (
+    kind TEXT NOT NULL, id TEXT NOT NULL, resource TEXT NOT NULL, PRIMARY KEY (kind, id, resource));
+CREATE TABLE IF NOT EXISTS budget_sums (
+    kind TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, total REAL NOT NULL, PRIMARY KEY (kind, id, name));
 """
 _COLUMNS = {"owner": "TEXT", "owner_roles": "TEXT"}
 """Columns added to `workflows` after its first release (added in place on open)."""
@@ -221,6 +226,35 @@ class SagaStore:
                 "ON CONFLICT (kind, id) DO UPDATE SET steps = excluded.steps, mutations = excluded.mutations",
                 (kind, key, steps, mutations),
             )
+
+    def budget_tally(self, kind: str, key: str) -> tuple[set[str], dict[str, float]]:
+        """The resource keys touched and the sums moved by a workflow or principal (`kind`), across
+        restarts (`gateway.guards.budgets`)."""
+        with self._lock:
+            keys = self._db.execute("SELECT resource FROM budget_resources WHERE kind = ? AND id = ?", (kind, key))
+            resources = {row[0] for row in keys.fetchall()}
+            sums = self._db.execute("SELECT name, total FROM budget_sums WHERE kind = ? AND id = ?", (kind, key))
+            totals = {row[0]: float(row[1]) for row in sums.fetchall()}
+        return resources, totals
+
+    def save_budget(self, kind: str, key: str, resources: Sequence[str], sums: Mapping[str, float]) -> None:
+        """Add newly touched resource keys and set the new totals, in one transaction."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO budget_resources (kind, id, resource) VALUES (?, ?, ?)",
+                    [(kind, key, resource) for resource in resources],
+                )
+                self._db.executemany(
+                    "INSERT INTO budget_sums (kind, id, name, total) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (kind, id, name) DO UPDATE SET total = excluded.total",
+                    [(kind, key, name, total) for name, total in sums.items()],
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def require(self, workflow: str) -> None:
         """UnknownWorkflowError unless something was recorded of `workflow`."""

@@ -27,6 +27,8 @@ from gateway.approvals.store import ApprovalStore
 from gateway.approvals.ticket import Ticket, call_digest
 from gateway.config import Config, LimitsConfig
 from gateway.errors import ApprovalRefused, LedgerClosed, SealError, Tampered
+from gateway.guards.pins import Pins
+from gateway.guards.stop import StopSwitch
 from gateway.ledger import EntryKind, Ledger, Masker, mark_unknown_outcomes, open_ledger
 from gateway.ledger.events import (
     CallRefused,
@@ -48,6 +50,7 @@ from gateway.policy import Effect, OpaEngine, PolicyEngine, PolicyService, Regor
 from gateway.saga.current import CurrentWorkflows
 from gateway.saga.service import Workflows, compensation_context
 from gateway.saga.store import SagaStore
+from gateway.store.guard_state import open_guard_state
 from gateway.store.state_dir import prepare_state_dir
 from gateway.upstream.pool import UpstreamPool
 from gateway.upstream.relay import DownstreamRelay
@@ -84,6 +87,11 @@ class Gateway:
         self.policy = PolicyService(make_engine(config), config.policies_dir, config.policy.query)
         self.ledger: Ledger | None = None
         self.approvals: ApprovalQueue | None = None
+        guard_state = open_guard_state(config.state_dir, config.ledger.url)
+        self.stop_switch = StopSwitch(guard_state, self._record)
+        """The kill switch (`rollgate stop`, `POST /api/stop`): read by the pipeline's stop stage."""
+        self.pins = Pins(guard_state, self._submit)
+        """Pinned tool definitions: vets every catalogue the pool builds (`rollgate tools accept`)."""
 
     @property
     def pool(self) -> UpstreamPool:
@@ -127,7 +135,11 @@ class Gateway:
         async with anyio.create_task_group() as tg:
             self._task_group = tg
             self._pool = UpstreamPool(
-                self.config.upstreams, self.config.namespace, tg, self.config.limits.max_upstream_links_per_principal
+                self.config.upstreams,
+                self.config.namespace,
+                tg,
+                self.config.limits.max_upstream_links_per_principal,
+                pinning=self.pins,
             )
             try:
                 if self.ledger is not None:
@@ -158,6 +170,7 @@ class Gateway:
                     shared_roles=frozenset(self.config.workflows.shared_roles),
                     masker=self.masker,
                     unlisted=self._unlisted,
+                    stop=self.stop_switch,
                 )
                 self._planner = stages.planner()
                 meta_tools = MetaTools(
@@ -289,6 +302,20 @@ class Gateway:
         """The `Record` port that approvals and the saga write through."""
         if self.ledger is not None:
             await self.ledger.append(event)
+
+    async def record(self, event: LedgerEvent) -> None:
+        """On record, from an edge (an operator's action refused to an agent's token)."""
+        await self._record(event)
+
+    def _submit(self, event: LedgerEvent) -> None:
+        """Record without waiting (the pins notice changes inside a synchronous catalogue rebuild)."""
+        if self.ledger is not None:
+            self.ledger.submit(event)
+
+    async def accept_definition(self, server: str, tool: str, by: str, digest: str | None = None) -> None:
+        """An operator accepts a held tool definition: pinned, recorded, listed to every client."""
+        await self._record(self.pins.accept(server, tool, by, digest))
+        self.pool.revet()
 
     def _close_ledger(self) -> None:
         if self.ledger is not None:

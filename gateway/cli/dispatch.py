@@ -80,6 +80,10 @@ def _run(args: argparse.Namespace) -> int:
             from gateway.cli import rollback
 
             return rollback.run(args, config)
+        case "stop" | "resume" | "tools":
+            from gateway.cli import guards
+
+            return guards.run(args, config)
     from gateway.cli import serve
 
     return serve.run(args.command, config)

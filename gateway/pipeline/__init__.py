@@ -1,12 +1,14 @@
 """The call pipeline: stages composed in one ordered list, read top to bottom.
 
-    meta-tools → as task → record outcome → confine → resolve → validate → decide → snapshot → approve
-    → record intent → track → forward
+    meta-tools → as task → record outcome → stop → confine → resolve → validate → decide → snapshot
+    → approve → record intent → track → forward
 
 The gateway's own `rollgate_*` tools are answered by the head stage (`metatools.py`) and go no
 further; every other call runs the rest.
 
-Every call is confined to its principal's own workflows first (`confine.py`). An approved call
+While an operator has stopped everyone or the caller (the kill switch, `stop.py`), a new call is
+refused before anything else. Every call is confined to its principal's own workflows first
+(`confine.py`). An approved call
 runs later through the same pipeline with its approval (`call.approval`): policy decides again
 with the approval in its input, and the stages that do not apply step aside (the approval stage
 sees no `require_approval`, the task stage no task request, the meta-tools stage no meta-tool).
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from gateway.guards.stop import StopSwitch
 from gateway.ledger.ledger import Ledger
 from gateway.ledger.privacy import Masker
 from gateway.manifests import ManifestRegistry
@@ -34,6 +37,7 @@ from gateway.pipeline.plan import Planner
 from gateway.pipeline.record import OpenCalls, RecordIntent, RecordOutcome
 from gateway.pipeline.resolve import Resolve, Unlisted
 from gateway.pipeline.snapshot import Snapshot
+from gateway.pipeline.stop import Stop
 from gateway.pipeline.track import React, Track
 from gateway.pipeline.validate import Validate
 from gateway.policy import PolicyService
@@ -62,8 +66,10 @@ class Stages:
         shared_roles: frozenset[str] = frozenset(),
         masker: Masker | None = None,
         unlisted: Unlisted | None = None,
+        stop: StopSwitch | None = None,
     ) -> None:
         masker = masker or (ledger[1] if ledger else None)
+        self.stop = Stop(stop) if stop is not None else None
         self.confine = Confine(saga, shared_roles) if saga is not None else None
         self.resolve = Resolve(catalog, manifests, unlisted)
         self.validate = Validate()
@@ -83,6 +89,7 @@ class Stages:
             meta_tools,
             self.as_task,
             self.record_outcome,
+            self.stop,
             self.confine,
             self.resolve,
             self.validate,

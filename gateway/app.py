@@ -38,6 +38,7 @@ from gateway.ledger.events import (
     LedgerEvent,
     ManifestsReload,
     PolicyReload,
+    ToolDefinitionAccepted,
     UpstreamRefused,
 )
 from gateway.manifests import ManifestRegistry, ManifestWatch
@@ -312,10 +313,14 @@ class Gateway:
         if self.ledger is not None:
             self.ledger.submit(event)
 
-    async def accept_definition(self, server: str, tool: str, by: str, digest: str | None = None) -> None:
+    async def accept_definition(
+        self, server: str, tool: str, by: str, digest: str | None = None
+    ) -> ToolDefinitionAccepted:
         """An operator accepts a held tool definition: pinned, recorded, listed to every client."""
-        await self._record(self.pins.accept(server, tool, by, digest))
+        accepted = self.pins.accept(server, tool, by, digest)
+        await self._record(accepted)
         self.pool.revet()
+        return accepted
 
     def _close_ledger(self) -> None:
         if self.ledger is not None:

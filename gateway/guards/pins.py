@@ -145,8 +145,8 @@ class Pins:
         seen = digest(definition)
         key = f"{server}/{tool}"
         pin = self._pins.get(key)
-        now = self._clock.now().isoformat()
         if pin is None:
+            now = self._clock.now().isoformat()
             self._put(Pin(server=server, tool=tool, digest=seen, definition=definition, pinned_at=now))
             return None
         if seen == pin.digest:
@@ -154,6 +154,7 @@ class Pins:
                 self._put(pin.model_copy(update={"held": None}))
             return None
         if pin.held is None or pin.held.digest != seen:
+            now = self._clock.now().isoformat()
             held = HeldChange(
                 digest=seen, definition=definition, noticed_at=now, changes=changes(pin.definition, definition)
             )

@@ -25,13 +25,13 @@ from starlette.routing import Route
 from gateway.errors import NotFoundError, StaleDefinitionError
 from gateway.guards.pins import Pins
 from gateway.guards.stop import StopSwitch
-from gateway.ledger.events import OperatorRefused, Record
+from gateway.ledger.events import OperatorRefused, Record, ToolDefinitionAccepted
 from gateway.models import Principal
 from gateway.web.api import PeopleTokens
 from gateway.web.guard_views import AcceptBody, AcceptedView, ResumeBody, StopAnswer, StopBody
 from gateway.web.replies import Body, error, read_body, refusals
 
-Accept = Callable[[str, str, str, str | None], Awaitable[None]]
+Accept = Callable[[str, str, str, str | None], Awaitable[ToolDefinitionAccepted]]
 """(server, tool, operator, digest reviewed) → the held definition pinned, recorded and listed."""
 
 
@@ -100,14 +100,11 @@ class GuardsApi:
         if isinstance(asked, JSONResponse):
             return asked
         who, body = asked
-        held = next((h for h in self._pins.state().held if h.tool == f"{server}/{tool}"), None)
         try:
-            await self._accept(server, tool, who.id, body.digest)
+            accepted = await self._accept(server, tool, who.id, body.digest)
         except StaleDefinitionError as exc:
             return error(exc.status, str(exc))
-        assert held is not None  # accept raised NotHeldError otherwise
-        view = AcceptedView(tool=held.tool, by=who.id, digest=held.digest, previous_digest=held.pinned_digest)
-        return JSONResponse(view.model_dump(mode="json"))
+        return JSONResponse(AcceptedView.model_validate(accepted.data()).model_dump(mode="json"))
 
     def _require(self, agent: str | None) -> None:
         if agent is not None and not self._known(agent):

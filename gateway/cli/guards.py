@@ -1,22 +1,22 @@
 """`rollgate stop | resume` (the kill switch) and `rollgate tools changed | accept` (pinned definitions).
 
-Each asks the running gateway over its REST API (it holds the switch and the pins in memory and
-owns the ledger), with an operator's (approver's) token from --token or ROLLGATE_APPROVER_TOKEN.
-On a terminal the answer is a sentence or a table (`output.py`); `--json` prints the gateway's JSON
-as it came. A refusal is one line on stderr: exit status 1 for what the gateway refused or does not
-know, 2 for a usage error (no token).
+Each asks the running gateway over its REST API (`remote.py`: it holds the switch and the pins in
+memory and owns the ledger), with an operator's (approver's) token from --token or
+ROLLGATE_APPROVER_TOKEN. The answer is a sentence or a table (`output.py`); `--json` prints the
+gateway's JSON as it came. A refusal is one line on stderr: exit status 1 for what the gateway
+refused or does not know, 2 for a usage error (no token, a tool not named SERVER/TOOL).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any
 from urllib.parse import quote
 
 from gateway.cli.output import table
+from gateway.cli.remote import ask
 from gateway.config import Config
 
 DEFAULT_REASON = "stopped with rollgate stop"
@@ -26,9 +26,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
     match args.command:
         case "stop":
             body = {**_whom(args), "reason": args.reason or DEFAULT_REASON}
-            return _show(_ask(config, "POST", "/api/stop", body, args.token), args.json, _said_stop)
+            return _show(ask(config, "POST", "/api/stop", body, args.token), args.json, _said_stop)
         case "resume":
-            return _show(_ask(config, "POST", "/api/resume", _whom(args), args.token), args.json, _said_resume)
+            return _show(ask(config, "POST", "/api/resume", _whom(args), args.token), args.json, _said_resume)
     if args.tools_command == "accept":
         server, _, tool = args.tool.partition("/")
         if not server or not tool:
@@ -36,8 +36,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
             return 2
         path = f"/api/tools/{quote(server, safe='')}/{quote(tool, safe='')}/accept"
         body = {"digest": args.digest} if args.digest else {}
-        return _show(_ask(config, "POST", path, body, args.token), args.json, _said_accept)
-    return _show(_ask(config, "GET", "/api/tools/changed", None, args.token), args.json, _held_table)
+        return _show(ask(config, "POST", path, body, args.token), args.json, _said_accept)
+    return _show(ask(config, "GET", "/api/tools/changed", None, args.token), args.json, _held_table)
 
 
 def _whom(args: argparse.Namespace) -> dict[str, Any]:
@@ -89,30 +89,3 @@ def _held_table(answer: dict[str, Any]) -> None:
         lambda h: [h["tool"], h["pinned_digest"][:19], h["digest"][:19], h["noticed_at"][:19], "; ".join(h["changes"])],
         lambda h: f"{h['tool']} {h['pinned_digest']} -> {h['digest']} {h['noticed_at']} {'; '.join(h['changes'])}",
     )
-
-
-def _ask(
-    config: Config, method: str, path: str, body: dict[str, Any] | None, token: str | None
-) -> dict[str, Any] | int:
-    """The gateway's JSON answer, or the exit status after saying on stderr what went wrong."""
-    token = token or os.environ.get("ROLLGATE_APPROVER_TOKEN")
-    if not token:
-        print("rollgate: give an operator (approver) token: --token or ROLLGATE_APPROVER_TOKEN", file=sys.stderr)
-        return 2
-    import httpx
-
-    url = f"http://{config.server.host}:{config.server.port}{path}"
-    try:
-        response = httpx.request(method, url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=60)
-    except httpx.HTTPError as exc:
-        print(f"rollgate: the gateway at {url} did not answer: {exc}", file=sys.stderr)
-        return 1
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = None
-    if response.is_success and isinstance(answer, dict):
-        return answer
-    why = answer.get("error") if isinstance(answer, dict) else None
-    print(f"rollgate: {why or f'the gateway answered {response.status_code}: {response.text[:200]}'}", file=sys.stderr)
-    return 1

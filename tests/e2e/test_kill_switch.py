@@ -5,35 +5,21 @@ a stop outlives a restart."""
 
 from __future__ import annotations
 
-import subprocess
 import time
-from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 
-from tests.conftest import APPROVER_TOKEN, OTHER_TOKEN, PYTHON, ROOT, TOKEN, probe_upstream, stop
+from tests.conftest import APPROVER_TOKEN, OTHER_TOKEN, TOKEN, probe_upstream, stop
 from tests.e2e.helpers import decision_of, http_client, text_of
 from tests.e2e.test_approvals import api
-from tests.e2e.test_tool_pinning import recorded
+from tests.e2e.test_tool_pinning import recorded, rollgate
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 WITHIN = 0.1
 """Seconds from the REST answer to the refusal of the next call, for every agent (issue 17)."""
-
-
-def rollgate(gateway: Any, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The CLI against the running gateway, with its configuration and an operator's token."""
-    config = tmp_path / f"rollgate-{gateway.base.rsplit(':', 1)[1]}.toml"
-    return subprocess.run(
-        [PYTHON, "-m", "gateway", "--config", str(config), *args, "--token", APPROVER_TOKEN],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
 
 
 async def echo(client: Any, text: str) -> Any:

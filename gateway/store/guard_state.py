@@ -41,66 +41,55 @@ class GuardStateStore(Protocol):
     def close(self) -> None: ...
 
 
-class SqliteGuardStateStore:
-    def __init__(self, path: Path) -> None:
-        self._db = open_durable(path, _SCHEMA)
+class _DocumentTable:
+    """The store over one DB-API connection (sqlite3 or psycopg, in autocommit): the statements
+    are the same in both dialects but for the parameter mark."""
+
+    def __init__(self, db: Any, mark: str) -> None:
+        self._db = db
         self._lock = threading.Lock()
+        self._load = "SELECT key, document FROM guard_state WHERE kind = ?".replace("?", mark)
+        self._save = (
+            "INSERT INTO guard_state (kind, key, document) VALUES (?, ?, ?) "
+            "ON CONFLICT (kind, key) DO UPDATE SET document = excluded.document"
+        ).replace("?", mark)
+        self._drop = "DELETE FROM guard_state WHERE kind = ? AND key = ?".replace("?", mark)
 
     def load(self, kind: str) -> dict[str, str]:
         with self._lock:
-            rows = self._db.execute("SELECT key, document FROM guard_state WHERE kind = ?", (kind,)).fetchall()
+            rows = self._db.execute(self._load, (kind,)).fetchall()
         return {key: document for key, document in rows}
 
     def save(self, kind: str, key: str, document: str) -> None:
         with self._lock:
-            self._db.execute(
-                "INSERT INTO guard_state (kind, key, document) VALUES (?, ?, ?) "
-                "ON CONFLICT (kind, key) DO UPDATE SET document = excluded.document",
-                (kind, key, document),
-            )
+            self._db.execute(self._save, (kind, key, document))
 
     def drop(self, kind: str, key: str) -> None:
         with self._lock:
-            self._db.execute("DELETE FROM guard_state WHERE kind = ? AND key = ?", (kind, key))
+            self._db.execute(self._drop, (kind, key))
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
 
-class PostgresGuardStateStore:
+class SqliteGuardStateStore(_DocumentTable):
+    def __init__(self, path: Path) -> None:
+        super().__init__(open_durable(path, _SCHEMA), "?")
+
+
+class PostgresGuardStateStore(_DocumentTable):
     """The same table in PostgreSQL (psycopg 3, autocommit: each write is its own transaction)."""
 
     def __init__(self, url: str) -> None:
         import psycopg  # only when configured
 
         try:
-            self._db: Any = psycopg.connect(url, autocommit=True, connect_timeout=10)
-            self._db.execute(_SCHEMA)
+            db = psycopg.connect(url, autocommit=True, connect_timeout=10)
+            db.execute(_SCHEMA)
         except psycopg.Error as exc:
             raise StoreError(f"cannot open the guard state in PostgreSQL: {str(exc).strip()}") from None
-        self._lock = threading.Lock()
-
-    def load(self, kind: str) -> dict[str, str]:
-        with self._lock:
-            rows = self._db.execute("SELECT key, document FROM guard_state WHERE kind = %s", (kind,)).fetchall()
-        return {key: document for key, document in rows}
-
-    def save(self, kind: str, key: str, document: str) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO guard_state (kind, key, document) VALUES (%s, %s, %s) "
-                "ON CONFLICT (kind, key) DO UPDATE SET document = excluded.document",
-                (kind, key, document),
-            )
-
-    def drop(self, kind: str, key: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM guard_state WHERE kind = %s AND key = %s", (kind, key))
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        super().__init__(db, "%s")
 
 
 def open_guard_state(state_dir: Path, url: str | None) -> GuardStateStore:

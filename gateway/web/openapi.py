@@ -141,21 +141,19 @@ WORKFLOWS = [
 _NO_AGENT = "an agent that is not configured and was never seen"
 GUARDS = [
     Operation("get", "/api/stop", "The kill switch: who is stopped, by whom, since when, why", StopState, _TOKEN),
-    Operation(
-        "post",
-        "/api/stop",
-        "Refuse every new call of all agents, or of one, at once (in-flight calls finish)",
-        StopAnswer,
-        {**_TOKEN, 404: _NO_AGENT, 422: _BODY + '; or not exactly one of "all": true and "agent"'},
-        body=StopBody,
-    ),
-    Operation(
-        "post",
-        "/api/resume",
-        "Lift the stop of all agents, or of one",
-        StopAnswer,
-        {**_TOKEN, 404: _NO_AGENT, 422: _BODY + '; or not exactly one of "all": true and "agent"'},
-        body=ResumeBody,
+    *(
+        Operation(
+            "post",
+            f"/api/{verb}",
+            summary,
+            StopAnswer,
+            {**_TOKEN, 404: _NO_AGENT, 422: _BODY + '; or not exactly one of "all": true and "agent"'},
+            body=body,
+        )
+        for verb, summary, body in (
+            ("stop", "Refuse every new call of all agents, or of one, at once (in-flight calls finish)", StopBody),
+            ("resume", "Lift the stop of all agents, or of one", ResumeBody),
+        )
     ),
     Operation(
         "get",

@@ -4,7 +4,6 @@ later stage runs, naming who stopped it; the gateway's own calls pass."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,17 +14,9 @@ from gateway.pipeline.stop import Stop
 from gateway.pipeline.verdict import decision_in
 from gateway.policy import Effect
 from gateway.store.guard_state import SqliteGuardStateStore
+from tests.unit.pipeline.test_confine import Next
 
 pytestmark = pytest.mark.anyio
-
-
-class Next:
-    def __init__(self) -> None:
-        self.calls: list[Call] = []
-
-    async def __call__(self, call: Call) -> dict[str, Any]:
-        self.calls.append(call)
-        return {"ran": call.context.principal.id}
 
 
 def call_by(principal: str, *, internal: bool = False) -> Call:

@@ -28,6 +28,8 @@ from gateway.approvals.ticket import State, Ticket, call_digest
 from gateway.clock import SYSTEM, Clock
 from gateway.config import Config, LimitsConfig
 from gateway.errors import ApprovalRefused, LedgerClosed, SealError, Tampered
+from gateway.guards.pins import Pins
+from gateway.guards.stop import StopSwitch
 from gateway.ledger import EntryKind, Ledger, Masker, mark_unknown_outcomes, open_ledger
 from gateway.ledger.events import (
     CallRefused,
@@ -38,6 +40,7 @@ from gateway.ledger.events import (
     ManifestsReload,
     PolicyReload,
     RollbackFinished,
+    ToolDefinitionAccepted,
     UpstreamRefused,
 )
 from gateway.manifests import ManifestRegistry, ManifestWatch
@@ -60,6 +63,7 @@ from gateway.policy import Effect, OpaEngine, PolicyEngine, PolicyService, Regor
 from gateway.saga.current import CurrentWorkflows
 from gateway.saga.service import Workflows, compensation_context
 from gateway.saga.store import SagaStore
+from gateway.store.guard_state import open_guard_state
 from gateway.store.state_dir import prepare_state_dir
 from gateway.upstream.pool import UpstreamPool
 from gateway.upstream.relay import DownstreamRelay
@@ -109,6 +113,11 @@ class Gateway:
         self.approvals: ApprovalQueue | None = None
         self.guards: Guard | None = None
         """The usage guards (loops, budgets, rates), whose `state()` status and metrics read."""
+        guard_state = open_guard_state(config.state_dir, config.ledger.url)
+        self.stop_switch = StopSwitch(guard_state, self._record)
+        """The kill switch (`rollgate stop`, `POST /api/stop`): read by the pipeline's stop stage."""
+        self.pins = Pins(guard_state, self._submit)
+        """Pinned tool definitions: vets every catalogue the pool builds (`rollgate tools accept`)."""
 
     @property
     def pool(self) -> UpstreamPool:
@@ -196,7 +205,11 @@ class Gateway:
         async with anyio.create_task_group() as tg:
             self._task_group = tg
             self._pool = UpstreamPool(
-                self.config.upstreams, self.config.namespace, tg, self.config.limits.max_upstream_links_per_principal
+                self.config.upstreams,
+                self.config.namespace,
+                tg,
+                self.config.limits.max_upstream_links_per_principal,
+                pinning=self.pins,
             )
             try:
                 if self.ledger is not None:
@@ -229,6 +242,7 @@ class Gateway:
                     unlisted=self._unlisted,
                     observability=self.observability,
                     guard=self._guard(),
+                    stop=self.stop_switch,
                 )
                 self._observe_parts()
                 self._planner = stages.planner()
@@ -406,6 +420,24 @@ class Gateway:
             self.observability.metrics.rollback_finished(event.status, outcomes)
         if self.ledger is not None:
             await self.ledger.append(event)
+
+    async def record(self, event: LedgerEvent) -> None:
+        """On record, from an edge (an operator's action refused to an agent's token)."""
+        await self._record(event)
+
+    def _submit(self, event: LedgerEvent) -> None:
+        """Record without waiting (the pins notice changes inside a synchronous catalogue rebuild)."""
+        if self.ledger is not None:
+            self.ledger.submit(event)
+
+    async def accept_definition(
+        self, server: str, tool: str, by: str, digest: str | None = None
+    ) -> ToolDefinitionAccepted:
+        """An operator accepts a held tool definition: pinned, recorded, listed to every client."""
+        accepted = self.pins.accept(server, tool, by, digest)
+        await self._record(accepted)
+        self.pool.revet()
+        return accepted
 
     def _close_ledger(self) -> None:
         if self.ledger is not None:

@@ -253,6 +253,8 @@ class ObservabilityConfig(_Section):
     metrics_token_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
     log_format: Literal["auto", "json", "console"] = "auto"
     """`auto`: JSON lines when stderr is not a terminal, the console renderer when it is."""
+
+
 class LoopGuardConfig(_Section):
     """Runaway loops (`gateway.guards.loops`): repeats of one tool within one workflow. The
     defaults stop a loop of mutations early and never an agent that polls or works through a list."""

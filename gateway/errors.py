@@ -24,6 +24,7 @@ RollgateError
 ├── WireTimeout              a stdio upstream did not answer in time (told to cancel) (-> OutcomeUnknownError)
 ├── CompensationFailed       a rollback's compensation did not undo its step          (escalated)
 ├── Undecided                no read tells whether an unknown step took effect        (escalated)
+├── StaleDefinitionError     an operator accepts a tool definition no longer the held one (HTTP 409)
 ├── StoreError               a state store cannot be opened, read or written          (start-up, CLI)
 │   ├── LedgerBusyError      another process is writing this ledger                   (start-up, CLI)
 │   ├── OwnerBusyError       the state dir's owner cannot be followed or taken over   (start-up, exit 2)
@@ -52,7 +53,8 @@ RollgateError
     └── NotFoundError        the request names something the gateway has no record of (-32602, HTTP 404)
         ├── UnknownWorkflowError  a workflow id nothing was ever recorded of
         ├── UnknownScopeError     a rollback names a step, checkpoint or resource its workflow does not have
-        └── UnknownPrincipalError an agent id that is not configured and was never seen
+        ├── UnknownPrincipalError an agent id that is not configured and was never seen
+        └── NotHeldError          a tool with no changed definition waiting to be accepted
 """
 
 from __future__ import annotations
@@ -249,6 +251,17 @@ class UnknownScopeError(NotFoundError):
 
 class UnknownPrincipalError(NotFoundError):
     pass
+
+
+class NotHeldError(NotFoundError):
+    """`rollgate tools accept` of a tool whose definition is not held (unknown, or unchanged)."""
+
+
+class StaleDefinitionError(RollgateError):
+    """The digest an operator accepted is not the held one: the upstream changed the tool again
+    after it was reviewed. Nothing was accepted."""
+
+    status = 409
 
 
 class ApprovalError(RollgateError):

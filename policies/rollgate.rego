@@ -76,6 +76,15 @@ guard_obligations := {"quarantine": true} if {
 	loop_quarantine
 } else := {}
 
+# Tool-definition pinning: the upstream changed this tool's definition since it was pinned. Its
+# calls wait for an operator to review and accept the new one; compensations still run (the
+# gateway sends them from the operator's manifest, not from what the tool now says about itself).
+deny contains reason if {
+	input.tool.definition_changed
+	not input.compensation
+	reason := sprintf("the definition of tool %s changed since it was pinned (its description, schemas or annotations); its calls are held until an operator reviews and accepts the new definition (rollgate tools accept %s)", [input.tool.qualified, input.tool.qualified])
+}
+
 principal_detail := concat("", [": ", input.principal.quarantine_reason]) if {
 	is_string(input.principal.quarantine_reason)
 } else := ""

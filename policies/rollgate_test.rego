@@ -179,3 +179,17 @@ test_secret_names_are_masked_at_any_depth if {
 	"args.**.password" in mask
 	"result.**.api_key" in mask
 }
+
+changed_tool(manifest_input) := object.union(manifest_input, {"tool": object.union(manifest_input.tool, {"definition_changed": true})})
+
+test_a_tool_whose_definition_changed_is_denied_even_read_only if {
+	d := policy.decision with input as changed_tool(with_manifest("read_only", "low"))
+	d.effect == "deny"
+	contains(d.reasons[0], "definition of tool demo/transfer changed")
+	contains(d.reasons[0], "rollgate tools accept demo/transfer")
+}
+
+test_a_compensation_of_a_tool_whose_definition_changed_still_runs if {
+	changed := changed_tool(with_manifest("compensable", "high"))
+	policy.decision.effect == "allow" with input as object.union(changed, {"compensation": true})
+}

@@ -84,6 +84,10 @@ def _run(args: argparse.Namespace) -> int:
             from gateway.cli import status
 
             return status.run(args, config)
+        case "stop" | "resume" | "tools":
+            from gateway.cli import guards
+
+            return guards.run(args, config)
     from gateway.cli import serve
 
     return serve.run(args.command, config)

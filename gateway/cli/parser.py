@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     _ledger(commands)
     _approvals(commands)
     _operations(commands)
+    _guards(commands)
     _witness(commands)
     return parser
 
@@ -117,6 +118,28 @@ def _operations(commands: Commands) -> None:
     status = commands.add_parser("status", help="the running gateway: upstreams, queue, guards, quarantines, refusals")
     status.add_argument("--json", action="store_true", help="print the gateway's JSON report as it came")
     status.add_argument("--token", help=OPERATOR_TOKEN_HELP)
+
+
+def _guards(commands: Commands) -> None:
+    stop = commands.add_parser("stop", help="the kill switch: refuse every new call of all agents, or of one")
+    resume = commands.add_parser("resume", help="lift a stop of all agents, or of one")
+    for command in (stop, resume):
+        whom = command.add_mutually_exclusive_group(required=True)
+        whom.add_argument("--all", action="store_true", help="every agent")
+        whom.add_argument("--agent", help="one agent (principal id)")
+        command.add_argument("--token", help=OPERATOR_TOKEN_HELP)
+        command.add_argument("--json", action="store_true", help="print the gateway's JSON answer")
+    stop.add_argument("--reason", help="why (recorded, and told to the agents refused)")
+    tools = commands.add_parser("tools", help="pinned tool definitions").add_subparsers(
+        dest="tools_command", required=True
+    )
+    changed = tools.add_parser("changed", help="tools held because their definition changed, with what changed")
+    accept = tools.add_parser("accept", help="accept a held tool's new definition: its calls may run again")
+    accept.add_argument("tool", help="SERVER/TOOL, e.g. demo/transfer")
+    accept.add_argument("--digest", help="the digest you reviewed: refused if the definition changed again since")
+    for command in (changed, accept):
+        command.add_argument("--token", help=OPERATOR_TOKEN_HELP)
+        command.add_argument("--json", action="store_true", help="print the gateway's JSON answer")
 
 
 def _witness(commands: Commands) -> None:

@@ -51,7 +51,12 @@ def policy_eval(
 def _evaluation_input(gateway: Gateway, call: Call) -> dict[str, Any]:
     assert call.tool is not None and call.manifest is not None
     policy_input = build_input(
-        call.context, call.tool, call.manifest, gateway.workflows.view(call.context.workflow_id), now=SYSTEM.now()
+        call.context,
+        call.tool,
+        call.manifest,
+        gateway.workflows.view(call.context.workflow_id),
+        now=SYSTEM.now(),
+        definition_changed=call.definition_changed,
     )
     return policy_input.model_dump(mode="json")
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any
 from urllib.parse import quote
 
+from gateway.cli.remote import ask
 from gateway.config import Config
 from gateway.errors import InvalidArgumentsError, NotFoundError
 from gateway.saga.model import plan, rollback_scope
@@ -79,25 +79,8 @@ def quarantine(config: Config, workflow: str, reason: str | None, release: bool,
 
 
 def _post(config: Config, path: str, body: dict[str, Any], token: str | None) -> int:
-    token = token or os.environ.get("ROLLGATE_APPROVER_TOKEN")
-    if not token:
-        print("rollgate: give an operator (approver) token: --token or ROLLGATE_APPROVER_TOKEN", file=sys.stderr)
-        return 2
-    import httpx
-
-    url = f"http://{config.server.host}:{config.server.port}{path}"
-    try:
-        response = httpx.post(url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=600)
-    except httpx.HTTPError as exc:
-        print(f"rollgate: the gateway at {url} did not answer: {exc}", file=sys.stderr)
-        return 1
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = None
-    if response.is_success and answer is not None:
-        print(json.dumps(answer, indent=2))
-        return 0
-    why = answer.get("error") if isinstance(answer, dict) else None
-    print(f"rollgate: {why or f'the gateway answered {response.status_code}: {response.text[:200]}'}", file=sys.stderr)
-    return 1
+    answer = ask(config, "POST", path, body, token, timeout=600)  # a rollback waits for its compensations
+    if isinstance(answer, int):
+        return answer
+    print(json.dumps(answer, indent=2))
+    return 0

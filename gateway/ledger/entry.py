@@ -51,6 +51,11 @@ class EntryKind(StrEnum):
     CHECKPOINT = "workflow.checkpoint"
     ROLLBACK_STARTED = "rollback.started"
     ROLLBACK_FINISHED = "rollback.finished"
+    CALLS_STOPPED = "calls.stopped"
+    CALLS_RESUMED = "calls.resumed"
+    TOOL_DEFINITION_CHANGED = "tool.definition_changed"
+    TOOL_DEFINITION_ACCEPTED = "tool.definition_accepted"
+    OPERATOR_REFUSED = "operator.refused"
 
 
 @dataclass(frozen=True, slots=True)

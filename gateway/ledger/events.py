@@ -364,6 +364,59 @@ class ApprovalRemediated(ApprovalEvent):
     approvals: int
 
 
+# -- the operator's guards: the kill switch and pinned tool definitions ---------------------------
+
+
+class CallsStopped(LedgerEvent):
+    """The kill switch: every new call refused, of everyone (`all`) or of one `principal`.
+    (Not `gateway.stopped`: `gateway.stop` is the process ending.)"""
+
+    kind = EntryKind.CALLS_STOPPED
+    by: str
+    reason: str
+    all: bool
+    principal: str | None = None
+
+
+class CallsResumed(LedgerEvent):
+    kind = EntryKind.CALLS_RESUMED
+    by: str
+    all: bool
+    principal: str | None = None
+    stopped_by: str
+    """Who had stopped them (the record that was lifted)."""
+
+
+class ToolDefinitionChanged(LedgerEvent):
+    """An upstream lists a tool whose definition is not the pinned one: held until accepted."""
+
+    kind = EntryKind.TOOL_DEFINITION_CHANGED
+    tool: str
+    """`server/tool`, as the ledger's tool column indexes calls."""
+    pinned_digest: str
+    digest: str
+    changes: list[str]
+
+
+class ToolDefinitionAccepted(LedgerEvent):
+    kind = EntryKind.TOOL_DEFINITION_ACCEPTED
+    tool: str
+    by: str
+    digest: str
+    previous_digest: str
+
+
+class OperatorRefused(LedgerEvent):
+    """An operator's action asked with a token that may not take it (an agent's: 403)."""
+
+    kind = EntryKind.OPERATOR_REFUSED
+    action: str
+    status: int
+    reason: str
+    principal: str | None = None
+    """The agent whose token was used, when the token is an agent's."""
+
+
 def _by_kind(*models: type[LedgerEvent]) -> Mapping[EntryKind, type[LedgerEvent]]:
     """The models by kind; refuses a kind with no model or with two."""
     found: dict[EntryKind, type[LedgerEvent]] = {}
@@ -405,6 +458,11 @@ EVENTS = _by_kind(
     ApprovalTampered,
     ApprovalOutcomeUnknown,
     ApprovalRemediated,
+    CallsStopped,
+    CallsResumed,
+    ToolDefinitionChanged,
+    ToolDefinitionAccepted,
+    OperatorRefused,
 )
 
 

@@ -80,7 +80,33 @@ def _sentence(kind: str, data: dict[str, Any]) -> str:
         )
     if kind == "key.rotated":
         return f"signing key {data.get('key_id')} {data.get('reason', 'rotated')}"
+    if kind in _GUARD_KINDS:
+        return _guard_sentence(kind, data)
     return f"{kind}: {json.dumps(data)}"
+
+
+_GUARD_KINDS = frozenset(
+    {"calls.stopped", "calls.resumed", "tool.definition_changed", "tool.definition_accepted", "operator.refused"}
+)
+
+
+def _guard_sentence(kind: str, data: dict[str, Any]) -> str:
+    """The kill switch and pinned tool definitions, as an operator reads them."""
+    whose = "every agent's calls" if data.get("all") else f"agent {data.get('principal')}'s calls"
+    if kind == "calls.stopped":
+        return f"STOPPED: {data.get('by')} stopped {whose}: {data.get('reason')}"
+    if kind == "calls.resumed":
+        return f"{data.get('by')} resumed {whose} (stopped by {data.get('stopped_by')})"
+    if kind == "tool.definition_changed":
+        changes = "; ".join(data.get("changes") or [])
+        return (
+            f"HELD: {data.get('tool')}'s definition changed ({changes}); its calls are held until an operator "
+            f"accepts digest {str(data.get('digest'))[:19]}"
+        )
+    if kind == "tool.definition_accepted":
+        return f"{data.get('by')} accepted the new definition of {data.get('tool')} ({str(data.get('digest'))[:19]})"
+    who = f"agent {data['principal']}" if data.get("principal") else "a caller"
+    return f"{who} was refused {data.get('action')} (HTTP {data.get('status')}): {data.get('reason')}"
 
 
 def _approval_sentence(kind: str, data: dict[str, Any]) -> str:

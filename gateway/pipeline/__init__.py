@@ -1,12 +1,14 @@
 """The call pipeline: stages composed in one ordered list, read top to bottom.
 
-    (observe →) meta-tools → as task → record outcome → confine → resolve → validate → guard → decide
-    → snapshot → approve → record intent → track → forward
+    (observe →) meta-tools → as task → record outcome → stop → confine → resolve → validate → guard
+    → decide → snapshot → approve → record intent → track → forward
 
 The gateway's own `rollgate_*` tools are answered by the head stage (`metatools.py`) and go no
 further; every other call runs the rest.
 
-Every call is confined to its principal's own workflows first (`confine.py`). An approved call
+While an operator has stopped everyone or the caller (the kill switch, `stop.py`), a new call is
+refused before anything else. Every call is confined to its principal's own workflows first
+(`confine.py`). An approved call
 runs later through the same pipeline with its approval (`call.approval`): policy decides again
 with the approval in its input, and the stages that do not apply step aside (the approval stage
 sees no `require_approval`, the task stage no task request, the meta-tools stage no meta-tool).
@@ -24,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from gateway.guards.stop import StopSwitch
 from gateway.ledger.ledger import Ledger
 from gateway.ledger.privacy import Masker
 from gateway.manifests import ManifestRegistry
@@ -39,6 +42,7 @@ from gateway.pipeline.plan import Planner
 from gateway.pipeline.record import OpenCalls, RecordIntent, RecordOutcome
 from gateway.pipeline.resolve import Resolve, Unlisted
 from gateway.pipeline.snapshot import Snapshot
+from gateway.pipeline.stop import Stop
 from gateway.pipeline.track import React, Track
 from gateway.pipeline.validate import Validate
 from gateway.policy import PolicyService
@@ -83,8 +87,10 @@ class Stages:
         unlisted: Unlisted | None = None,
         observability: Observability | None = None,
         guard: Guard | None = None,
+        stop: StopSwitch | None = None,
     ) -> None:
         masker = masker or (ledger[1] if ledger else None)
+        self.stop = Stop(stop) if stop is not None else None
         self.observability = observability
         self.observe: Stage | None = None
         if observability is not None:
@@ -112,6 +118,7 @@ class Stages:
             meta_tools,
             self.as_task,
             self.record_outcome,
+            self.stop,
             self.confine,
             self.resolve,
             self.validate,

@@ -57,6 +57,10 @@ class Call:
     progress: ProgressSink | None = None
     tool: ToolRef | None = None
     definition: types.Tool | None = None
+    definition_changed: bool = False
+    """The tool is held: its upstream changed its definition since it was pinned, and no
+    operator accepted the change yet (`gateway.guards.pins`); policy reads it as
+    `input.tool.definition_changed`."""
     manifest: ResolvedManifest | None = None
     decision: Decision | None = None
     intent_seq: int | None = None

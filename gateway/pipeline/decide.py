@@ -49,6 +49,7 @@ class Decide:
             principal=self._workflows.principal(context.principal),
             approval=approval,
             signals=SignalsDoc.model_construct(**call.signals) if call.signals else None,
+            definition_changed=call.definition_changed,
         )
         evaluation = await self._policy().evaluate(policy_input)
         call.decision = evaluation.decision if grant is None else _under_approval(evaluation.decision, grant)

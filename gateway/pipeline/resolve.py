@@ -4,7 +4,8 @@ Everything after this stage (validation, policy, ledger) sees the resolved upstr
 spelling the client sent; a name that the catalogue does not list exactly, to a client of the
 caller's capabilities, is refused here (naming the upstream that could offer it when that one has
 not joined the catalogue yet: still connecting, failing to connect, or refused). The manifest is
-looked up by the resolved upstream server and tool name.
+looked up by the resolved upstream server and tool name. A tool whose definition changed since
+it was pinned, and is not accepted yet, is marked `definition_changed` for the policy.
 """
 
 from __future__ import annotations
@@ -34,14 +35,17 @@ class Resolve:
 
     async def __call__(self, call: Call, proceed: Proceed) -> Result:
         name = call.context.requested_name
-        found = self._catalog().resolve_tool(name, call.capabilities)
+        catalog = self._catalog()
+        found = catalog.resolve_tool(name, call.capabilities)
         if found is None and self._unlisted is not None:
             why = await self._unlisted(name)
-            found = self._catalog().resolve_tool(name, call.capabilities)
+            catalog = self._catalog()
+            found = catalog.resolve_tool(name, call.capabilities)
             if found is None and why is not None:
                 raise UpstreamError(f"tool {name!r} is not available: {why}")
         if found is None:
             raise UnknownToolError(f"unknown tool {name!r}")
         call.tool, call.definition = found
+        call.definition_changed = catalog.held(name)
         call.manifest = self._manifests().resolve(call.tool.upstream, call.definition, call.tool.name)
         return await proceed(call)

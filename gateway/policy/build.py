@@ -30,6 +30,7 @@ def build_input(
     principal: PrincipalDoc | None = None,
     approval: ApprovalDoc | None = None,
     signals: SignalsDoc | None = None,
+    definition_changed: bool = False,
 ) -> PolicyInput:
     """The policy input of one call.
 
@@ -37,7 +38,8 @@ def build_input(
     (the call's context, the manifest, the workflow book), and validating them again cost about
     a third of the decide stage. `test_build` checks that what is built validates unchanged.
     `now` is the call's time by the gateway's clock (`gateway.clock`); `signals` are what the guard
-    stages measured (`gateway.pipeline.guard`).
+    stages measured (`gateway.pipeline.guard`); `definition_changed` says the tool is held for a
+    changed definition (`gateway.guards.pins`).
     """
     return PolicyInput.model_construct(
         principal=principal
@@ -58,6 +60,7 @@ def build_input(
             manifest=_manifest_document(resolved, tool),
             manifest_source=resolved.source,
             annotations=annotations or {},
+            definition_changed=definition_changed,
         ),
         arguments=dict(context.arguments),
         call=CallDoc.model_construct(

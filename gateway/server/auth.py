@@ -60,6 +60,12 @@ class ApproverTokens:
             return person
         return 403 if self._agents.principal_for(token.strip()) is not None else 401
 
+    def agent(self, header: str | None) -> Principal | None:
+        """The agent whose token an `Authorization` header carries, if it is an agent's (to record
+        who tried an operator's action)."""
+        scheme, _, token = (header or "").partition(" ")
+        return self._agents.principal_for(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+
 
 class BearerAuth:
     """Pure ASGI middleware: resolve the principal, or answer 401."""

@@ -37,7 +37,7 @@ from gateway.server.ownership import owned_by_serve
 from gateway.server.session_guard import SessionGuard
 from gateway.server.sessions import SessionTable
 from gateway.server.stateless import StatelessCalls
-from gateway.web import ApprovalsApi, StatusApi, WorkflowsApi, http_error, openapi_route, page_routes
+from gateway.web import ApprovalsApi, GuardsApi, StatusApi, WorkflowsApi, http_error, openapi_route, page_routes
 
 _LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
 _LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
@@ -100,6 +100,7 @@ def build_app(gateway: Gateway) -> Any:
         routes += page_routes()
     routes += WorkflowsApi(gateway.operations, ApproverTokens(config), known_agents(config)).routes()
     routes += StatusApi(gateway.status, ApproverTokens(config)).routes()
+    routes += guards_api(gateway).routes()
     routes.append(openapi_route(approvals=gateway.approvals is not None))
     if gateway.observability is not None:
         from gateway.server.metrics_route import metrics_route
@@ -107,6 +108,20 @@ def build_app(gateway: Gateway) -> Any:
         routes.append(metrics_route(gateway.observability))
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
     return _McpFirst(config.server.path, mcp_endpoint, app)
+
+
+def guards_api(gateway: Gateway) -> GuardsApi:
+    """The kill switch and tool-definition operations; an agent may be stopped if it is configured,
+    is the stdio client, or was ever seen."""
+    config = gateway.config
+    configured = known_agents(config) | {config.auth.stdio_principal}
+
+    def known(agent: str) -> bool:
+        return agent in configured or gateway.saga.principal_known(agent)
+
+    return GuardsApi(
+        gateway.stop_switch, gateway.pins, gateway.accept_definition, ApproverTokens(config), known, gateway.record
+    )
 
 
 def known_agents(config: Config) -> frozenset[str]:

@@ -6,13 +6,17 @@ keep their URIs (URIs are already global) and a URI is routed to the upstream th
 whose template matches it. A tool that its upstream offers only to clients of certain
 capabilities carries a `Gate` (see `gateway.upstream.gates`), and is listed and resolved only for
 clients whose declared capabilities meet it.
+
+Each catalogue built is vetted by the gateway's `Pinning` (`gateway.guards.pins`), when it has
+one: a tool whose definition changed since it was pinned is listed with its pinned definition and
+resolves as held (`held`), until an operator accepts the change and the pool rebuilds it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import mcp_types as types
 from mcp.shared.uri_template import UriTemplate
@@ -37,12 +41,25 @@ class UpstreamListing:
     """Tool name → what a client must declare to be offered it (absent: offered to every client)."""
 
 
+class Pinning(Protocol):
+    """Vets each listed tool against its pinned definition (`gateway.guards.pins.Pins`)."""
+
+    def vet(self, server: str, tool: str, listed: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """None: list the tool as it is; else the tool is held, and this (its wire form) is listed."""
+        ...
+
+
 class Catalog:
     """Maps exposed names to upstream names for all upstreams at once (immutable once built)."""
 
-    def __init__(self, namespace: NamespaceConfig, listings: Mapping[str, UpstreamListing]) -> None:
+    def __init__(
+        self, namespace: NamespaceConfig, listings: Mapping[str, UpstreamListing], pinning: Pinning | None = None
+    ) -> None:
         self._namespace = namespace
         self._listings = dict(listings)
+        self._pinning = pinning
+        self._shown: dict[str, types.Tool] = {}
+        """Held tools (exposed name) → the pinned definition that `tools` lists instead."""
         self._tools: dict[str, tuple[ToolRef, types.Tool]] = {}
         self._gates: dict[str, Gate] = {}
         self._prompts: dict[str, ToolRef] = {}
@@ -51,6 +68,12 @@ class Catalog:
         self._exposed_tool_names: dict[ToolRef, str] = {}
         for upstream, listing in self._listings.items():
             self._add(upstream, listing)
+        if pinning is not None:  # after every name is claimed: a refused listing pins nothing
+            for exposed, (ref, tool) in self._tools.items():
+                listed = tool.model_dump(by_alias=True, mode="json", exclude_none=True)
+                shown = pinning.vet(ref.upstream, ref.name, listed)
+                if shown is not None:
+                    self._shown[exposed] = types.Tool.model_validate(shown)
 
     def exposed(self, upstream: str, name: str) -> str:
         if self._namespace.mode == "none":
@@ -87,7 +110,15 @@ class Catalog:
 
     def with_listing(self, upstream: str, listing: UpstreamListing) -> Catalog:
         """A new catalogue in which `upstream`'s listing is replaced."""
-        return Catalog(self._namespace, {**self._listings, upstream: listing})
+        return Catalog(self._namespace, {**self._listings, upstream: listing}, self._pinning)
+
+    def revetted(self) -> Catalog:
+        """The same listings vetted again (after an operator accepted a definition)."""
+        return Catalog(self._namespace, self._listings, self._pinning)
+
+    def held(self, exposed: str) -> bool:
+        """Whether the tool's definition changed since it was pinned and is not accepted yet."""
+        return exposed in self._shown
 
     def resolve_tool(
         self, exposed: str, capabilities: frozenset[Capability] | None = None
@@ -120,7 +151,7 @@ class Catalog:
     def tools(self, capabilities: frozenset[Capability] | None = None) -> list[types.Tool]:
         """The tools offered to a client declaring `capabilities` (None: all of them)."""
         return [
-            tool.model_copy(update={"name": exposed})
+            self._shown.get(exposed, tool).model_copy(update={"name": exposed})
             for exposed, (_, tool) in self._tools.items()
             if capabilities is None or self.offers(exposed, capabilities)
         ]

@@ -24,7 +24,7 @@ from anyio.abc import TaskGroup
 
 from gateway.config import NamespaceConfig, UpstreamConfig
 from gateway.errors import CatalogError, LimitError, UpstreamError
-from gateway.upstream.catalog import Catalog
+from gateway.upstream.catalog import Catalog, Pinning
 from gateway.upstream.gates import ALL, Capability
 from gateway.upstream.link import Relay, UpstreamLink
 from gateway.upstream.relay import NullRelay
@@ -123,14 +123,16 @@ class UpstreamPool:
         namespace: NamespaceConfig,
         task_group: TaskGroup,
         max_links_per_principal: int | None = None,
+        pinning: Pinning | None = None,
     ) -> None:
         self._configs = {config.name: config for config in configs}
+        self._pinning = pinning
         self._max_links = max_links_per_principal
         self._links_of: dict[str, int] = {}
         self._namespace = namespace
         self.task_group = task_group
         self.control: dict[str, UpstreamLink] = {}
-        self.catalog = Catalog(namespace, {})
+        self.catalog = Catalog(namespace, {}, pinning)
         self._listeners: list[CatalogChanged] = []
         self._refusal_listeners: list[UpstreamRefused] = []
         self.shared = LinkSet(self, NullRelay(), client_answers_input=True)
@@ -184,7 +186,8 @@ class UpstreamPool:
             await self.task_group.start(link.run)
             self._first_attempt_ended(link)
         if not background:
-            self.catalog = Catalog(self._namespace, {name: link.listing for name, link in self.control.items()})
+            listings = {name: link.listing for name, link in self.control.items()}
+            self.catalog = Catalog(self._namespace, listings, self._pinning)
             self.joined = set(self.control)
 
     async def _join_when_connected(self, link: UpstreamLink) -> None:
@@ -290,6 +293,13 @@ class UpstreamPool:
         for listener in self._listeners:
             for changed in methods:
                 listener(changed)
+
+    def revet(self) -> None:
+        """Vet the catalogue again (an operator accepted a tool definition): the accepted
+        definition is listed from now on, and every client hears that the tool list changed."""
+        self.catalog = self.catalog.revetted()
+        for listener in self._listeners:
+            listener("notifications/tools/list_changed")
 
     def _refuse(self, link: UpstreamLink, reason: str) -> None:
         self.refused[link.name] = reason

@@ -1,5 +1,5 @@
-"""The gateway's HTTP surfaces for people: the REST API under /api (approvals, workflows, agents;
-described at /api/openapi.json) and the approvals page."""
+"""The gateway's HTTP surfaces for people: the REST API under /api (approvals, workflows, agents,
+the kill switch and tool definitions; described at /api/openapi.json) and the approvals page."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from gateway.web.api import ApprovalsApi, PeopleTokens
+from gateway.web.guards_api import GuardsApi
 from gateway.web.openapi import openapi_route
 from gateway.web.replies import http_error
 from gateway.web.status_api import StatusApi
@@ -17,7 +18,16 @@ from gateway.web.workflows_api import WorkflowsApi
 
 STATIC = Path(__file__).parent / "static"
 
-__all__ = ["ApprovalsApi", "PeopleTokens", "StatusApi", "WorkflowsApi", "http_error", "openapi_route", "page_routes"]
+__all__ = [
+    "ApprovalsApi",
+    "GuardsApi",
+    "PeopleTokens",
+    "StatusApi",
+    "WorkflowsApi",
+    "http_error",
+    "openapi_route",
+    "page_routes",
+]
 
 
 def page_routes() -> list[Route | Mount]:

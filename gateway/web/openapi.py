@@ -22,6 +22,7 @@ from starlette.routing import Route
 from gateway.approvals.ticket import State
 from gateway.observability.status import StatusReport
 from gateway.saga.rollback import RollbackReport
+from gateway.web.guard_views import AcceptBody, AcceptedView, PinsState, ResumeBody, StopAnswer, StopBody, StopState
 from gateway.web.views import ApprovalList, ApproveBody, DenyBody, ErrorBody, TicketDetail, TicketView
 from gateway.web.workflow_views import AgentView, QuarantineBody, ReleaseBody, RollbackBody, WorkflowView
 
@@ -138,6 +139,46 @@ WORKFLOWS = [
     ),
 ]
 
+_NO_AGENT = "an agent that is not configured and was never seen"
+GUARDS = [
+    Operation("get", "/api/stop", "The kill switch: who is stopped, by whom, since when, why", StopState, _TOKEN),
+    *(
+        Operation(
+            "post",
+            f"/api/{verb}",
+            summary,
+            StopAnswer,
+            {**_TOKEN, 404: _NO_AGENT, 422: _BODY + '; or not exactly one of "all": true and "agent"'},
+            body=body,
+        )
+        for verb, summary, body in (
+            ("stop", "Refuse every new call of all agents, or of one, at once (in-flight calls finish)", StopBody),
+            ("resume", "Lift the stop of all agents, or of one", ResumeBody),
+        )
+    ),
+    Operation(
+        "get",
+        "/api/tools/changed",
+        "Tools held because their definition changed: pinned and new digests, definitions, what changed",
+        PinsState,
+        _TOKEN,
+    ),
+    Operation(
+        "post",
+        "/api/tools/{server}/{tool}/accept",
+        "Accept a held tool's new definition: it is pinned, listed, and its calls may run again",
+        AcceptedView,
+        {
+            **_TOKEN,
+            404: "the tool has no changed definition waiting",
+            409: "the digest given is no longer the held one",
+            422: _BODY,
+        },
+        body=AcceptBody,
+        body_required=False,
+    ),
+]
+
 
 STATUS = [
     Operation(
@@ -151,7 +192,7 @@ STATUS = [
 
 
 def openapi_document(approvals: bool = True) -> dict[str, Any]:
-    operations = [*(APPROVALS if approvals else []), *WORKFLOWS, *STATUS]
+    operations = [*(APPROVALS if approvals else []), *WORKFLOWS, *STATUS, *GUARDS]
     answers = {op.answer for op in operations} | {ErrorBody}
     bodies = {op.body for op in operations if op.body is not None}
     models: list[tuple[type[BaseModel], JsonSchemaMode]] = [(m, "serialization") for m in answers]
@@ -171,7 +212,11 @@ def openapi_document(approvals: bool = True) -> dict[str, Any]:
         paths.setdefault(op.path, {})[op.method] = _operation(op)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Rollgate", "version": "1", "description": "Approvals and workflow operations."},
+        "info": {
+            "title": "Rollgate",
+            "version": "1",
+            "description": "Approvals, workflow operations, the kill switch and tool definitions.",
+        },
         "components": {
             "schemas": definitions.get("$defs", {}),
             "securitySchemes": {"approver": {"type": "http", "scheme": "bearer"}},

@@ -40,7 +40,13 @@ async def real_objects(url: str) -> dict[str, str]:
         held = await agent.call_tool(
             "demo__transfer", {"from_account_id": source, "to_account_id": target, "amount_cents": 5}, meta=meta
         )
-    return {"workflow": workflow, "ticket_id": decision_of(held)["approval_id"], "principal": "agent-one"}
+    return {
+        "workflow": workflow,
+        "ticket_id": decision_of(held)["approval_id"],
+        "principal": "agent-one",
+        "server": "demo",  # a real tool, pinned and not held: accepting it is a 404
+        "tool": "transfer",
+    }
 
 
 class _In:

@@ -56,6 +56,21 @@ def test_listing_approvals_loads_none_of_the_network_stack(deployment: Path) -> 
     assert loaded_by("-c", str(deployment), "approvals", "list", cwd=deployment.parent) == []
 
 
+def test_stop_without_an_operator_token_is_a_usage_error_that_loads_none_of_the_network_stack(
+    deployment: Path,
+) -> None:
+    assert loaded_by("-c", str(deployment), "stop", "--all", cwd=deployment.parent) == []
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "-c", str(deployment), "stop", "--agent", "a"],
+        cwd=deployment.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 2 and "operator (approver) token" in done.stderr
+
+
 class _Gateway(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # the running gateway's REST API, as far as `rollback` sees it
         body = json.dumps({"workflow": "wf-1", "compensated": []}).encode()

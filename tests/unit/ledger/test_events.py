@@ -192,6 +192,16 @@ OLD: list[tuple[EntryKind, dict[str, Any]]] = [
     (EntryKind.APPROVAL_TAMPERED, {**TICKET, "state": "failed", "error": "apr_1 does not match"}),
     (EntryKind.APPROVAL_OUTCOME_UNKNOWN, {**TICKET, "reason": "the gateway stopped"}),
     (EntryKind.APPROVAL_REMEDIATED, {**TICKET, "state": "executed", "approvals": 1}),
+    # The kill switch and pinned tool definitions (issue 17).
+    (EntryKind.CALLS_STOPPED, {"by": "ops", "reason": "runaway", "all": True}),
+    (EntryKind.CALLS_STOPPED, {"by": "ops", "reason": "runaway", "all": False, "principal": "agent"}),
+    (EntryKind.CALLS_RESUMED, {"by": "ops", "all": False, "principal": "agent", "stopped_by": "ann"}),
+    (
+        EntryKind.TOOL_DEFINITION_CHANGED,
+        {"tool": "b/t", "pinned_digest": "sha256:aa", "digest": "sha256:bb", "changes": ["description changed"]},
+    ),
+    (EntryKind.TOOL_DEFINITION_ACCEPTED, {"tool": "b/t", "by": "ops", "digest": "sha256:bb", "previous_digest": "x"}),
+    (EntryKind.OPERATOR_REFUSED, {"action": "stop", "status": 403, "reason": "an agent", "principal": "agent"}),
 ]
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import mcp_types as types
 import pytest
 
@@ -58,3 +60,34 @@ def test_replacing_one_listing_keeps_the_others() -> None:
     changed = catalog.with_listing("a", listing("x", "z"))
     assert sorted(t.name for t in changed.tools()) == ["a__x", "a__z", "b__y"]
     assert sorted(t.name for t in catalog.tools()) == ["a__x", "b__y"]
+
+
+class HoldDescriptions:
+    """A `Pinning` that holds every tool whose description is not "pinned"."""
+
+    def __init__(self) -> None:
+        self.vetted: list[tuple[str, str]] = []
+
+    def vet(self, server: str, tool: str, listed: Any) -> dict[str, Any] | None:
+        self.vetted.append((server, tool))
+        return None if listed.get("description") == "pinned" else {**listed, "description": "pinned"}
+
+
+def test_a_held_tool_is_listed_with_its_pinned_definition_and_resolves_as_held() -> None:
+    pinning = HoldDescriptions()
+    changed = UpstreamListing(tools=[types.Tool(name="t", description="new", input_schema={"type": "object"})])
+    steady = UpstreamListing(tools=[types.Tool(name="s", description="pinned", input_schema={"type": "object"})])
+    catalog = Catalog(NamespaceConfig(), {"crm": changed, "bank": steady}, pinning)
+    assert {t.name: t.description for t in catalog.tools()} == {"crm__t": "pinned", "bank__s": "pinned"}
+    assert catalog.held("crm__t") and not catalog.held("bank__s")
+    found = catalog.resolve_tool("crm__t")
+    assert found is not None and found[1].description == "new"  # what would run is the upstream's own
+    assert catalog.with_listing("crm", steady).held("crm__s") is False
+    assert sorted(set(pinning.vetted)) == [("bank", "s"), ("crm", "s"), ("crm", "t")]
+
+
+def test_a_listing_refused_for_a_name_collision_pins_nothing() -> None:
+    pinning = HoldDescriptions()
+    with pytest.raises(CatalogError):
+        Catalog(NamespaceConfig(mode="none"), {"a": listing("x"), "b": listing("x")}, pinning)
+    assert pinning.vetted == []

@@ -6,7 +6,7 @@ from typing import Any, cast
 
 from starlette.routing import Route
 
-from gateway.web import ApprovalsApi, StatusApi, WorkflowsApi, openapi_route
+from gateway.web import ApprovalsApi, GuardsApi, StatusApi, WorkflowsApi, openapi_route
 from gateway.web.openapi import REF, openapi_document
 
 NOTHING = cast(Any, None)  # the APIs only keep their collaborators until a request comes
@@ -17,6 +17,7 @@ def served(approvals: bool) -> set[tuple[str, str]]:
     routes += ApprovalsApi(NOTHING, NOTHING, None).routes() if approvals else []
     routes += WorkflowsApi(NOTHING, NOTHING).routes()
     routes += StatusApi(NOTHING, NOTHING).routes()
+    routes += GuardsApi(NOTHING, NOTHING, NOTHING, NOTHING, NOTHING, NOTHING).routes()
     return {(method.lower(), route.path) for route in routes for method in route.methods or () if method != "HEAD"}
 
 

@@ -11,35 +11,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 from typing import Any
 
 from gateway.cli.output import table
+from gateway.cli.remote import ask
 from gateway.config import Config
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    token = args.token or os.environ.get("ROLLGATE_APPROVER_TOKEN")
-    if not token:
-        print("rollgate: give an operator (approver) token: --token or ROLLGATE_APPROVER_TOKEN", file=sys.stderr)
-        return 2
-    import httpx
-
-    url = f"http://{config.server.host}:{config.server.port}/api/status"
-    try:
-        response = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
-    except httpx.HTTPError as exc:
-        print(f"rollgate: the gateway at {url} did not answer: {exc}", file=sys.stderr)
-        return 1
-    try:
-        report = response.json()
-    except ValueError:
-        report = None
-    if not response.is_success or not isinstance(report, dict):
-        why = report.get("error") if isinstance(report, dict) else None
-        print(f"rollgate: {why or f'the gateway answered {response.status_code}'}", file=sys.stderr)
-        return 1
+    report = ask(config, "GET", "/api/status", None, args.token, timeout=30)
+    if isinstance(report, int):
+        return report
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

@@ -264,8 +264,10 @@ class LoopGuardConfig(_Section):
     same_call: Annotated[int, Field(ge=0)] = 5
     """Mutating calls of one tool with the same canonical arguments in the window; the next is
     refused (0: no limit). A retry of a mutation happens once or twice; six a minute is a loop."""
-    same_tool: Annotated[int, Field(ge=0)] = 60
-    """Mutating calls of one tool with any arguments in the window (a near-duplicate loop)."""
+    same_tool: Annotated[int, Field(ge=0)] = 600
+    """Mutating calls of one tool with any arguments in the window (a near-duplicate loop): ten a
+    second for a minute. An agent working through a list at 20 calls a second, a quarter of them
+    writes, stays far below it; a loop that varies its arguments is stopped within the window."""
     read_same_call: Annotated[int, Field(ge=0)] = 120
     """The same for read_only tools: polling twice a second for a minute passes."""
     read_same_tool: Annotated[int, Field(ge=0)] = 0

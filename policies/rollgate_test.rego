@@ -193,3 +193,17 @@ test_a_compensation_of_a_tool_whose_definition_changed_still_runs if {
 	changed := changed_tool(with_manifest("compensable", "high"))
 	policy.decision.effect == "allow" with input as object.union(changed, {"compensation": true})
 }
+
+# A tool whose upstream changed its definition since it was pinned is held for an operator,
+# even a read; its compensations still run.
+changed_tool := object.union(with_manifest("read_only", "low"), {"tool": object.union(base.tool, {"manifest": {"reversibility": "read_only", "impact": "low"}, "definition_changed": true})})
+
+test_a_changed_tool_definition_is_denied_until_accepted if {
+	d := policy.decision with input as changed_tool
+	d.effect == "deny"
+	contains(d.reasons[0], "rollgate tools accept demo/transfer")
+}
+
+test_a_compensation_of_a_changed_tool_still_runs if {
+	policy.decision.effect == "allow" with input as object.union(changed_tool, {"compensation": true})
+}

@@ -27,6 +27,8 @@ from gateway.approvals.store import ApprovalStore
 from gateway.approvals.ticket import Ticket, call_digest
 from gateway.config import Config, LimitsConfig
 from gateway.errors import ApprovalRefused, LedgerClosed, SealError, Tampered
+from gateway.guards.breakers import Breakers
+from gateway.guards.leases import Leases
 from gateway.ledger import EntryKind, Ledger, Masker, mark_unknown_outcomes, open_ledger
 from gateway.ledger.events import (
     CallRefused,
@@ -84,6 +86,23 @@ class Gateway:
         self.policy = PolicyService(make_engine(config), config.policies_dir, config.policy.query)
         self.ledger: Ledger | None = None
         self.approvals: ApprovalQueue | None = None
+        breakers, leases = config.guards.breakers, config.guards.leases
+        self.breakers = (
+            (
+                Breakers(breakers.failures, breakers.cooldown_seconds),
+                Breakers(breakers.tool_failures, breakers.cooldown_seconds),
+            )
+            if breakers.enabled
+            else None
+        )
+        """The upstreams' and the agents' tools' circuit breakers (their `state()` for status and metrics)."""
+        self.compensation_breakers = (
+            Breakers(breakers.compensation_failures, breakers.compensation_cooldown_seconds)
+            if breakers.enabled
+            else None
+        )
+        self.leases = Leases() if leases.enabled else None
+        """The resource leases held now (`state()`)."""
 
     @property
     def pool(self) -> UpstreamPool:
@@ -144,7 +163,14 @@ class Gateway:
                 watch = ManifestWatch(self.config.resolve(self.config.paths.manifests), self._manifests_reloaded)
                 tg.start_soon(watch.run, self.config.policy.reload_interval_seconds)
                 approve = self._open_approvals(tg, ledger_stages[1] if ledger_stages else None)
-                self._operations = Workflows(self.saga, self._record, self._run_internal, self.approvals, self.masker)
+                self._operations = Workflows(
+                    self.saga,
+                    self._record,
+                    self._run_internal,
+                    self.approvals,
+                    self.masker,
+                    compensation_breakers=self.compensation_breakers,
+                )
                 stages = Stages(
                     lambda: self.pool.catalog,
                     lambda: self.manifests,
@@ -158,6 +184,8 @@ class Gateway:
                     shared_roles=frozenset(self.config.workflows.shared_roles),
                     masker=self.masker,
                     unlisted=self._unlisted,
+                    breakers=self.breakers,
+                    leases=(self.leases, self.config.guards.leases) if self.leases is not None else None,
                 )
                 self._planner = stages.planner()
                 meta_tools = MetaTools(

@@ -91,6 +91,38 @@ class ApprovalDoc(_Doc):
     granted: bool = True
 
 
+class BreakerSignal(_Doc):
+    """The circuit breakers of this call's upstream and tool (`gateway.guards.breakers`)."""
+
+    tripped: bool = False
+    """A breaker is open (or half-open with its probe in flight): the call would not be let through."""
+    scope: Literal["upstream", "tool"] | None = None
+    """Which breaker refuses: the upstream's (transport failures) or this agent's tool's (error results)."""
+    name: str | None = None
+    """The upstream's name, or the tool's qualified name."""
+    state: Literal["closed", "open", "half_open"] = "closed"
+    failures: int = 0
+    """Consecutive failures counted by that breaker."""
+    retry_after: float | None = None
+    """Seconds left of the cool-down."""
+
+
+class LeaseSignal(_Doc):
+    """The resource leases this mutating call needs (`gateway.guards.leases`), as they stand when
+    policy decides: the leases are taken after approval, just before the intent is recorded."""
+
+    keys: list[str] = []
+    """The blast-radius keys rendered from the call's arguments (`account:42`)."""
+    held_by_other: bool = False
+    """Another workflow's call holds a lease on one of the keys now (it is not said whose)."""
+    key: str | None = None
+    """The first key another workflow holds."""
+    mode: Literal["wait", "refuse"] = "wait"
+    wait_seconds: float = 0.0
+    """How long the call will wait for the lease (mode `wait`). The lease stage refuses the call
+    itself when it cannot take the lease; a policy may refuse or hold a call whose key is busy."""
+
+
 class SignalsDoc(_Doc):
     """What the guard stages measured for this call (`gateway.guards`), each guard one field.
 
@@ -98,6 +130,9 @@ class SignalsDoc(_Doc):
     policy denies a tripped guard, and a policy of one's own may react otherwise. A tripped guard
     that can say when a call may succeed again gives `retry_after` (seconds), which the refusal
     carries to the agent."""
+
+    breaker: BreakerSignal | None = None
+    lease: LeaseSignal | None = None
 
     def retry_after(self) -> float | None:
         """The longest `retry_after` of the tripped guards, if any gives one."""

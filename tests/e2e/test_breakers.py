@@ -77,3 +77,31 @@ async def test_a_tool_that_keeps_failing_stops_only_the_agent_hammering_it(start
         assert not (await agent.call_tool("probe__echo", {"text": "other tools"})).is_error
         theirs = await other.call_tool("probe__fail", {"message": "theirs"})
     assert theirs.is_error and "Error executing tool fail" in text_of(theirs)  # the tool's own answer
+
+
+async def test_a_compensation_that_keeps_failing_is_escalated_instead_of_sent_again(start_gateway, tmp_path) -> None:
+    """kv_undo fails every time: two rollbacks send it and fail; the third escalates its step at
+    once (a ticket, the workflow quarantined) without sending it."""
+    from tests.e2e.test_rollback import KV_MANIFESTS
+
+    store = tmp_path / "kv.json"
+    extra = "[guards.breakers]\ncompensation_failures = 2\n"
+    gateway = start_gateway(probe_upstream(), policies=DEFAULT_POLICIES, manifests=KV_MANIFESTS, extra=extra)
+    reports = []
+    async with http_client(gateway.url, TOKEN) as client:
+        workflows = []
+        for key in ("a", "b", "c"):  # all done before the first rollback quarantines the agent
+            workflow = (await client.call_tool("rollgate_begin_workflow", {})).structured_content["workflow_id"]
+            arguments = {"path": str(store), "key": key, "value": "1", "undo_failures": 100, "undo_delay": 0}
+            assert not (
+                await client.call_tool("probe__kv_set", arguments, meta={"rollgate/workflow": workflow})
+            ).is_error
+            workflows.append(workflow)
+        for workflow in workflows:
+            reports.append((await client.call_tool("rollgate_rollback", {"workflow_id": workflow})).structured_content)
+    assert Path(str(store) + ".attempts").read_text() == "2"  # the third was never sent
+    assert [r["status"] for r in reports] == ["quarantined"] * 3
+    assert "answered an error" in reports[1]["failed"][0]["error"]
+    third = reports[2]["failed"][0]
+    assert "circuit breaker is open" in third["error"] and "escalated to a person" in third["error"]
+    assert third["ticket"]  # the manual-remediation item in the approval queue

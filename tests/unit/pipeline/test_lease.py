@@ -55,16 +55,15 @@ class Link:
         return {"content": []}
 
 
-async def pipeline(tmp_path: Path, leases: Leases, **manifest: Any) -> Pipeline:
+async def pipeline(tmp_path: Path, leases: Leases, book: WorkflowBook | None = None, **manifest: Any) -> Pipeline:
     (tmp_path / "m.yaml").write_text(yaml.safe_dump({"version": 1, "tools": [MOVE | manifest]}))
     registry = ManifestRegistry.load(tmp_path)
     catalog = Catalog(NamespaceConfig(), {"up": UpstreamListing(tools=[types.Tool(name="move", input_schema=SCHEMA)])})
     policy = PolicyService(RegorusEngine(), DEFAULT_POLICIES, "data.rollgate.policy.decision")
     await policy.load()
     settings = LeasesConfig(mode="wait", wait_seconds=5)
-    return Stages(
-        lambda: catalog, lambda: registry, lambda: policy, WorkflowBook(), leases=(leases, settings)
-    ).pipeline()
+    book = book or WorkflowBook()
+    return Stages(lambda: catalog, lambda: registry, lambda: policy, book, leases=(leases, settings)).pipeline()
 
 
 async def move(pipeline: Pipeline, link: Link, workflow: str, tag: str, account: str = "42") -> dict[str, Any]:
@@ -93,8 +92,8 @@ async def test_a_second_workflow_waits_for_the_first_and_never_interleaves(tmp_p
 
 
 async def test_refuse_mode_names_the_key_and_not_the_other_workflow(tmp_path: Path) -> None:
-    leases, link = Leases(), Link()
-    stages = await pipeline(tmp_path, leases, lease={"mode": "refuse"})
+    leases, link, book = Leases(), Link(), WorkflowBook()
+    stages = await pipeline(tmp_path, leases, book, lease={"mode": "refuse"})
     refused: list[dict[str, Any]] = []
     with anyio.fail_after(5):
         async with anyio.create_task_group() as tg:
@@ -107,6 +106,7 @@ async def test_refuse_mode_names_the_key_and_not_the_other_workflow(tmp_path: Pa
     text = result["content"][0]["text"]
     assert "another workflow holds a lease on account:42" in text and "wf-secret-a" not in str(result)
     assert result["_meta"][DECISION_META]["lease"] == {"key": "account:42", "waited_seconds": 0.0}
+    assert book.view("wf-b").mutations == 0 and book.view("wf-secret-a").mutations == 1  # refused: not counted
 
 
 async def test_a_bounded_wait_ends_in_a_refusal(tmp_path: Path) -> None:

@@ -41,6 +41,8 @@ class Taken:
     waited_seconds: float
     conflict: str | None = None
     """The first key another workflow held when the wait ended (refused calls only)."""
+    contended: bool = False
+    """Another workflow held one of the keys when the call asked: it waited, or was refused."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,7 @@ class Leases:
                 await released.wait()
             conflict = self.try_take(keys, holder)
         waited = round(anyio.current_time() - started, 3)
-        return Taken(conflict is None, waited, conflict)
+        return Taken(conflict is None, waited, conflict, contended=True)
 
     def release(self, keys: Sequence[str], holder: str) -> None:
         """Give back `holder`'s leases on `keys` (one call's worth); waiting calls look again."""

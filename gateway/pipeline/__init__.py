@@ -89,7 +89,7 @@ class Stages:
         self.track = Track(saga, catalog, react, masker) if saga is not None else None
         self.breaker = Breaker(*breakers) if breakers is not None else None
         self.lease_signal = LeaseSignal(*leases) if leases is not None else None
-        self.lease = Lease(leases[0]) if leases is not None else None
+        self.lease = Lease(leases[0], self.snapshot.take) if leases is not None else None
 
     def pipeline(self, meta_tools: Stage | None = None) -> Pipeline:
         """Every downstream `tools/call`; `meta_tools` (`metatools.MetaTools`) heads it."""

@@ -13,15 +13,17 @@
 
 After approval, so that a call held for people's approval holds no lease while it waits (its
 approved execution runs the pipeline again and takes them then); before the intent, so that a
-call that never got its lease is not recorded as sent. Keys whose template needs the call's result
-(`account:{result.id}`) cannot be known before it runs and take no lease. Compensations always
-wait: refusing one would escalate a rollback that a moment's wait lets finish. Read-only calls
-take none.
+call that never got its lease is not recorded as sent. The before-image (snapshot stage, before
+approval) of a call that had to wait is read again once it has the lease: the other workflow
+may have changed it. Keys whose template needs the call's result (`account:{result.id}`) cannot
+be known before it runs and take no lease. Compensations always wait: refusing one would
+escalate a rollback that a moment's wait lets finish. Read-only calls take none.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from gateway.config import LeasesConfig
 from gateway.errors import TemplateError
@@ -61,9 +63,14 @@ class LeaseSignal:
         return await proceed(call)
 
 
+Retake = Callable[[Call], Awaitable[Result | None]]
+"""Reads a call's before-image again (`Snapshot.take`): its refusal when one is required and fails."""
+
+
 class Lease:
-    def __init__(self, leases: Leases) -> None:
+    def __init__(self, leases: Leases, retake: Retake | None = None) -> None:
         self._leases = leases
+        self._retake = retake
 
     async def __call__(self, call: Call, proceed: Proceed) -> Result:
         signal = call.signals.get("lease")
@@ -75,6 +82,10 @@ class Lease:
         if not taken.granted:
             return _refusal(call, taken)
         try:
+            if taken.contended and call.snapshot is not None and self._retake is not None:
+                refused = await self._retake(call)  # the other workflow may have changed it meanwhile
+                if refused is not None:
+                    return refused
             return await proceed(call)
         finally:
             self._leases.release(signal.keys, holder)

@@ -46,6 +46,8 @@ class Link:
         self.fail = False
 
     async def request(self, method: str, params: Any, progress: Any = None, **_: Any) -> dict[str, Any]:
+        if params["name"] == "peek":  # the snapshot read: what has been finished so far
+            return {"content": [], "structuredContent": {"finished": list(self.finished)}}
         tag = params["_meta"]["tag"]
         self.started.append(tag)
         await self.release.wait()
@@ -66,14 +68,20 @@ async def pipeline(tmp_path: Path, leases: Leases, book: WorkflowBook | None = N
     return Stages(lambda: catalog, lambda: registry, lambda: policy, book, leases=(leases, settings)).pipeline()
 
 
-async def move(pipeline: Pipeline, link: Link, workflow: str, tag: str, account: str = "42") -> dict[str, Any]:
+async def move(
+    pipeline: Pipeline, link: Link, workflow: str, tag: str, account: str = "42", seen: list[Any] | None = None
+) -> dict[str, Any]:
     async def links(upstream: str) -> Any:
         return link
 
     context = CallContext(
         Principal(f"agent-{workflow}"), "up__move", {"account": account}, workflow, None, tag, {"tag": tag}
     )
-    return await pipeline.call(Call(context=context, links=links))
+    call = Call(context=context, links=links)
+    result = await pipeline.call(call)
+    if seen is not None:
+        seen.append(call.snapshot)
+    return result
 
 
 async def test_a_second_workflow_waits_for_the_first_and_never_interleaves(tmp_path: Path) -> None:
@@ -89,6 +97,19 @@ async def test_a_second_workflow_waits_for_the_first_and_never_interleaves(tmp_p
             link.release.set()
     assert link.started == ["first", "second"] and link.finished == ["first", "second"]
     assert leases.state() == []
+
+
+async def test_a_call_that_waited_reads_its_before_image_again(tmp_path: Path) -> None:
+    leases, link, seen = Leases(), Link(), []
+    stages = await pipeline(tmp_path, leases, snapshot={"tool": "peek", "args": {"account": "{args.account}"}})
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(move, stages, link, "wf-a", "first")
+            await anyio.wait_all_tasks_blocked()
+            tg.start_soon(move, stages, link, "wf-b", "second", "42", seen)
+            await anyio.wait_all_tasks_blocked()
+            link.release.set()
+    assert seen == [{"finished": ["first"]}]  # not the image read before the first call finished
 
 
 async def test_refuse_mode_names_the_key_and_not_the_other_workflow(tmp_path: Path) -> None:

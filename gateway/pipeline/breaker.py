@@ -51,7 +51,8 @@ class Breaker:
         assert call.tool is not None
         upstream = self._upstreams.admit(call.tool.upstream)
         tool = None if call.context.internal else self._tools.admit(tool_key(call))
-        call.signals["breaker"] = _signal(call, upstream, tool)
+        if upstream.failures or (tool is not None and tool.failures):  # all clear: nothing to say
+            call.signals["breaker"] = _signal(call, upstream, tool)
         try:
             return await proceed(call)
         finally:  # a probe that never ran gives its turn back

@@ -132,7 +132,9 @@ class SignalsDoc(_Doc):
     carries to the agent."""
 
     breaker: BreakerSignal | None = None
+    """Absent while the call's breakers are closed with no failures counted."""
     lease: LeaseSignal | None = None
+    """Absent for a call that needs no lease (a read, no blast-radius key known before it runs)."""
 
     def retry_after(self) -> float | None:
         """The longest `retry_after` of the tripped guards, if any gives one."""

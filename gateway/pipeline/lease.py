@@ -16,8 +16,9 @@ approved execution runs the pipeline again and takes them then); before the inte
 call that never got its lease is not recorded as sent. The before-image (snapshot stage, before
 approval) of a call that had to wait is read again once it has the lease: the other workflow
 may have changed it. Keys whose template needs the call's result (`account:{result.id}`) cannot
-be known before it runs and take no lease. Compensations always wait: refusing one would
-escalate a rollback that a moment's wait lets finish. Read-only calls take none.
+be known before it runs and take no lease. Compensations and approved calls always wait:
+refusing one would escalate a rollback, or spend an approval, that a moment's wait lets finish.
+Read-only calls take none.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class LeaseSignal:
             spec = call.manifest.manifest.lease
             mode = (spec.mode if spec is not None else None) or self._settings.mode
             wait = spec.wait_seconds if spec is not None and spec.wait_seconds is not None else None
-            if call.context.compensation:
+            if call.context.compensation or call.approval is not None:
                 mode = "wait"
             other = self._leases.held_by_other(keys, call.context.workflow_id)
             call.signals["lease"] = LeaseDoc.model_construct(

@@ -4,6 +4,7 @@ workflow re-enters, and the lease is given back however the call ends."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from gateway.guards.leases import Leases
 from gateway.manifests import ManifestRegistry
 from gateway.models import CallContext, Principal
 from gateway.pipeline import Call, Pipeline, Stages
+from gateway.pipeline.call import Grant
 from gateway.pipeline.verdict import DECISION_META
 from gateway.policy import PolicyService, RegorusEngine
 from gateway.upstream.catalog import Catalog, UpstreamListing
@@ -69,7 +71,13 @@ async def pipeline(tmp_path: Path, leases: Leases, book: WorkflowBook | None = N
 
 
 async def move(
-    pipeline: Pipeline, link: Link, workflow: str, tag: str, account: str = "42", seen: list[Any] | None = None
+    pipeline: Pipeline,
+    link: Link,
+    workflow: str,
+    tag: str,
+    account: str = "42",
+    seen: list[Any] | None = None,
+    approval: Grant | None = None,
 ) -> dict[str, Any]:
     async def links(upstream: str) -> Any:
         return link
@@ -77,7 +85,7 @@ async def move(
     context = CallContext(
         Principal(f"agent-{workflow}"), "up__move", {"account": account}, workflow, None, tag, {"tag": tag}
     )
-    call = Call(context=context, links=links)
+    call = Call(context=context, links=links, approval=approval)
     result = await pipeline.call(call)
     if seen is not None:
         seen.append(call.snapshot)
@@ -128,6 +136,21 @@ async def test_refuse_mode_names_the_key_and_not_the_other_workflow(tmp_path: Pa
     assert "another workflow holds a lease on account:42" in text and "wf-secret-a" not in str(result)
     assert result["_meta"][DECISION_META]["lease"] == {"key": "account:42", "waited_seconds": 0.0}
     assert book.view("wf-b").mutations == 0 and book.view("wf-secret-a").mutations == 1  # refused: not counted
+
+
+async def test_an_approved_call_waits_even_where_others_are_refused(tmp_path: Path) -> None:
+    leases, link = Leases(), Link()
+    stages = await pipeline(tmp_path, leases, lease={"mode": "refuse"})
+    grant = Grant("apr_1", ("alice",), summary="approved by alice")
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(move, stages, link, "wf-a", "first")
+            await anyio.wait_all_tasks_blocked()
+            tg.start_soon(partial(move, stages, link, "wf-b", "approved", approval=grant))
+            await anyio.wait_all_tasks_blocked()
+            assert link.started == ["first"]
+            link.release.set()
+    assert link.finished == ["first", "approved"]
 
 
 async def test_a_bounded_wait_ends_in_a_refusal(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from typing import Any
 from weakref import WeakSet
 
@@ -132,6 +133,16 @@ class Gateway:
     async def refused(self, document: dict[str, object]) -> None:
         """A request refused at the edge (another principal's session): on record."""
         await self._record(CallRefused.model_validate(document))
+
+    def faults(self) -> dict[str, list[dict[str, object]]]:
+        """For status and metrics: the breakers that are not simply closed (upstreams, agents'
+        tools, compensation tools) with their failures and cool-down left, and the leases held.
+        For operators only: a breaker's last error and a lease's workflow are others' business."""
+        upstreams, tools = self.breakers or (None, None)
+        tables = {"upstream": upstreams, "tool": tools, "compensation": self.compensation_breakers}
+        breakers = [{"kind": kind, **asdict(view)} for kind, table in tables.items() if table for view in table.state()]
+        leases = [asdict(view) for view in self.leases.state()] if self.leases is not None else []
+        return {"breakers": breakers, "leases": leases}
 
     @property
     def limits(self) -> LimitsConfig:

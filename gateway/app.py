@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 from weakref import WeakSet
 
@@ -28,6 +29,8 @@ from gateway.approvals.ticket import State, Ticket, call_digest
 from gateway.clock import SYSTEM, Clock
 from gateway.config import Config, LimitsConfig
 from gateway.errors import ApprovalRefused, LedgerClosed, SealError, Tampered
+from gateway.guards.breakers import Breakers
+from gateway.guards.leases import Leases
 from gateway.guards.pins import Pins
 from gateway.guards.stop import StopSwitch
 from gateway.ledger import EntryKind, Ledger, Masker, mark_unknown_outcomes, open_ledger
@@ -118,6 +121,23 @@ class Gateway:
         """The kill switch (`rollgate stop`, `POST /api/stop`): read by the pipeline's stop stage."""
         self.pins = Pins(guard_state, self._submit)
         """Pinned tool definitions: vets every catalogue the pool builds (`rollgate tools accept`)."""
+        breakers, leases = config.guards.breakers, config.guards.leases
+        self.breakers = (
+            (
+                Breakers(breakers.failures, breakers.cooldown_seconds),
+                Breakers(breakers.tool_failures, breakers.cooldown_seconds),
+            )
+            if breakers.enabled
+            else None
+        )
+        """The upstreams' and the agents' tools' circuit breakers (their `state()` for status and metrics)."""
+        self.compensation_breakers = (
+            Breakers(breakers.compensation_failures, breakers.compensation_cooldown_seconds)
+            if breakers.enabled
+            else None
+        )
+        self.leases = Leases() if leases.enabled else None
+        """The resource leases held now (`state()`)."""
 
     @property
     def pool(self) -> UpstreamPool:
@@ -147,6 +167,16 @@ class Gateway:
     async def refused(self, document: dict[str, object]) -> None:
         """A request refused at the edge (another principal's session): on record."""
         await self._record(CallRefused.model_validate(document))
+
+    def faults(self) -> dict[str, list[dict[str, object]]]:
+        """For status and metrics: the breakers that are not simply closed (upstreams, agents'
+        tools, compensation tools) with their failures and cool-down left, and the leases held.
+        For operators only: a breaker's last error and a lease's workflow are others' business."""
+        upstreams, tools = self.breakers or (None, None)
+        tables = {"upstream": upstreams, "tool": tools, "compensation": self.compensation_breakers}
+        breakers = [{"kind": kind, **asdict(view)} for kind, table in tables.items() if table for view in table.state()]
+        leases = [asdict(view) for view in self.leases.state()] if self.leases is not None else []
+        return {"breakers": breakers, "leases": leases}
 
     @property
     def limits(self) -> LimitsConfig:
@@ -226,7 +256,14 @@ class Gateway:
                 watch = ManifestWatch(self.config.resolve(self.config.paths.manifests), self._manifests_reloaded)
                 tg.start_soon(watch.run, self.config.policy.reload_interval_seconds)
                 approve = self._open_approvals(tg, ledger_stages[1] if ledger_stages else None)
-                self._operations = Workflows(self.saga, self._record, self._run_internal, self.approvals, self.masker)
+                self._operations = Workflows(
+                    self.saga,
+                    self._record,
+                    self._run_internal,
+                    self.approvals,
+                    self.masker,
+                    compensation_breakers=self.compensation_breakers,
+                )
                 stages = Stages(
                     lambda: self.pool.catalog,
                     lambda: self.manifests,
@@ -243,6 +280,8 @@ class Gateway:
                     observability=self.observability,
                     guard=self._guard(),
                     stop=self.stop_switch,
+                    breakers=self.breakers,
+                    leases=(self.leases, self.config.guards.leases) if self.leases is not None else None,
                 )
                 self._observe_parts()
                 self._planner = stages.planner()

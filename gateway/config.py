@@ -300,10 +300,41 @@ class RateGuardConfig(_Section):
     """Limits for some tools, by `server/tool` glob (first match), instead of `tool`."""
 
 
+class BreakersConfig(_Section):
+    """`[guards.breakers]`: circuit breakers (`gateway.guards.breakers`). An upstream whose calls
+    fail `failures` times in a row (transport errors, timeouts, protocol errors) is not called for
+    `cooldown_seconds`; then one probe call decides. A principal's calls of one tool that answer
+    an error `tool_failures` times in a row stop the same way (an agent hammering a failing tool).
+    A compensation that fails `compensation_failures` times in a row is escalated to a person
+    instead of being tried again, for `compensation_cooldown_seconds`."""
+
+    enabled: bool = True
+    failures: Annotated[int, Field(ge=1)] = 5
+    cooldown_seconds: Annotated[float, Field(gt=0)] = 30.0
+    tool_failures: Annotated[int, Field(ge=1)] = 10
+    compensation_failures: Annotated[int, Field(ge=1)] = 3
+    compensation_cooldown_seconds: Annotated[float, Field(gt=0)] = 300.0
+
+
+class LeasesConfig(_Section):
+    """`[guards.leases]`: resource leases (`gateway.guards.leases`). A mutating call of one
+    workflow on a blast-radius key another workflow's call is mutating waits up to `wait_seconds`
+    (`mode = "wait"`) or is refused at once (`"refuse"`); a manifest's `lease` overrides both."""
+
+    enabled: bool = True
+    mode: Literal["wait", "refuse"] = "wait"
+    wait_seconds: Annotated[float, Field(ge=0, le=50)] = 10.0
+    """Below clients' own call timeouts (60–120 s), like `approvals.wait_seconds`."""
+
+
 class GuardsConfig(_Section):
+    """`[guards]`: what stops a runaway agent early (`gateway.guards`)."""
+
     loops: LoopGuardConfig = LoopGuardConfig()
     budgets: BudgetGuardConfig = BudgetGuardConfig()
     rates: RateGuardConfig = RateGuardConfig()
+    breakers: BreakersConfig = BreakersConfig()
+    leases: LeasesConfig = LeasesConfig()
 
 
 class PathsConfig(_Section):

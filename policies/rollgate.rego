@@ -85,6 +85,29 @@ deny contains reason if {
 	reason := sprintf("the definition of tool %s changed since it was pinned (its description, schemas or annotations); its calls are held until an operator reviews and accepts the new definition (rollgate tools accept %s)", [input.tool.qualified, input.tool.qualified])
 }
 
+# -- guards: what the guard stages measured (input.signals) ------------------------------------
+#
+# An open circuit breaker fails fast, compensations included: the upstream or tool is failing
+# anyway, and it is not called at all until its cool-down is over (then one probe call decides).
+
+deny contains reason if {
+	breaker := input.signals.breaker
+	breaker.tripped == true
+	breaker.state == "open"
+	reason := sprintf("the circuit breaker of %s is open after %d consecutive failures: calls fail fast for %.1f s more, then one call probes it", [breaker_subject(breaker), breaker.failures, breaker.retry_after])
+}
+
+deny contains reason if {
+	breaker := input.signals.breaker
+	breaker.tripped == true
+	breaker.state != "open"
+	reason := sprintf("the circuit breaker of %s is half-open after %d consecutive failures: one probe call is testing it now", [breaker_subject(breaker), breaker.failures])
+}
+
+breaker_subject(breaker) := sprintf("upstream %s", [breaker.name]) if breaker.scope == "upstream"
+
+breaker_subject(breaker) := sprintf("your calls of tool %s (they answered errors)", [breaker.name]) if breaker.scope == "tool"
+
 principal_detail := concat("", [": ", input.principal.quarantine_reason]) if {
 	is_string(input.principal.quarantine_reason)
 } else := ""

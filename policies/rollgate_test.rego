@@ -194,16 +194,26 @@ test_a_compensation_of_a_tool_whose_definition_changed_still_runs if {
 	policy.decision.effect == "allow" with input as object.union(changed, {"compensation": true})
 }
 
-# A tool whose upstream changed its definition since it was pinned is held for an operator,
-# even a read; its compensations still run.
-changed_tool := object.union(with_manifest("read_only", "low"), {"tool": object.union(base.tool, {"manifest": {"reversibility": "read_only", "impact": "low"}, "definition_changed": true})})
+with_breaker(breaker) := object.union(with_manifest("read_only", "low"), {"signals": {"breaker": breaker}})
 
-test_a_changed_tool_definition_is_denied_until_accepted if {
-	d := policy.decision with input as changed_tool
+test_an_open_upstream_breaker_denies_and_names_it if {
+	d := policy.decision with input as with_breaker({"tripped": true, "scope": "upstream", "name": "demo", "state": "open", "failures": 5, "retry_after": 12.5})
 	d.effect == "deny"
-	contains(d.reasons[0], "rollgate tools accept demo/transfer")
+	contains(d.reasons[0], "upstream demo is open after 5 consecutive failures")
+	contains(d.reasons[0], "12.5 s")
 }
 
-test_a_compensation_of_a_changed_tool_still_runs if {
-	policy.decision.effect == "allow" with input as object.union(changed_tool, {"compensation": true})
+test_a_half_open_tool_breaker_denies_while_its_probe_runs if {
+	d := policy.decision with input as with_breaker({"tripped": true, "scope": "tool", "name": "demo/transfer", "state": "half_open", "failures": 10, "retry_after": 1})
+	d.effect == "deny"
+	contains(d.reasons[0], "tool demo/transfer")
+}
+
+test_an_open_breaker_denies_compensations_too if {
+	compensating := object.union(with_breaker({"tripped": true, "scope": "upstream", "name": "demo", "state": "open", "failures": 5, "retry_after": 3}), {"compensation": true})
+	policy.decision.effect == "deny" with input as compensating
+}
+
+test_a_closed_breaker_changes_nothing if {
+	policy.decision.effect == "allow" with input as with_breaker({"tripped": false, "scope": "upstream", "name": "demo", "state": "closed", "failures": 2})
 }

@@ -105,6 +105,15 @@ class ReconcileSpec(_Model):
         return value
 
 
+class LeaseSpec(_Model):
+    """How a call of this tool meets another workflow's call on one of its blast-radius keys
+    (`gateway.guards.leases`); unset fields take `[guards.leases]` from the configuration."""
+
+    mode: Literal["wait", "refuse"] | None = None
+    """wait: up to `wait_seconds` for the other call to finish; refuse: at once."""
+    wait_seconds: Annotated[float, Field(ge=0, le=50)] | None = None
+
+
 class ToolManifest(_Model):
     """One tool (or a glob of tools) of one upstream server (or a glob of servers)."""
 
@@ -123,6 +132,8 @@ class ToolManifest(_Model):
     labels: dict[str, str] = {}
     atomic: bool = False
     """A failure of this tool rolls its whole workflow back (the workflow is atomic around it)."""
+    lease: LeaseSpec | None = None
+    """How a mutating call waits for the blast-radius keys another workflow's call holds."""
 
     @field_validator("blast_radius")
     @classmethod

@@ -1,16 +1,19 @@
 """The call pipeline: stages composed in one ordered list, read top to bottom.
 
     (observe →) meta-tools → as task → record outcome → stop → confine → resolve → validate → guard
-    → decide → snapshot → approve → record intent → track → forward
+    → breaker → lease signal → decide → snapshot → approve → lease → record intent → track
+    → breaker watch → forward
 
 The gateway's own `rollgate_*` tools are answered by the head stage (`metatools.py`) and go no
 further; every other call runs the rest.
 
 While an operator has stopped everyone or the caller (the kill switch, `stop.py`), a new call is
 refused before anything else. Every call is confined to its principal's own workflows first
-(`confine.py`). An approved call
-runs later through the same pipeline with its approval (`call.approval`): policy decides again
-with the approval in its input, and the stages that do not apply step aside (the approval stage
+(`confine.py`). The guard stages (`guard.py`: loops, budgets, rates; `breaker.py`; `lease.py`)
+measure the call into `input.signals` before policy decides; the lease is taken after approval,
+and `BreakerWatch` counts only what reached the upstream. An approved call runs later through
+the same pipeline with its approval (`call.approval`): policy decides again with the approval in
+its input, and the stages that do not apply step aside (the approval stage
 sees no `require_approval`, the task stage no task request, the meta-tools stage no meta-tool).
 The gateway's own calls (compensations, verification reads) carry the compensation marker in
 their context and enter it the same way.
@@ -18,7 +21,8 @@ The observing stage (`observe.py`: the call's span, metrics and log line) heads 
 `observability.enabled`, and the pipeline then times (and traces) every other stage.
 A stage that a configuration turns off is simply absent from the list (the ledger stages when
 `ledger.enabled = false`, the approval and task stages when `approvals.enabled = false`, the
-guard stage when every `guards.*` is off).
+guard stage when every `guards.*` is off, the breaker stages when `guards.breakers.enabled = false`,
+the lease stages when `guards.leases.enabled = false`).
 """
 
 from __future__ import annotations
@@ -26,18 +30,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from gateway.config import LeasesConfig
+from gateway.guards.breakers import Breakers
+from gateway.guards.leases import Leases
 from gateway.guards.stop import StopSwitch
 from gateway.ledger.ledger import Ledger
 from gateway.ledger.privacy import Masker
 from gateway.manifests import ManifestRegistry
 from gateway.pipeline.approve import Approve
 from gateway.pipeline.as_task import AnswerAsTask
+from gateway.pipeline.breaker import Breaker
 from gateway.pipeline.call import Call, InputRound, LinkSource, Result, Stage, TaskSupport
 from gateway.pipeline.chain import Pipeline
 from gateway.pipeline.confine import Confine
 from gateway.pipeline.decide import Decide
 from gateway.pipeline.forward import Forward
 from gateway.pipeline.guard import Guard
+from gateway.pipeline.lease import Lease, LeaseSignal
 from gateway.pipeline.plan import Planner
 from gateway.pipeline.record import OpenCalls, RecordIntent, RecordOutcome
 from gateway.pipeline.resolve import Resolve, Unlisted
@@ -88,7 +97,11 @@ class Stages:
         observability: Observability | None = None,
         guard: Guard | None = None,
         stop: StopSwitch | None = None,
+        breakers: tuple[Breakers, Breakers] | None = None,
+        leases: tuple[Leases, LeasesConfig] | None = None,
     ) -> None:
+        """`breakers`: the upstreams' and the agents' tools' circuit breakers; `leases`: the
+        resource lease table and its defaults (each absent: its stages are)."""
         masker = masker or (ledger[1] if ledger else None)
         self.stop = Stop(stop) if stop is not None else None
         self.observability = observability
@@ -110,6 +123,9 @@ class Stages:
         self.as_task = AnswerAsTask(approve.store) if approve is not None else None
         self.snapshot = Snapshot(*ledger) if ledger else Snapshot()
         self.track = Track(saga, catalog, react, masker) if saga is not None else None
+        self.breaker = Breaker(*breakers) if breakers is not None else None
+        self.lease_signal = LeaseSignal(*leases) if leases is not None else None
+        self.lease = Lease(leases[0], self.snapshot.take) if leases is not None else None
 
     def pipeline(self, meta_tools: Stage | None = None) -> Pipeline:
         """Every downstream `tools/call`; `meta_tools` (`metatools.MetaTools`) heads it."""
@@ -123,11 +139,15 @@ class Stages:
             self.resolve,
             self.validate,
             self.guard,
+            self.breaker,
+            self.lease_signal,
             self.decide,
             self.snapshot,
             self.approve,
+            self.lease,
             self.record_intent,
             self.track,
+            self.breaker.watch if self.breaker is not None else None,
             self.forward,
         ]
         return Pipeline([stage for stage in stages if stage is not None], self.observability)

@@ -17,7 +17,7 @@ from gateway.clock import SYSTEM, Clock
 from gateway.manifests import Reversibility
 from gateway.pipeline.call import Call, Grant, Proceed, Result
 from gateway.pipeline.per_tool import PerTool
-from gateway.pipeline.verdict import typed_output, verdict
+from gateway.pipeline.verdict import decision_in, typed_output, verdict
 from gateway.policy import Decision, Effect, Evaluation, PolicyService, build_input
 from gateway.policy.document import ApprovalDoc, SignalsDoc
 from gateway.workflows import WorkflowBook
@@ -63,7 +63,9 @@ class Decide:
             return refusal(decision, call.definition, _retry_after(call))
         # require_approval proceeds to the approval stage; Forward refuses anything not allowed.
         result = await proceed(call)
-        if decision.effect is Effect.ALLOW:  # a held call counts once, when it runs
+        # A held call counts once, when it runs; a call a later stage refused (no before-image, a
+        # lease another workflow holds) did not run and counts not at all.
+        if decision.effect is Effect.ALLOW and decision_in(result) is None:
             assert call.manifest is not None
             mutation = call.manifest.manifest.reversibility is not Reversibility.READ_ONLY
             self._workflows.record(call.context.workflow_id, mutation=mutation, principal=call.context.principal.id)

@@ -52,9 +52,16 @@ class Snapshot:
         )
 
     async def __call__(self, call: Call, proceed: Proceed) -> Result:
+        refused = await self.take(call)
+        return refused if refused is not None else await proceed(call)
+
+    async def take(self, call: Call) -> Result | None:
+        """Read the call's before-image into `call.snapshot` (ledgered); the refusal when one is
+        required and cannot be taken. Also run again by the lease stage for a call that waited for
+        another workflow's call on its resources: the image read before may be stale."""
         spec = call.manifest.manifest.snapshot if call.manifest is not None else None
         if spec is None or call.tool is None or call.context.compensation:
-            return await proceed(call)
+            return None
         arguments: Any = None
         try:
             arguments = render(spec.args, {"args": dict(call.context.arguments)})
@@ -77,4 +84,4 @@ class Snapshot:
                     call.definition,
                 )
             logger.warning("snapshot for %s not taken: %s", call.tool.qualified, exc.message)
-        return await proceed(call)
+        return None

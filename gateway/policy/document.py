@@ -142,6 +142,38 @@ class RateSignal(_Doc):
     reason: str | None = None
 
 
+class BreakerSignal(_Doc):
+    """The circuit breakers of this call's upstream and tool (`gateway.guards.breakers`)."""
+
+    tripped: bool = False
+    """A breaker is open (or half-open with its probe in flight): the call would not be let through."""
+    scope: Literal["upstream", "tool"] | None = None
+    """Which breaker refuses: the upstream's (transport failures) or this agent's tool's (error results)."""
+    name: str | None = None
+    """The upstream's name, or the tool's qualified name."""
+    state: Literal["closed", "open", "half_open"] = "closed"
+    failures: int = 0
+    """Consecutive failures counted by that breaker."""
+    retry_after: float | None = None
+    """Seconds left of the cool-down."""
+
+
+class LeaseSignal(_Doc):
+    """The resource leases this mutating call needs (`gateway.guards.leases`), as they stand when
+    policy decides: the leases are taken after approval, just before the intent is recorded."""
+
+    keys: list[str] = []
+    """The blast-radius keys rendered from the call's arguments (`account:42`)."""
+    held_by_other: bool = False
+    """Another workflow's call holds a lease on one of the keys now (it is not said whose)."""
+    key: str | None = None
+    """The first key another workflow holds."""
+    mode: Literal["wait", "refuse"] = "wait"
+    wait_seconds: float = 0.0
+    """How long the call will wait for the lease (mode `wait`). The lease stage refuses the call
+    itself when it cannot take the lease; a policy may refuse or hold a call whose key is busy."""
+
+
 class SignalsDoc(_Doc):
     """What the guard stages measured for this call (`gateway.guards`), each guard one field.
 
@@ -153,6 +185,10 @@ class SignalsDoc(_Doc):
     loop: LoopSignal | None = None
     budget: BudgetSignal | None = None
     rate: RateSignal | None = None
+    breaker: BreakerSignal | None = None
+    """Absent while the call's breakers are closed with no failures counted."""
+    lease: LeaseSignal | None = None
+    """Absent for a call that needs no lease (a read, no blast-radius key known before it runs)."""
 
     def retry_after(self) -> float | None:
         """The longest `retry_after` of the tripped guards, if every tripped guard gives one (a

@@ -8,6 +8,14 @@ before-image again (volatile fields aside); otherwise the manifest's verify read
 A mismatch counts as a failure. What cannot be compensated, or keeps failing, is escalated to the
 approval queue as a manual-remediation item, and the workflow is quarantined.
 
+A compensation tool that keeps failing trips its own circuit breaker (`gateway.guards.breakers`,
+one per compensation tool, across workflows): once it has failed `[guards.breakers]
+compensation_failures` times in a row (unavailable, an error answer, a verification that does not
+show the state restored), the retries stop and every rollback that needs it escalates its step at
+once, without sending it, for the cool-down; then one rollback's compensation probes it again. A
+refusal by the gateway itself (policy, an open upstream breaker, a lease) is not the tool failing:
+it is escalated, and it counts as not sent.
+
 A step whose outcome the gateway never saw (`unknown`) is settled first: the manifest's reconcile
 read (or else its snapshot read, against the before-image) tells whether it took effect. If it
 did not, there is nothing to undo (`not_applied`); if it did, the read stands in for the call's
@@ -25,6 +33,7 @@ import stamina
 from pydantic import BaseModel
 
 from gateway.errors import CallError, CompensationFailed, OutcomeUnknownError, TemplateError, Undecided, UpstreamError
+from gateway.guards.breakers import Admission, Breakers
 from gateway.ledger.events import (
     Compensated,
     Quarantine,
@@ -47,6 +56,9 @@ Every call a rollback makes (compensations, and the reads that settle or verify 
 it: policy sees `compensation: true`, so a quarantined workflow can still be undone."""
 Escalate = Callable[[Step, str], Awaitable[str | None]]
 """(step, why) → the id of the manual-remediation ticket."""
+REFUSAL_META = "rollgate/decision"
+"""Where the gateway's answer to a call it did not run carries its decision
+(`gateway.pipeline.verdict.DECISION_META`; the saga sits below the pipeline)."""
 
 
 class RollbackReport(BaseModel):
@@ -72,8 +84,11 @@ class Rollbacks:
         attempts: int = 3,
         backoff: float = 0.2,
         unseal: Callable[[Any], Any] = lambda value: value,
+        breakers: Breakers | None = None,
     ) -> None:
+        """`breakers`: one circuit breaker per compensation tool (None: compensations have none)."""
         self._saga = saga
+        self._breakers = breakers
         self._unseal = unseal
         self._run = run_call
         self._escalate = escalate
@@ -227,11 +242,38 @@ class Rollbacks:
                     f"{comp.tool} was sent before and the state is not restored (expected "
                     f"{self._expected(step)}, found {await self._seen(step)}): not sent again without a person"
                 )
+        admission = self._admit(comp.tool)
+        try:
+            await self._send(step, comp)
+        finally:
+            if self._breakers is not None and admission is not None:
+                self._breakers.release(admission)
+        if self._breakers is not None:
+            self._breakers.succeeded(comp.tool)
+
+    def _admit(self, tool: str) -> Admission | None:
+        """The compensation tool's breaker lets this compensation be sent, or it is escalated."""
+        if self._breakers is None:
+            return None
+        admission = self._breakers.admit(tool)
+        if not admission.allowed:
+            wait = f"; it is tried again in {admission.retry_after:.0f} s" if admission.retry_after else ""
+            raise CompensationFailed(
+                f"{tool} failed {admission.failures} times in a row, so its circuit breaker is "
+                f"{admission.state.value.replace('_', '-')}{wait}: not sent, escalated to a person instead"
+            )
+        return admission
+
+    async def _send(self, step: Step, comp: Compensation) -> None:
         step = step.model_copy(update={"status": StepStatus.COMPENSATING})
         self._saga.update_step(step)
         try:
             async for attempt in stamina.retry_context(
-                on=_not_sent, attempts=self._attempts, timeout=None, wait_initial=self._backoff, wait_jitter=0
+                on=self._retryable(comp.tool),
+                attempts=self._attempts,
+                timeout=None,
+                wait_initial=self._backoff,
+                wait_jitter=0,
             ):
                 with attempt:  # saved as sent before it is sent; taken back if it provably was not
                     step = step.model_copy(update={"attempts": step.attempts + 1, "compensation_sent": True})
@@ -242,23 +284,42 @@ class Rollbacks:
                         if _not_sent(exc):
                             step = step.model_copy(update={"compensation_sent": False})
                             self._saga.update_step(step)
+                            self._failed(comp.tool, getattr(exc, "message", str(exc)))
                         raise
         except OutcomeUnknownError as exc:
             logger.warning("compensation of step %d got no answer (%s): reading the state", step.seq, exc.message)
-        except (CallError, TemplateError) as exc:
+        except (CallError, TemplateError) as exc:  # (unavailable: counted per attempt above)
             raise CompensationFailed(exc.message if isinstance(exc, CallError) else str(exc)) from None
         else:
             if result.get("isError"):
+                if _refused(result):  # the gateway answered, not the tool: nothing was sent
+                    self._saga.update_step(step.model_copy(update={"compensation_sent": False}))
+                    raise CompensationFailed(f"{comp.tool} was refused by the gateway: {result_data(result)}")
+                self._failed(comp.tool, "it answered an error")
                 raise CompensationFailed(f"{comp.tool} answered an error: {result_data(result)}")
         if not await self._verified_safely(step):
             await anyio.sleep(self._backoff)  # the upstream may apply it a moment later: one more read
             if not await self._verified_safely(step):
+                self._failed(comp.tool, "the verification read does not show the state restored")
                 raise CompensationFailed(
                     f"{comp.tool} ran once, but the verification read does not show the state restored "
                     f"(expected {self._expected(step)}, found {await self._seen(step)}); not run again"
                 )
         self._compensated(step)
         await self._record_compensation(step, comp.tool)
+
+    def _failed(self, tool: str, why: str) -> None:
+        if self._breakers is not None:
+            self._breakers.failed(tool, why)
+
+    def _retryable(self, tool: str) -> Callable[[Exception], bool]:
+        """Retry what cannot have been sent, until the tool's breaker opens."""
+        breakers = self._breakers
+
+        def retryable(exc: Exception) -> bool:
+            return _not_sent(exc) and (breakers is None or not breakers.is_open(tool))
+
+        return retryable
 
     def _compensated(self, step: Step) -> None:
         self._saga.update_step(step.model_copy(update={"status": StepStatus.COMPENSATED}))
@@ -316,6 +377,12 @@ class Rollbacks:
             except TemplateError:
                 return False
         return False  # an authored compensation is never trusted without a check
+
+
+def _refused(result: dict[str, Any]) -> bool:
+    """Whether an error answer is the gateway's own refusal (it carries its decision)."""
+    meta = result.get("_meta")
+    return isinstance(meta, dict) and REFUSAL_META in meta
 
 
 def _not_sent(exc: Exception) -> bool:

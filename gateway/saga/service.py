@@ -12,6 +12,7 @@ from typing import Any
 from gateway.approvals.queue import ApprovalQueue
 from gateway.clock import SYSTEM, Clock
 from gateway.errors import UnknownPrincipalError
+from gateway.guards.breakers import Breakers
 from gateway.ids import new_id
 from gateway.ledger.events import Quarantine, QuarantineReleased, Record, WorkflowCheckpoint
 from gateway.ledger.privacy import Masker, shown
@@ -34,16 +35,23 @@ class Workflows:
         approvals: ApprovalQueue | None = None,
         masker: Masker | None = None,
         clock: Clock = SYSTEM,
+        *,
+        compensation_breakers: Breakers | None = None,
     ) -> None:
         """`run_call` runs the compensations and verification reads of a rollback through the
         gateway's pipeline (without it, nothing can be rolled back); `approvals` takes the steps a
-        rollback escalates to a person."""
+        rollback escalates to a person; `compensation_breakers` stop a compensation tool that keeps
+        failing (`gateway.saga.rollback`)."""
         self.saga = saga
         self.clock = clock
         self._record = record
         self._approvals = approvals
         self.rollbacks = (
-            None if run_call is None else Rollbacks(saga, run_call, self._escalate, record, unseal=_unsealer(masker))
+            None
+            if run_call is None
+            else Rollbacks(
+                saga, run_call, self._escalate, record, unseal=_unsealer(masker), breakers=compensation_breakers
+            )
         )
 
     def begin(self, principal: Principal, name: str | None, atomic: bool) -> str:

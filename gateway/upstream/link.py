@@ -194,6 +194,10 @@ class UpstreamLink:
                 self._ready.set()
                 on_ready()
                 if self.restarts and self._on_list_changed is not None:
+                    if not self._lists:  # a session's link has no listing until it fetches one: an
+                        # empty one would take its upstream out of the catalogue of every client
+                        with anyio.fail_after(self.config.connect_timeout_seconds):
+                            self.listing = await fetch_listing(session)
                     self._on_list_changed(self, "notifications/tools/list_changed")
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(_set_when, self._stop, dispatcher.ended)

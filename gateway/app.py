@@ -75,6 +75,7 @@ from gateway.workflows import PrincipalFacts, WorkflowBook
 
 if TYPE_CHECKING:
     from gateway.observability import Observability
+    from gateway.observability.metrics import BreakerState
 
 logger = logging.getLogger(__name__)
 
@@ -224,7 +225,19 @@ class Gateway:
             quarantined=quarantined,
             recent_refusals=refusals,
             ledger=ledger,
+            guards=self._guard_states(),
         )
+
+    def _guard_states(self) -> dict[str, Any]:
+        """Each guard's `state()`, by name, for the status report (JSON-ready)."""
+        states: dict[str, Any] = {
+            "stop": self.stop_switch.state().model_dump(mode="json"),
+            "pins": self.pins.state().model_dump(mode="json"),
+            **self.faults(),
+        }
+        if self.guards is not None:
+            states.update(self.guards.state())
+        return states
 
     @asynccontextmanager
     async def running(self, *, background: bool = False) -> AsyncIterator[Gateway]:
@@ -320,6 +333,16 @@ class Gateway:
         if self.approvals is not None:
             store = self.approvals.store
             metrics.read_queue_depth(lambda: len(store.list(State.PENDING, limit=100_000)))
+        metrics.read_breakers(self._breaker_states)
+
+    def _breaker_states(self) -> list[BreakerState]:
+        """Every breaker that is not simply closed, as `/metrics` shows it (`rollgate_breaker_open`)."""
+        from gateway.observability.metrics import BreakerState
+
+        return [
+            BreakerState(str(view["kind"]), str(view["key"]), str(view["state"]))  # type: ignore[arg-type]
+            for view in self.faults()["breakers"]
+        ]
 
     def _guard(self) -> Guard | None:
         """The usage guards of `[guards]` (none when all are off); budgets read the policy data."""

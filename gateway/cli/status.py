@@ -53,11 +53,8 @@ def show(report: dict[str, Any]) -> None:
         since = f", oldest held since {queue['oldest_pending_since']}" if queue["oldest_pending_since"] else ""
         print(f"{queue['pending']} pending{since}")
     _section("guards")
-    guards = report.get("guards") or {}
-    if not guards:
-        print("no guard has anything to report")
-    for name, state in guards.items():
-        print(f"{name}: {_compact(state)}")
+    for line in guard_lines(report.get("guards") or {}):
+        print(line)
     _section("quarantined")
     table(
         ("KIND", "ID", "OWNER", "REASON"),
@@ -82,6 +79,38 @@ def show(report: dict[str, Any]) -> None:
             f"{r['tool'] or '-':<24} {'; '.join(r['reasons'])}"
         ),
     )
+
+
+def guard_lines(guards: dict[str, Any]) -> list[str]:
+    """The guards' state as sentences: the kill switch, held tools, open breakers, leases, recent trips."""
+    lines: list[str] = []
+    stop = guards.get("stop") or {}
+    if stop.get("all"):
+        every = stop["all"]
+        lines.append(f"KILL SWITCH: every call stopped by {every['by']} since {every['since']}: {every['reason']}")
+    for one in stop.get("principals", []):
+        lines.append(f"stopped: agent {one['principal']} by {one['by']} since {one['since']}: {one['reason']}")
+    if not stop.get("all") and not stop.get("principals"):
+        lines.append("kill switch: off")
+    pins = guards.get("pins") or {}
+    held = pins.get("held", [])
+    lines.append(f"tool definitions: {pins.get('pinned', 0)} pinned, {len(held)} held for review")
+    lines += [f"  held: {tool['tool']} ({', '.join(tool['changes'])} changed)" for tool in held]
+    for breaker in guards.get("breakers", []):
+        wait = f", {breaker['retry_after']:.3g} s left" if breaker.get("retry_after") else ""
+        lines.append(
+            f"breaker {breaker['kind']} {breaker['key']}: {breaker['state']} after {breaker['failures']} failures{wait}"
+        )
+    leases = guards.get("leases", [])
+    if leases:
+        lines.append(f"leases held: {', '.join(lease['key'] for lease in leases)}")
+    for name in ("loops", "budgets", "rates"):
+        trips = (guards.get(name) or {}).get("recent_trips", [])
+        if trips:
+            lines.append(f"{name}: {len(trips)} recent trips, newest {_compact(trips[0])}")
+    for problem in (guards.get("budgets") or {}).get("problems", []):
+        lines.append(f"budgets: {problem}")
+    return lines
 
 
 def _section(title: str) -> None:

@@ -84,6 +84,8 @@ class Call:
     """Set on a call the gateway runs because people approved it."""
     redaction: Redaction | None = None
     """This call's privacy rules (from its decision's masks) and the secrets seen so far."""
+    refused_by: str | None = None
+    """The guard that refused this call itself, not through policy (`stop`, `lease`)."""
     signals: dict[str, Any] = field(default_factory=dict)
     """What the guard stages measured, by `SignalsDoc` field: the policy reads them as `input.signals`."""
     watch: CallWatch | None = None

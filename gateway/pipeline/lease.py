@@ -111,6 +111,7 @@ def lease_keys(call: Call) -> list[str]:
 
 def _refusal(call: Call, taken: Taken) -> Result:
     assert call.decision is not None
+    call.refused_by = "lease"
     waited = f" after waiting {taken.waited_seconds:.3g} s" if taken.waited_seconds else ""
     reason = f"another workflow holds a lease on {taken.conflict}: it is changing it now"
     text = (

@@ -79,6 +79,8 @@ class Observe:
             tool = _tool_label(call, outcome)
             decision = call.decision.effect.value if call.decision is not None else "none"
             self._metrics.call(tool, decision, outcome, seconds)
+            for guard in tripped(call):
+                self._metrics.guard_tripped(guard)
             if watch.span is not None:
                 _end_call_span(watch, call, decision, outcome, error)
             if token is not None:
@@ -116,6 +118,17 @@ class Observe:
             if redaction.found:
                 fields = redaction.data(fields)
         return fields
+
+
+def tripped(call: Call) -> list[str]:
+    """The guards that tripped on this call: the signals that say so (loop, budget, rate,
+    breaker), a guard that refused the call itself (stop, lease), a held tool definition."""
+    names = [name for name, signal in call.signals.items() if getattr(signal, "tripped", False)]
+    if call.refused_by is not None:
+        names.append(call.refused_by)
+    if call.definition_changed and call.decision is not None and call.decision.effect is not Effect.ALLOW:
+        names.append("pinning")
+    return names
 
 
 def _call_attributes(call: Call) -> dict[str, Any]:

@@ -34,6 +34,7 @@ class Stop:
         if stop is None:
             return await proceed(call)
         text = stop.refusal()
+        call.refused_by = "stop"
         # A decision of its own, so that the ledger's refusal and an approved call's failure at
         # execution (`Gateway._execute_approved`) give the stop as the reason.
         call.decision = Decision(effect=Effect.DENY, reasons=[text], decision_id=new_id("dec"))

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import APPROVER_TOKEN, OTHER_TOKEN, PYTHON, ROOT, TOKEN, probe_upstream
-from tests.e2e.helpers import http_client
+from tests.e2e.helpers import http_client, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -92,3 +92,45 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
         env={**os.environ, **(env or {})},
         timeout=60,
     )
+
+
+async def test_tripped_guards_show_in_the_status_and_in_metrics(start_gateway: Any, tmp_path: Any) -> None:
+    """A rate limit and the kill switch, as an operator sees them: `rollgate status` and `/metrics`."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    limits = "[guards.rates.principal]\nrate = 0.2\nburst = 1\n[observability]\nmetrics_public = true\n"
+    gateway = start_gateway(probe_upstream("probe"), policies=POLICIES, manifests=KV_MANIFESTS, extra=limits)
+    read = {"path": str(tmp_path / "kv.json"), "key": "a"}
+    operator = {"Authorization": f"Bearer {APPROVER_TOKEN}"}
+    async with http_client(gateway.url, TOKEN) as client:
+        assert not (await client.call_tool("probe__kv_get", read)).is_error
+        limited = await client.call_tool("probe__kv_get", read)
+        assert limited.is_error and "rate limit" in text_of(limited)
+    stopped = httpx.post(f"{gateway.base}/api/stop", json={"agent": "agent-two", "reason": "drill"}, headers=operator)
+    assert stopped.status_code == 200, stopped.text
+    async with http_client(gateway.url, OTHER_TOKEN) as other:
+        refused = await other.call_tool("probe__kv_get", read)
+        assert refused.is_error and "drill" in text_of(refused)
+
+    guards = _status(gateway.base, APPROVER_TOKEN).json()["guards"]
+    assert [(s["principal"], s["by"], s["reason"]) for s in guards["stop"]["principals"]] == [
+        ("agent-two", "alice", "drill")
+    ]
+    assert guards["stop"]["all"] is None
+    assert [(t["principal"], t["bucket"]) for t in guards["rates"]["recent_trips"]] == [("agent-one", "principal")]
+    assert guards["breakers"] == [] and guards["leases"] == [] and "loops" in guards and "budgets" in guards
+    config = next(gateway.log.parent.glob(f"rollgate-{gateway.base.rsplit(':', 1)[1]}.toml"))
+    lines = _cli("--config", str(config), "status", "--token", APPROVER_TOKEN).stdout.splitlines()
+    assert any(line.startswith("stopped: agent agent-two by alice") and "drill" in line for line in lines)
+    assert any(line.startswith("rates: 1 recent trips") for line in lines)
+
+    scraped = httpx.get(f"{gateway.base}/metrics", timeout=30)
+    assert scraped.status_code == 200
+    trips = {
+        sample.labels["guard"]: sample.value
+        for family in text_string_to_metric_families(scraped.text)
+        if family.name == "rollgate_guard_trips"
+        for sample in family.samples
+        if sample.name == "rollgate_guard_trips_total"
+    }
+    assert trips == {"rate": 1.0, "stop": 1.0}

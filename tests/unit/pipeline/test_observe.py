@@ -187,3 +187,18 @@ async def test_a_call_sampled_out_opens_no_stage_spans_and_exports_nothing() -> 
     await pipeline.call(call)
     assert call.watch is not None and call.watch.span is None and call.watch.context is not None
     assert exporter.get_finished_spans() == ()
+
+
+def test_the_guards_that_tripped_are_read_from_signals_refusals_and_held_definitions() -> None:
+    from gateway.pipeline.observe import tripped
+    from gateway.policy.document import BreakerSignal, RateSignal
+
+    call = a_call()
+    assert tripped(call) == []
+    call.signals = {"rate": RateSignal(tripped=True, retry_after=1.0), "breaker": BreakerSignal(tripped=False)}
+    call.refused_by = "lease"
+    call.definition_changed = True
+    call.decision = Decision(effect=Effect.DENY, reasons=["held"])
+    assert tripped(call) == ["rate", "lease", "pinning"]
+    call.decision = Decision(effect=Effect.ALLOW)  # a policy that lets a changed tool run: no trip
+    assert tripped(call) == ["rate", "lease"]

@@ -107,7 +107,7 @@ async def start_rollgate(
     config = workdir / "rollgate.toml"
     token_sha256 = hashlib.sha256(token.encode()).hexdigest()
     config.write_text(rollgate_config(port, token_sha256, workdir / "state") + "\n" + extra)
-    env = {"ROLLGATE_LOG_LEVEL": LOG_LEVEL}
+    env = {"ROLLGATE_LOG_LEVEL": LOG_LEVEL, **GUARDS_NEVER_TRIP}
     if tree is not None:
         if not (tree / "gateway" / "__init__.py").is_file():
             raise ColumnUnavailable(f"{tree} holds no gateway/ package")
@@ -152,6 +152,24 @@ def baseline_starter(tree: Path) -> Starter:
         return await start_rollgate(stack, workdir, "baseline", tree.resolve())
 
     return start
+
+
+GUARDS_NEVER_TRIP = {
+    f"ROLLGATE_GUARDS__{key}": "1000000000"
+    for key in (
+        "LOOPS__SAME_CALL",
+        "LOOPS__SAME_TOOL",
+        "LOOPS__READ_SAME_CALL",
+        "RATES__PRINCIPAL__RATE",
+        "RATES__PRINCIPAL__BURST",
+        "RATES__TOOL__RATE",
+        "RATES__TOOL__BURST",
+    )
+}
+"""A bench sends one call with the same arguments hundreds of times a second: a loop and a rate
+limit by design. These limits keep every guard measuring (the cost a bench is after) and none
+refusing. As environment variables, so a baseline from before the guards starts too (it has no
+`guards` setting to read them into)."""
 
 
 def rollgate_config(port: int, token_sha256: str, state_dir: Path) -> str:

@@ -30,6 +30,7 @@ from typing import Any, Literal, Protocol
 from gateway.errors import TemplateError
 from gateway.manifests import render
 from gateway.manifests.templates import lookup
+from gateway.policy.document import BudgetFigure, BudgetSignal
 
 logger = logging.getLogger(__name__)
 
@@ -128,27 +129,6 @@ def _limit(value: Any, where: str, problems: list[str]) -> float | None:
     return float(value)
 
 
-@dataclass(frozen=True, slots=True)
-class BudgetFigure:
-    budget: str
-    """calls, mutations, resources, or the name of a sum (amount_cents)."""
-    scope: Scope
-    key: str
-    spent: float
-    amount: float
-    """What this call would add."""
-    limit: float
-    exceeded: bool
-    message: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BudgetMeasure:
-    tripped: bool
-    figures: tuple[BudgetFigure, ...] = ()
-    reason: str | None = None
-
-
 @dataclass(slots=True)
 class _Tally:
     resources: set[str] = field(default_factory=set)
@@ -191,7 +171,7 @@ class BudgetMark:
     arguments: Mapping[str, Any]
 
 
-_UNMEASURED = BudgetMeasure(False)
+_UNMEASURED = BudgetSignal.model_construct(tripped=False, figures=[], reason=None)
 _NO_MARK = BudgetMark((), False, (), {})
 
 NEAR = 0.5
@@ -232,7 +212,7 @@ class BudgetGuard:
         *,
         read_only: bool,
         blast_radius: Sequence[str] = (),
-    ) -> tuple[BudgetMeasure, BudgetMark]:
+    ) -> tuple[BudgetSignal, BudgetMark]:
         """This call's figures against every budget that applies, and its reservation. The figures
         given are those of the budgets this call brings to `NEAR` of their limit or past it."""
         limits = self.limits
@@ -262,8 +242,10 @@ class BudgetGuard:
         exceeded = [f for f in figures if f.exceeded]
         self._trips.extend(exceeded)
         reasons = [*limits.problems, *(f.message or "" for f in exceeded)]
-        shown = tuple(f for f in figures if f.exceeded or f.spent + f.amount >= NEAR * f.limit)
-        return BudgetMeasure(bool(reasons), shown, "; ".join(reasons) or None), mark
+        shown = [f for f in figures if f.exceeded or f.spent + f.amount >= NEAR * f.limit]
+        return BudgetSignal.model_construct(
+            tripped=bool(reasons), figures=shown, reason="; ".join(reasons) or None
+        ), mark
 
     def _figures(self, limits: BudgetLimits, share: _Share, read_only: bool) -> list[BudgetFigure]:
         scope, key = share.scope, share.key
@@ -377,8 +359,15 @@ class BudgetGuard:
 
 def _figure(budget: str, share: _Share, spent: float, amount: float, limit: float, message: str) -> BudgetFigure:
     exceeded = spent + amount > limit
-    return BudgetFigure(
-        budget, share.scope, share.key, float(spent), float(amount), limit, exceeded, message if exceeded else None
+    return BudgetFigure.model_construct(
+        budget=budget,
+        scope=share.scope,
+        key=share.key,
+        spent=float(spent),
+        amount=float(amount),
+        limit=limit,
+        exceeded=exceeded,
+        message=message if exceeded else None,
     )
 
 

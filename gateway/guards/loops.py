@@ -24,12 +24,13 @@ import hashlib
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import rfc8785
 
 from gateway.ledger.entry import canonical_json, jsonable
+from gateway.policy.document import LoopSignal
 
 Ticker = Callable[[], float]
 """Monotonic seconds (`time.monotonic`); tests pass a fake one."""
@@ -50,22 +51,6 @@ class LoopLimits:
     quarantine: bool = True
     """A tripped loop of mutations asks (through the default policy) for its workflow to be
     quarantined; a loop of reads, which changes nothing, is only refused until its window frees."""
-
-
-@dataclass(frozen=True, slots=True)
-class LoopMeasure:
-    """What the loop guard saw for one call: counts of the calls that ran in the window before it."""
-
-    tripped: bool
-    same_call: int
-    same_tool: int
-    same_call_limit: int
-    same_tool_limit: int
-    window_seconds: float
-    kind: LoopKind | None = None
-    quarantine: bool = False
-    retry_after: float | None = None
-    reason: str | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -139,7 +124,7 @@ class LoopGuard:
 
     def measure(
         self, workflow: str, tool: str, arguments: Mapping[str, Any], *, read_only: bool, keyed: bool = False
-    ) -> tuple[LoopMeasure, LoopMark]:
+    ) -> tuple[LoopSignal, LoopMark]:
         """Count this call against the window and reserve its place (`settle` keeps or drops it).
 
         A `keyed` call carries an idempotency key: the gateway runs it once and answers its repeats
@@ -162,7 +147,7 @@ class LoopGuard:
         elif tool_limit and same_tool >= tool_limit:
             kind = "same_tool"
         window.add(entry)
-        measure = LoopMeasure(
+        measure = LoopSignal.model_construct(
             tripped=kind is not None,
             same_call=same_call,
             same_tool=same_tool,
@@ -177,7 +162,7 @@ class LoopGuard:
 
     def _tripped(
         self,
-        measure: LoopMeasure,
+        measure: LoopSignal,
         window: _Window,
         entry: _Entry,
         workflow: str,
@@ -185,7 +170,7 @@ class LoopGuard:
         now: float,
         *,
         quarantine: bool,
-    ) -> LoopMeasure:
+    ) -> LoopSignal:
         limits = self.limits
         if measure.kind == "same_call":
             count, limit = measure.same_call, measure.same_call_limit
@@ -204,7 +189,7 @@ class LoopGuard:
         )
         quarantine = quarantine and limits.quarantine
         retry_after = None if quarantine else max(frees_at - now, 0.0)
-        return replace(measure, quarantine=quarantine, retry_after=retry_after, reason=reason)
+        return measure.model_copy(update={"quarantine": quarantine, "retry_after": retry_after, "reason": reason})
 
     def settle(self, mark: LoopMark, ran: bool) -> None:
         """Keep the call in its window if it ran; drop its reservation if it did not."""

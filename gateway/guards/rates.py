@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from gateway.policy.document import RateSignal
+
 Ticker = Callable[[], float]
 BucketKind = Literal["principal", "tool"]
 
@@ -59,23 +61,12 @@ class _Bucket:
 
 
 @dataclass(frozen=True, slots=True)
-class RateMeasure:
-    tripped: bool
-    bucket: BucketKind | None = None
-    """The bucket that was empty."""
-    rate: float | None = None
-    burst: float | None = None
-    retry_after: float | None = None
-    reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class RateMark:
     keys: tuple[tuple[BucketKind, str, str], ...]
     """The buckets a token was taken from (empty when the call was refused)."""
 
 
-_PASSED = RateMeasure(False)
+_PASSED = RateSignal.model_construct(tripped=False)
 _NOTHING = RateMark(())
 
 
@@ -87,7 +78,7 @@ class RateGuard:
         self._trips: deque[tuple[str, str, BucketKind, float]] = deque(maxlen=50)
         self._since_sweep = 0
 
-    def measure(self, principal: str, tool: str) -> tuple[RateMeasure, RateMark]:
+    def measure(self, principal: str, tool: str) -> tuple[RateSignal, RateMark]:
         now = self._clock()
         taken: list[tuple[BucketKind, str, str]] = []
         for key in (("principal", principal, ""), ("tool", principal, tool)):
@@ -107,7 +98,7 @@ class RateGuard:
 
     def _refused(
         self, principal: str, tool: str, kind: BucketKind, limit: RateLimit, bucket: _Bucket, now: float
-    ) -> RateMeasure:
+    ) -> RateSignal:
         wait = (1.0 - bucket.tokens) / limit.rate
         self._trips.append((principal, tool, kind, now))
         what = f"agent {principal}" if kind == "principal" else f"agent {principal}'s calls of {tool}"
@@ -115,7 +106,9 @@ class RateGuard:
             f"rate limit: {what} may make {limit.rate:g} calls a second (bursts of {limit.burst:g}); "
             f"retry after {wait:.3g} s"
         )
-        return RateMeasure(True, kind, limit.rate, limit.burst, wait, reason)
+        return RateSignal.model_construct(
+            tripped=True, bucket=kind, rate=limit.rate, burst=limit.burst, retry_after=wait, reason=reason
+        )
 
     def settle(self, mark: RateMark, ran: bool) -> None:
         """A call that did not run gives its tokens back."""

@@ -37,7 +37,6 @@ from gateway.models import result_data
 from gateway.pipeline.call import Call, Proceed, Result
 from gateway.policy import Effect
 from gateway.policy.build import idempotency_key
-from gateway.policy.document import BudgetFigure, BudgetSignal, LoopSignal, RateSignal
 
 logger = logging.getLogger(__name__)
 
@@ -87,13 +86,13 @@ class Guard:
         if self.rates is not None:
             rate, rate_mark = self.rates.measure(context.principal.id, tool)
             if rate.tripped:  # an untripped bucket has nothing to say: `rate` stays null
-                call.signals["rate"] = RateSignal.model_construct(**_fields(rate))
+                call.signals["rate"] = rate
         if self.loops is not None:
             keyed = not read_only and _keyed(call)
             loop, loop_mark = self.loops.measure(
                 context.workflow_id, tool, context.arguments, read_only=read_only, keyed=keyed
             )
-            call.signals["loop"] = LoopSignal.model_construct(**_fields(loop))
+            call.signals["loop"] = loop
         if self.budgets is not None:
             budget, budget_mark = self.budgets.measure(
                 context.workflow_id,
@@ -104,10 +103,7 @@ class Guard:
                 blast_radius=manifest.blast_radius,
             )
             if budget.tripped or budget.figures:  # else `budget` stays null: nothing near a limit
-                figures = [BudgetFigure.model_construct(**_fields(f)) for f in budget.figures]
-                call.signals["budget"] = BudgetSignal.model_construct(
-                    tripped=budget.tripped, figures=figures, reason=budget.reason
-                )
+                call.signals["budget"] = budget
         return loop_mark, budget_mark, rate_mark
 
     def _settle(
@@ -165,12 +161,6 @@ def usage_guard(
     if loops is None and rates is None and budget is None:
         return None
     return Guard(loops, budget, rates, quarantine)
-
-
-def _fields(measure: Any) -> dict[str, Any]:
-    """A guard's measure (a slotted dataclass of plain values) as keywords for its signal document
-    (`dataclasses.asdict` deep-copies, several times slower on the per-call path)."""
-    return {name: getattr(measure, name) for name in measure.__slots__}
 
 
 def _keyed(call: Call) -> bool:

@@ -27,6 +27,7 @@ from gateway.server.http import build_app
 from tests.conftest import DEFAULT_POLICIES, PROBE, PYTHON, TOKEN, agents_toml, free_port
 from tests.e2e.helpers import handshake_session, http_client
 from tests.e2e.test_rollback import KV_MANIFESTS, wait_for_status
+from tests.unit.observability.test_metrics import FAMILIES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 
@@ -38,19 +39,6 @@ MANIFEST = "version: 1\ntools:\n" + "".join(
     for tool in ("echo", "trace_meta")
 )
 """The default policy allows a low-impact read: the calls go all the way to the upstream."""
-FAMILIES = {
-    "rollgate_calls",
-    "rollgate_call_duration_seconds",
-    "rollgate_stage_duration_seconds",
-    "rollgate_approval_queue_depth",
-    "rollgate_approval_wait_seconds",
-    "rollgate_rollbacks",
-    "rollgate_compensations",
-    "rollgate_ledger_appends",
-    "rollgate_ledger_fsync_seconds",
-    "rollgate_guard_trips",
-    "rollgate_breaker_open",
-}
 
 
 @asynccontextmanager

@@ -66,9 +66,9 @@ def test_a_sum_over_an_argument_is_exhausted_across_a_workflow_and_the_denial_na
 
 def test_a_sum_counts_only_matching_tools_and_numeric_values_and_counts_magnitudes() -> None:
     guard, counts = guard_with({"sums": SUMS})
-    assert spend(guard, counts, {"amount_cents": 99999}, tool="demo/other").figures == ()
-    assert spend(guard, counts, {"amount_cents": "lots"}).figures == ()
-    assert spend(guard, counts, {"amount_cents": True}).figures == ()
+    assert spend(guard, counts, {"amount_cents": 99999}, tool="demo/other").figures == []
+    assert spend(guard, counts, {"amount_cents": "lots"}).figures == []
+    assert spend(guard, counts, {"amount_cents": True}).figures == []
     spend(guard, counts, {"amount_cents": -6000})
     assert spend(guard, counts, {"amount_cents": 5000}).tripped
 
@@ -163,7 +163,7 @@ def test_malformed_budgets_refuse_every_call_with_the_key_named() -> None:
 
 def test_no_budgets_no_figures() -> None:
     guard, counts = guard_with({})
-    assert spend(guard, counts, {"amount_cents": 5}).figures == ()
+    assert spend(guard, counts, {"amount_cents": 5}).figures == []
 
 
 def test_state_shows_budgets_near_their_limits_and_recent_trips() -> None:

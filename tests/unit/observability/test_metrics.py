@@ -6,7 +6,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.observability.metrics import BreakerState, Metrics
 
-FAMILIES = {
+FAMILIES = {  # every family the gateway serves: the docstring of gateway/observability/metrics.py
     "rollgate_calls",
     "rollgate_call_duration_seconds",
     "rollgate_stage_duration_seconds",

@@ -268,8 +268,9 @@ class LoopGuardConfig(_Section):
     """Mutating calls of one tool with any arguments in the window (a near-duplicate loop): ten a
     second for a minute. An agent working through a list at 20 calls a second, a quarter of them
     writes, stays far below it; a loop that varies its arguments is stopped within the window."""
-    read_same_call: Annotated[int, Field(ge=0)] = 120
-    """The same for read_only tools: polling twice a second for a minute passes."""
+    read_same_call: Annotated[int, Field(ge=0)] = 1200
+    """The same for read_only tools: an agent polling one read 20 times a second for a minute
+    passes; a stuck agent repeating one read faster than that is refused until its window frees."""
     read_same_tool: Annotated[int, Field(ge=0)] = 0
     """Reads of one tool with any arguments: no limit by default (the rate limit bounds them)."""
     quarantine: bool = True

@@ -92,7 +92,12 @@ class Guard:
             loop, loop_mark = self.loops.measure(
                 context.workflow_id, tool, context.arguments, read_only=read_only, keyed=keyed
             )
-            call.signals["loop"] = loop
+            if (
+                loop.tripped
+                or _near(loop.same_call, loop.same_call_limit)
+                or _near(loop.same_tool, loop.same_tool_limit)
+            ):
+                call.signals["loop"] = loop  # else `loop` stays null: far from its limits, as budgets
         if self.budgets is not None:
             budget, budget_mark = self.budgets.measure(
                 context.workflow_id,
@@ -161,6 +166,11 @@ def usage_guard(
     if loops is None and rates is None and budget is None:
         return None
     return Guard(loops, budget, rates, quarantine)
+
+
+def _near(count: int, limit: int) -> bool:
+    """Whether a count is at half its limit or more (a limit of 0 is none)."""
+    return bool(limit) and 2 * count >= limit
 
 
 def _keyed(call: Call) -> bool:

@@ -183,6 +183,7 @@ class SignalsDoc(_Doc):
     carries to the agent."""
 
     loop: LoopSignal | None = None
+    """Absent while the call's counts are below half their limits (as `budget`), to keep the input small."""
     budget: BudgetSignal | None = None
     rate: RateSignal | None = None
     breaker: BreakerSignal | None = None

@@ -118,7 +118,9 @@ class Guard:
         if self.loops is not None and loop_mark is not None:
             self.loops.settle(loop_mark, ran)
         if self.budgets is not None and budget_mark is not None:
-            self.budgets.settle(budget_mark, ran, result_data(result) if ran and result is not None else None)
+            self.budgets.settle(
+                budget_mark, ran, result_data(result) if ran and result is not None and budget_mark.templates else None
+            )
         if self.rates is not None and rate_mark is not None:
             self.rates.settle(rate_mark, ran)
 

@@ -262,26 +262,20 @@ def watched(stage: Stage, proceed: Proceed, observability: Observability) -> Pro
     if observability.tracing.recording and step is not None:
         return _traced(stage, proceed, observe, waited, step, observability.tracing)
 
-    async def rest(call: Call) -> Result:
-        watch = call.watch
-        assert watch is not None
-        started = perf_counter()
-        try:
-            return await proceed(call)
-        finally:
-            watch.inner[-1] += perf_counter() - started
-
     async def run(call: Call) -> Result:
         watch = call.watch
         if watch is None:  # a call that did not enter through the observing stage
             return await stage(call, proceed)
         inner = watch.inner
-        inner.append(0.0)
+        inner.append(0.0)  # the successors' time, which the next stage's `run` adds here
         started = perf_counter()
         try:
-            return await stage(call, rest)
+            return await stage(call, proceed)
         finally:
-            own = perf_counter() - started - inner.pop()
+            elapsed = perf_counter() - started
+            own = elapsed - inner.pop()
+            if inner:
+                inner[-1] += elapsed
             observe(own)
             if waited is not None and call.held_approval is not None:
                 waited(own)
@@ -321,11 +315,9 @@ def _traced(
         if (entry := watch.spans[-1]) is not None:
             close_span(call, entry)
             watch.spans[-1] = None
-        started = perf_counter()
         try:
-            return await proceed(call)
+            return await proceed(call)  # (the next stage's `run` adds its time to `watch.inner`)
         finally:
-            watch.inner[-1] += perf_counter() - started
             if step.after:
                 watch.spans[-1] = open_span(call, watch)
 
@@ -339,7 +331,10 @@ def _traced(
         try:
             return await stage(call, rest)
         finally:
-            own = perf_counter() - started - watch.inner.pop()
+            elapsed = perf_counter() - started
+            own = elapsed - watch.inner.pop()
+            if watch.inner:
+                watch.inner[-1] += elapsed
             observe(own)
             if waited is not None and call.held_approval is not None:
                 waited(own)

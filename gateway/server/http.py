@@ -38,6 +38,7 @@ from gateway.server.session_guard import SessionGuard
 from gateway.server.sessions import SessionTable
 from gateway.server.stateless import StatelessCalls
 from gateway.web import ApprovalsApi, GuardsApi, StatusApi, WorkflowsApi, http_error, openapi_route, page_routes
+from gateway.web.operators import Operators
 
 _LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
 _LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
@@ -98,8 +99,9 @@ def build_app(gateway: Gateway) -> Any:
         ledger_store = gateway.ledger.store if gateway.ledger is not None else None
         routes += ApprovalsApi(gateway.approvals, ApproverTokens(config), ledger_store).routes()
         routes += page_routes()
-    routes += WorkflowsApi(gateway.operations, ApproverTokens(config), known_agents(config)).routes()
-    routes += StatusApi(gateway.status, ApproverTokens(config)).routes()
+    operators = Operators(ApproverTokens(config), gateway.record)
+    routes += WorkflowsApi(gateway.operations, operators, known_agents(config)).routes()
+    routes += StatusApi(gateway.status, operators).routes()
     routes += guards_api(gateway).routes()
     routes.append(openapi_route(approvals=gateway.approvals is not None))
     if gateway.observability is not None:

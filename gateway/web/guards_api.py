@@ -16,7 +16,6 @@ with no held change; a digest that is no longer the held one is a 409.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -25,20 +24,13 @@ from starlette.routing import Route
 from gateway.errors import NotFoundError, StaleDefinitionError
 from gateway.guards.pins import Pins
 from gateway.guards.stop import StopSwitch
-from gateway.ledger.events import OperatorRefused, Record, ToolDefinitionAccepted
-from gateway.models import Principal
-from gateway.web.api import PeopleTokens
+from gateway.ledger.events import Record, ToolDefinitionAccepted
 from gateway.web.guard_views import AcceptBody, AcceptedView, ResumeBody, StopAnswer, StopBody
-from gateway.web.replies import Body, error, read_body, refusals
+from gateway.web.operators import Operators, OperatorTokens
+from gateway.web.replies import error, refusals
 
 Accept = Callable[[str, str, str, str | None], Awaitable[ToolDefinitionAccepted]]
 """(server, tool, operator, digest reviewed) → the held definition pinned, recorded and listed."""
-
-
-class OperatorTokens(PeopleTokens, Protocol):
-    def agent(self, header: str | None) -> Principal | None:
-        """The agent whose token the header carries, if it is an agent's."""
-        ...
 
 
 class GuardsApi:
@@ -54,7 +46,7 @@ class GuardsApi:
         self._switch = switch
         self._pins = pins
         self._accept = accept
-        self._tokens = tokens
+        self._operators = Operators(tokens, record)
         self._known = known
         """Whether an agent id is configured or was ever seen."""
         self._record = record
@@ -69,11 +61,11 @@ class GuardsApi:
         ]
 
     async def show_stop(self, request: Request) -> JSONResponse:
-        who = await self._operator(request, "read the kill switch")
+        who = await self._operators.who(request, "read the kill switch")
         return who if isinstance(who, JSONResponse) else JSONResponse(self._switch.state().model_dump(mode="json"))
 
     async def stop(self, request: Request) -> JSONResponse:
-        asked = await self._body(request, StopBody, "stop")
+        asked = await self._operators.body(request, StopBody, "stop")
         if isinstance(asked, JSONResponse):
             return asked
         who, body = asked
@@ -82,7 +74,7 @@ class GuardsApi:
         return self._answer(changed, stop)
 
     async def resume(self, request: Request) -> JSONResponse:
-        asked = await self._body(request, ResumeBody, "resume")
+        asked = await self._operators.body(request, ResumeBody, "resume")
         if isinstance(asked, JSONResponse):
             return asked
         who, body = asked
@@ -91,12 +83,12 @@ class GuardsApi:
         return self._answer(lifted is not None, lifted)
 
     async def changed(self, request: Request) -> JSONResponse:
-        who = await self._operator(request, "list changed tool definitions")
+        who = await self._operators.who(request, "list changed tool definitions")
         return who if isinstance(who, JSONResponse) else JSONResponse(self._pins.state().model_dump(mode="json"))
 
     async def accept(self, request: Request) -> JSONResponse:
         server, tool = request.path_params["server"], request.path_params["tool"]
-        asked = await self._body(request, AcceptBody, f"accept the definition of {server}/{tool}")
+        asked = await self._operators.body(request, AcceptBody, f"accept the definition of {server}/{tool}")
         if isinstance(asked, JSONResponse):
             return asked
         who, body = asked
@@ -113,26 +105,3 @@ class GuardsApi:
     def _answer(self, changed: bool, stop: object) -> JSONResponse:
         answer = StopAnswer.model_validate({"changed": changed, "stop": stop, "state": self._switch.state()})
         return JSONResponse(answer.model_dump(mode="json"))
-
-    async def _operator(self, request: Request, action: str) -> Principal | JSONResponse:
-        header = request.headers.get("authorization")
-        who = self._tokens.resolve(header)
-        if who == 401:
-            return error(401, "an operator (approver) token is needed")
-        if who == 403:
-            agent = self._tokens.agent(header)
-            reason = "an agent's token cannot act as an operator"
-            await self._record(
-                OperatorRefused(action=action, status=403, reason=reason, principal=agent.id if agent else None)
-            )
-            return error(403, "agents cannot do this")
-        assert isinstance(who, Principal)
-        return who
-
-    async def _body(self, request: Request, model: type[Body], action: str) -> tuple[Principal, Body] | JSONResponse:
-        """The operator and the request's body, or the 401/403/422 to answer (in that order)."""
-        who = await self._operator(request, action)
-        if isinstance(who, JSONResponse):
-            return who
-        body = await read_body(request, model)
-        return body if isinstance(body, JSONResponse) else (who, body)

@@ -2,7 +2,8 @@
 
 The answer is `gateway.observability.status.StatusReport`: upstreams, the approval queue,
 quarantined workflows and agents, the newest refusals, the ledger and each guard's state. An
-agent's token is refused (403): the report names every principal's refusals and quarantines.
+agent's token is refused (403, recorded): the report names every principal's refusals and
+quarantines.
 """
 
 from __future__ import annotations
@@ -15,24 +16,21 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from gateway.observability.status import StatusReport
-from gateway.web.api import PeopleTokens
-from gateway.web.replies import error
+from gateway.web.operators import Operators
 
 
 class StatusApi:
-    def __init__(self, report: Callable[[], StatusReport], tokens: PeopleTokens) -> None:
+    def __init__(self, report: Callable[[], StatusReport], operators: Operators) -> None:
         self._report = report
-        self._tokens = tokens
+        self._operators = operators
 
     def routes(self) -> list[Route]:
         return [Route("/api/status", self.show, methods=["GET"])]
 
     async def show(self, request: Request) -> JSONResponse:
-        who = self._tokens.resolve(request.headers.get("authorization"))
-        if who == 401:
-            return error(401, "an operator (approver) token is needed")
-        if who == 403:
-            return error(403, "agents cannot see the gateway's status: it names every agent's refusals")
+        who = await self._operators.who(request, "read the gateway's status (it names every agent's refusals)")
+        if isinstance(who, JSONResponse):
+            return who
         # The report reads the ledger and saga databases: off the event loop.
         report = await anyio.to_thread.run_sync(self._report)
         return JSONResponse(report.model_dump(mode="json"))

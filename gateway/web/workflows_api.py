@@ -20,18 +20,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from gateway.models import Principal
 from gateway.saga.model import rollback_scope
 from gateway.saga.service import Workflows
-from gateway.web.api import PeopleTokens
-from gateway.web.replies import Body, error, read_body, refusals
+from gateway.web.operators import Operators
+from gateway.web.replies import refusals
 from gateway.web.workflow_views import AgentView, QuarantineBody, ReleaseBody, RollbackBody, WorkflowView
 
 
 class WorkflowsApi:
-    def __init__(self, workflows: Workflows, tokens: PeopleTokens, agents: Collection[str] = ()) -> None:
+    def __init__(self, workflows: Workflows, operators: Operators, agents: Collection[str] = ()) -> None:
         self._workflows = workflows
-        self._tokens = tokens
+        self._operators = operators
         self._agents = frozenset(agents)
         """The principals the configuration names, known before their first call."""
 
@@ -46,11 +45,11 @@ class WorkflowsApi:
         ]
 
     async def show(self, request: Request) -> JSONResponse:
-        who = self._operator(request)
+        who = await self._operators.who(request, "read a workflow")
         return who if isinstance(who, JSONResponse) else self._status(request.path_params["workflow"])
 
     async def rollback(self, request: Request) -> JSONResponse:
-        asked = await self._body(request, RollbackBody)
+        asked = await self._operators.body(request, RollbackBody, "roll back a workflow")
         if isinstance(asked, JSONResponse):
             return asked
         _, body = asked
@@ -62,7 +61,7 @@ class WorkflowsApi:
 
     async def quarantine(self, request: Request) -> JSONResponse:
         workflow = request.path_params["workflow"]
-        asked = await self._body(request, QuarantineBody)
+        asked = await self._operators.body(request, QuarantineBody, "quarantine a workflow")
         if isinstance(asked, JSONResponse):
             return asked
         who, body = asked
@@ -72,7 +71,7 @@ class WorkflowsApi:
 
     async def release(self, request: Request) -> JSONResponse:
         workflow = request.path_params["workflow"]
-        asked = await self._body(request, ReleaseBody)
+        asked = await self._operators.body(request, ReleaseBody, "release a workflow")
         if isinstance(asked, JSONResponse):
             return asked
         self._workflows.require(workflow)
@@ -82,7 +81,7 @@ class WorkflowsApi:
     async def quarantine_agent(self, request: Request) -> JSONResponse:
         """Quarantine a principal: its calls in every workflow are refused until released."""
         principal = request.path_params["principal"]
-        asked = await self._body(request, QuarantineBody)
+        asked = await self._operators.body(request, QuarantineBody, "quarantine an agent")
         if isinstance(asked, JSONResponse):
             return asked
         who, body = asked
@@ -92,29 +91,12 @@ class WorkflowsApi:
 
     async def release_agent(self, request: Request) -> JSONResponse:
         principal = request.path_params["principal"]
-        asked = await self._body(request, ReleaseBody)
+        asked = await self._operators.body(request, ReleaseBody, "release an agent")
         if isinstance(asked, JSONResponse):
             return asked
         self._workflows.require_principal(principal, self._agents)
         await self._workflows.release_principal(principal, asked[0].id)
         return JSONResponse(AgentView(principal=principal, status="active").model_dump(mode="json"))
-
-    def _operator(self, request: Request) -> Principal | JSONResponse:
-        who = self._tokens.resolve(request.headers.get("authorization"))
-        if who == 401:
-            return error(401, "an operator (approver) token is needed")
-        if who == 403:
-            return error(403, "agents cannot do this")
-        assert isinstance(who, Principal)
-        return who
-
-    async def _body(self, request: Request, model: type[Body]) -> tuple[Principal, Body] | JSONResponse:
-        """The operator and the request's body, or the 401/403/422 to answer (in that order)."""
-        who = self._operator(request)
-        if isinstance(who, JSONResponse):
-            return who
-        body = await read_body(request, model)
-        return body if isinstance(body, JSONResponse) else (who, body)
 
     def _status(self, workflow: str) -> JSONResponse:
         self._workflows.require(workflow)

@@ -6,11 +6,13 @@ import json
 import subprocess
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
 from tests.conftest import APPROVER_TOKEN, OTHER_TOKEN, PYTHON, ROOT, TOKEN, probe_upstream
 from tests.e2e.helpers import http_client, text_of
+from tests.e2e.test_tool_pinning import recorded
 
 pytestmark = pytest.mark.anyio
 
@@ -67,13 +69,27 @@ async def test_the_status_shows_upstreams_queue_quarantines_and_the_newest_refus
     assert any("agent-one" in line and "quarantined" in line for line in lines)
 
 
-async def test_agents_and_strangers_cannot_see_the_status(start_gateway: Any) -> None:
+async def test_agents_and_strangers_cannot_see_the_status(start_gateway: Any, tmp_path: Any) -> None:
     gateway = start_gateway(probe_upstream("probe"))
     for token in (TOKEN, OTHER_TOKEN):
         refused = _status(gateway.base, token)
         assert refused.status_code == 403 and "agents cannot" in refused.json()["error"]
     assert _status(gateway.base, None).status_code == 401
     assert _status(gateway.base, "rg_not_a_token").status_code == 401
+    # An agent reading a workflow as an operator is refused and recorded the same way.
+    agent = {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx.get(f"{gateway.base}/api/workflows/wf-x", headers=agent, timeout=30).status_code == 403
+    refusals: list[tuple[str, str]] = []
+    with anyio.fail_after(10):  # each refusal is on record once durable (the index follows)
+        while len(refusals) < 3:
+            events = await recorded(tmp_path / "state", "operator.refused")
+            refusals = sorted((e["principal"], e["action"]) for e in events if e["kind"] == "operator.refused")
+            await anyio.sleep(0.05)
+    assert refusals == [
+        ("agent-one", "read a workflow"),
+        ("agent-one", "read the gateway's status (it names every agent's refusals)"),
+        ("agent-two", "read the gateway's status (it names every agent's refusals)"),
+    ]  # the two 401s are not on record: anyone on the network could fill the ledger with them
     config = next(gateway.log.parent.glob(f"rollgate-{gateway.base.rsplit(':', 1)[1]}.toml"))
     cli = _cli("--config", str(config), "status", "--token", TOKEN)
     assert cli.returncode == 1 and "agents cannot" in cli.stderr

@@ -7,21 +7,18 @@ Each command's module is imported when that command runs, so a command loads onl
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gateway.cli.logs import configure_logging
 from gateway.cli.parser import build_parser
 
 if TYPE_CHECKING:
     from gateway.config import Config
 
 DEFAULT_CONFIG = Path("rollgate.toml")
-
-QUIET_LIBRARIES = ("httpx", "httpcore", "mcp", "uvicorn")
-"""Loggers whose INFO lines (one per HTTP request, per session) are not a command's answer."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,15 +34,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"rollgate: {refusal}", file=sys.stderr)
         return 2
-
-
-def configure_logging(level: str) -> None:
-    """The gateway's own loggers at `level`; the libraries' at WARNING unless `level` is DEBUG."""
-    level = level.upper()
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    if level != "DEBUG":
-        for name in QUIET_LIBRARIES:
-            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ def run(command: str, config: Config) -> int:
     if config.observability.enabled:  # structured logs: JSON lines, or the console renderer on a terminal
         import logging
 
-        from gateway.cli.dispatch import QUIET_LIBRARIES
+        from gateway.cli.logs import QUIET_LIBRARIES
         from gateway.observability import configure_logging
 
         configure_logging(logging.getLogger().level, config.observability.log_format, quiet=QUIET_LIBRARIES)

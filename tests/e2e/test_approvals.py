@@ -25,7 +25,9 @@ def demo(db: Path) -> str:
     return f'[[upstreams]]\nname = "demo"\ncommand = "python"\nargs = ["-m", "examples.demo_server", "--db", "{db}"]\n'
 
 
-async def funded_accounts(client: Any) -> tuple[str, str]:
+async def funded_accounts(client: Any, target_cents: int = 0) -> tuple[str, str]:
+    """(source, target): Ada's account with 10000 cents and Bob's with `target_cents`."""
+
     async def call(tool: str, **arguments: Any) -> dict[str, Any]:
         result = await client.call_tool(f"demo__{tool}", arguments)
         assert not result.is_error, text_of(result)
@@ -34,7 +36,7 @@ async def funded_accounts(client: Any) -> tuple[str, str]:
     ada = await call("create_customer", name="Ada", email="ada@example.com")
     bob = await call("create_customer", name="Bob", email="bob@example.com")
     source = await call("open_account", customer_id=ada["id"], initial_balance_cents=10_000)
-    target = await call("open_account", customer_id=bob["id"])
+    target = await call("open_account", customer_id=bob["id"], initial_balance_cents=target_cents)
     return source["id"], target["id"]
 
 

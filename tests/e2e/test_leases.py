@@ -15,7 +15,7 @@ import yaml
 
 from tests.conftest import MANIFESTS, OTHER_TOKEN, TOKEN, probe_upstream
 from tests.e2e.helpers import decision_of, http_client, text_of
-from tests.e2e.test_approvals import demo
+from tests.e2e.test_approvals import demo, funded_accounts
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -87,16 +87,7 @@ async def test_concurrent_transfers_of_two_agents_leave_the_demo_bank_consistent
     db = tmp_path / "demo.db"
     gateway = start_gateway(demo(db), manifests=MANIFESTS, extra=leases(mode))
     async with http_client(gateway.url, TOKEN, mode=era) as one, http_client(gateway.url, OTHER_TOKEN, mode=era) as two:
-
-        async def ok(tool: str, **arguments: Any) -> dict[str, Any]:
-            result = await one.call_tool(f"demo__{tool}", arguments)
-            assert not result.is_error, text_of(result)
-            return result.structured_content
-
-        ada = await ok("create_customer", name="Ada", email="ada@example.com")
-        bob = await ok("create_customer", name="Bob", email="bob@example.com")
-        a = (await ok("open_account", customer_id=ada["id"], initial_balance_cents=10_000))["id"]
-        b = (await ok("open_account", customer_id=bob["id"], initial_balance_cents=10_000))["id"]
+        a, b = await funded_accounts(one, target_cents=10_000)
         moved: dict[str, list[int]] = {"one": [], "two": []}
         refused: list[str] = []
 

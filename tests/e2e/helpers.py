@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -167,3 +169,22 @@ def end_user_policies(tmp_path: Any) -> Any:
     policies.mkdir()
     (policies / "p.rego").write_text(END_USER_POLICY)
     return policies
+
+
+def operator_cli(
+    gateway: Any, *args: str, token: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`rollgate ARGS` against a gateway from `start_gateway`, with its configuration and an
+    operator's token (`token`; `env` adds to the environment, e.g. to clear ROLLGATE_APPROVER_TOKEN)."""
+    from tests.conftest import APPROVER_TOKEN, PYTHON, ROOT
+
+    config = gateway.log.parent / f"rollgate-{gateway.base.rsplit(':', 1)[1]}.toml"
+    given = [] if token == "" else ["--token", token or APPROVER_TOKEN]
+    return subprocess.run(
+        [PYTHON, "-m", "gateway", "--config", str(config), *args, *given],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )

@@ -12,9 +12,9 @@ import anyio
 import pytest
 
 from tests.conftest import APPROVER_TOKEN, OTHER_TOKEN, TOKEN, probe_upstream, stop
-from tests.e2e.helpers import decision_of, http_client, text_of
+from tests.e2e.helpers import decision_of, http_client, operator_cli, text_of
 from tests.e2e.test_approvals import api
-from tests.e2e.test_tool_pinning import recorded, rollgate
+from tests.e2e.test_tool_pinning import recorded
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -94,7 +94,7 @@ async def test_stop_one_agent_from_the_cli_stops_that_agent_only_and_outlives_a_
     start_gateway, tmp_path
 ) -> None:
     gateway = start_gateway(probe_upstream())
-    stopped = rollgate(gateway, tmp_path, "stop", "--agent", "agent-one", "--reason", "looping")
+    stopped = operator_cli(gateway, "stop", "--agent", "agent-one", "--reason", "looping")
     assert stopped.returncode == 0, stopped.stderr
     assert "STOPPED agent agent-one's calls: by alice" in stopped.stdout and "(looping)" in stopped.stdout
     async with http_client(gateway.url, TOKEN, mode="auto") as a, http_client(gateway.url, OTHER_TOKEN) as b:
@@ -105,9 +105,9 @@ async def test_stop_one_agent_from_the_cli_stops_that_agent_only_and_outlives_a_
     again = start_gateway(probe_upstream())
     async with http_client(again.url, TOKEN, mode="auto") as a, http_client(again.url, OTHER_TOKEN) as b:
         assert (await echo(a, "x")).is_error and text_of(await echo(b, "y")) == "y"
-        resumed = rollgate(again, tmp_path, "resume", "--agent", "agent-one")
+        resumed = operator_cli(again, "resume", "--agent", "agent-one")
         assert resumed.returncode == 0, resumed.stderr
         assert "resumed agent agent-one's calls (stopped by alice" in resumed.stdout
         assert text_of(await echo(a, "x")) == "x"
-    unknown = rollgate(again, tmp_path, "stop", "--agent", "nobody")
+    unknown = operator_cli(again, "stop", "--agent", "nobody")
     assert unknown.returncode == 1 and "no agent 'nobody'" in unknown.stderr

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from typing import Any
 
 import anyio
 import httpx
 import pytest
 
-from tests.conftest import APPROVER_TOKEN, OTHER_TOKEN, PYTHON, ROOT, TOKEN, probe_upstream
-from tests.e2e.helpers import http_client, text_of
+from tests.conftest import APPROVER_TOKEN, OTHER_TOKEN, ROOT, TOKEN, probe_upstream
+from tests.e2e.helpers import http_client, operator_cli, text_of
 from tests.e2e.test_tool_pinning import recorded
 
 pytestmark = pytest.mark.anyio
@@ -56,11 +55,10 @@ async def test_the_status_shows_upstreams_queue_quarantines_and_the_newest_refus
     assert report["ledger"]["enabled"] and report["ledger"]["entries"] > 3
 
     # The same through the command line, as JSON and as the sections a person reads.
-    config = next(gateway.log.parent.glob(f"rollgate-{gateway.base.rsplit(':', 1)[1]}.toml"))
-    as_json = _cli("--config", str(config), "status", "--json", "--token", APPROVER_TOKEN)
+    as_json = operator_cli(gateway, "status", "--json")
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout)["quarantined"] == report["quarantined"]
-    plain = _cli("--config", str(config), "status", "--token", APPROVER_TOKEN)
+    plain = operator_cli(gateway, "status")
     assert plain.returncode == 0, plain.stderr
     lines = plain.stdout.splitlines()
     assert lines[0].startswith("rollgate ") and "ledger" in lines[0]
@@ -90,24 +88,10 @@ async def test_agents_and_strangers_cannot_see_the_status(start_gateway: Any, tm
         ("agent-one", "read the gateway's status (it names every agent's refusals)"),
         ("agent-two", "read the gateway's status (it names every agent's refusals)"),
     ]  # the two 401s are not on record: anyone on the network could fill the ledger with them
-    config = next(gateway.log.parent.glob(f"rollgate-{gateway.base.rsplit(':', 1)[1]}.toml"))
-    cli = _cli("--config", str(config), "status", "--token", TOKEN)
+    cli = operator_cli(gateway, "status", token=TOKEN)
     assert cli.returncode == 1 and "agents cannot" in cli.stderr
-    missing = _cli("--config", str(config), "status", env={"ROLLGATE_APPROVER_TOKEN": ""})
+    missing = operator_cli(gateway, "status", token="", env={"ROLLGATE_APPROVER_TOKEN": ""})
     assert missing.returncode == 2
-
-
-def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run(
-        [PYTHON, "-m", "gateway", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        timeout=60,
-    )
 
 
 async def test_tripped_guards_show_in_the_status_and_in_metrics(start_gateway: Any, tmp_path: Any) -> None:
@@ -135,8 +119,7 @@ async def test_tripped_guards_show_in_the_status_and_in_metrics(start_gateway: A
     assert guards["stop"]["all"] is None
     assert [(t["principal"], t["bucket"]) for t in guards["rates"]["recent_trips"]] == [("agent-one", "principal")]
     assert guards["breakers"] == [] and guards["leases"] == [] and "loops" in guards and "budgets" in guards
-    config = next(gateway.log.parent.glob(f"rollgate-{gateway.base.rsplit(':', 1)[1]}.toml"))
-    lines = _cli("--config", str(config), "status", "--token", APPROVER_TOKEN).stdout.splitlines()
+    lines = operator_cli(gateway, "status").stdout.splitlines()
     assert any(line.startswith("stopped: agent agent-two by alice") and "drill" in line for line in lines)
     assert any(line.startswith("rates: 1 recent trips") for line in lines)
 

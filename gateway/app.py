@@ -25,7 +25,7 @@ from gateway import __version__
 from gateway.approvals.notify import Notifier
 from gateway.approvals.queue import ApprovalQueue
 from gateway.approvals.store import ApprovalStore
-from gateway.approvals.ticket import State, Ticket, call_digest
+from gateway.approvals.ticket import Ticket, call_digest
 from gateway.clock import SYSTEM, Clock
 from gateway.config import Config, LimitsConfig
 from gateway.errors import ApprovalRefused, LedgerClosed, SealError, Tampered
@@ -192,12 +192,8 @@ class Gateway:
         ]
         queue = QueueStatus(enabled=self.approvals is not None)
         if self.approvals is not None:
-            pending = self.approvals.store.list(State.PENDING, limit=10_000)
-            queue = QueueStatus(
-                enabled=True,
-                pending=len(pending),
-                oldest_pending_since=min((t.created_at for t in pending), default=None),
-            )
+            pending, oldest = self.approvals.store.waiting()
+            queue = QueueStatus(enabled=True, pending=pending, oldest_pending_since=oldest)
         quarantined = [
             Quarantined(kind=kind, id=key, reason=reason, owner=owner)  # type: ignore[arg-type]
             for kind, key, reason, owner in self.saga.all_quarantined()
@@ -332,7 +328,7 @@ class Gateway:
             self.ledger.on_write = metrics.ledger_written
         if self.approvals is not None:
             store = self.approvals.store
-            metrics.read_queue_depth(lambda: len(store.list(State.PENDING, limit=100_000)))
+            metrics.read_queue_depth(lambda: store.waiting()[0])
         metrics.read_breakers(self._breaker_states)
 
     def _breaker_states(self) -> list[BreakerState]:

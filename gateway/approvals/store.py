@@ -87,6 +87,15 @@ class ApprovalStore:
             rows = self._db.execute(query, (*params, limit)).fetchall()
         return [Ticket.model_validate_json(row[0]) for row in rows]
 
+    def waiting(self) -> tuple[int, str | None]:
+        """(how many tickets are pending, when the oldest was created): counted by the index, for
+        the status report and the queue-depth gauge, without reading any ticket."""
+        with self._lock:
+            count, oldest = self._db.execute(
+                "SELECT COUNT(*), MIN(created_at) FROM tickets WHERE state = ?", (State.PENDING.value,)
+            ).fetchone()
+        return int(count), oldest
+
     def swap(self, old: Ticket, new: Ticket, event: ApprovalEvent | None = None) -> Ticket | None:
         """Store `new` only if the ticket is still at `old`'s version, with an outbox event in the
         same transaction (its kind and data; the queue adds the ticket's summary when it relays it

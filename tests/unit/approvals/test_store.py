@@ -118,6 +118,13 @@ def test_listing_is_newest_first_filtered_by_state_and_limited(store: ApprovalSt
     assert [t.id for t in store.list(limit=2)] == ["apr_3", "apr_2"]
 
 
+def test_waiting_counts_the_pending_tickets_and_gives_the_oldest(store: ApprovalStore) -> None:
+    assert store.waiting() == (0, None)
+    for n, state in enumerate([State.DENIED, State.PENDING, State.PENDING, State.EXECUTED]):
+        store.create(ticket(f"apr_{n}", f"2026-12-01T12:0{n}:00+00:00", state=state))
+    assert store.waiting() == (2, "2026-12-01T12:01:00+00:00")
+
+
 def test_a_call_task_keeps_its_principal_time_and_result(store: ApprovalStore) -> None:
     result = {"content": [{"type": "text", "text": "ok"}], "isError": False}
     store.add_call_task("task_1", "agent", "2026-12-01T12:00:00+00:00", result)
